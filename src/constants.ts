@@ -1,0 +1,23 @@
+/** Defaults and limits, in one place. docs/configuration.md and docs/security.md quote these. */
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+/** TCP connect timeout (well below the cloud's 30 s operation timeout). */
+export const DEFAULT_TCP_CONNECT_TIMEOUT_MS = 10_000;
+/** WebSocket upgrade timeout. */
+export const DEFAULT_WS_CONNECT_TIMEOUT_MS = 15_000;
+/** Largest WebSocket message the agent accepts from the cloud. */
+export const DEFAULT_MAX_PAYLOAD = 1 * MiB;
+/** Bytes held per tunnel while the other leg is not up yet. */
+export const DEFAULT_BOOTSTRAP_LIMIT = 256 * KiB;
+/** TCP reads pause while the WebSocket holds more unsent bytes than this. */
+export const DEFAULT_HIGH_WATER_MARK = 256 * KiB;
+/** After one leg ends, the other gets this long to flush and close. */
+export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+/** Tunnels one worker carries at once. */
+export const DEFAULT_TUNNELS_PER_WORKER = 512;
+/** How often workers report live byte counters. */
+export const DEFAULT_STATS_INTERVAL_MS = 1_000;
+/** Engine shutdown grace. */
+export const DEFAULT_ENGINE_CLOSE_GRACE_MS = 5_000;

@@ -1,0 +1,376 @@
+/**
+ * The engine: opens tunnels on a Piscina worker pool (or on the main thread with `threads: 0`) and keeps
+ * their handles, events and statistics. It knows nothing of Cumulocity beyond the URL and headers it is
+ * handed.
+ */
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { threadId as mainThreadId, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import {
+  DEFAULT_ENGINE_CLOSE_GRACE_MS,
+  DEFAULT_STATS_INTERVAL_MS,
+  DEFAULT_TUNNELS_PER_WORKER,
+} from '../constants.js';
+import { TunnelError, toWireError, type WireError } from '../errors.js';
+import { bufferutilLoaded } from './native.js';
+import { startTunnel, validateSpec, type Tunnel } from './tunnel.js';
+import type { ControlMessage, EngineOptions, EngineStats, StartTunnelTask, TunnelSpec, TunnelSummary, WorkerEvent } from './types.js';
+
+/** The handle engine.open() returns. */
+export interface TunnelHandle {
+  readonly id: number;
+  /** Resolves when both legs are up; rejects with a coded TunnelError when either fails. */
+  readonly established: Promise<void>;
+  /** Resolves (never rejects) with the summary when the tunnel has ended. */
+  readonly closed: Promise<TunnelSummary>;
+  /** The worker thread carrying the tunnel, once known (0 = main thread). */
+  readonly threadId: number | undefined;
+  /** Closes both legs after a flush. */
+  close(reason?: string): void;
+}
+
+/** What createEngine() returns. */
+export interface Engine {
+  open(spec: TunnelSpec): TunnelHandle;
+  stats(): EngineStats;
+  close(options?: { graceMs?: number }): Promise<void>;
+  /** Resolves once every worker has started (no-op with threads: 0). */
+  ready(): Promise<void>;
+  readonly threads: number;
+  /** Whether the bufferutil addon loaded (in the main thread; workers report theirs in stats). */
+  readonly bufferutil: boolean;
+  /** Test hook: make a worker thread die of an uncaught exception. Resolves false if no such worker. */
+  crashWorker(threadId: number): boolean;
+}
+
+const noop = (): void => {};
+
+class Handle implements TunnelHandle {
+  readonly id: number;
+  readonly established: Promise<void>;
+  readonly closed: Promise<TunnelSummary>;
+  threadId: number | undefined;
+  up = 0;
+  down = 0;
+  label: string | undefined;
+  settledUp = false;
+  done = false;
+  pendingClose: string | undefined | null = null;
+  resolveUp!: () => void;
+  rejectUp!: (e: TunnelError) => void;
+  resolveClosed!: (s: TunnelSummary) => void;
+  closeImpl: (reason?: string) => void = noop;
+
+  constructor(id: number, label: string | undefined) {
+    this.id = id;
+    this.label = label;
+    this.established = new Promise<void>((res, rej) => {
+      this.resolveUp = res;
+      this.rejectUp = rej;
+    });
+    // Callers that only await `closed` must not see an unhandled rejection.
+    this.established.catch(noop);
+    this.closed = new Promise<TunnelSummary>((res) => {
+      this.resolveClosed = res;
+    });
+  }
+
+  close(reason?: string): void {
+    this.closeImpl(reason);
+  }
+
+  markUp(): void {
+    if (this.settledUp) return;
+    this.settledUp = true;
+    this.resolveUp();
+  }
+
+  markFailed(err: WireError): void {
+    if (this.settledUp) return;
+    this.settledUp = true;
+    this.rejectUp(TunnelError.fromWire(err));
+  }
+}
+
+class EngineImpl implements Engine {
+  readonly threads: number;
+  readonly bufferutil: boolean;
+  private readonly engineId = randomUUID();
+  private readonly defaults: EngineOptions['defaults'];
+  private readonly statsIntervalMs: number;
+  private readonly pool: Piscina | null;
+  private readonly handles = new Map<number, Handle>();
+  private readonly local = new Map<number, Tunnel>();
+  private readonly ports = new Map<number, MessagePort>();
+  private readonly workerBufferutil = new Map<number, boolean>();
+  private seq = 0;
+  private closing = false;
+  private s = {
+    opened: 0,
+    established: 0,
+    closed: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+    workersStarted: 0,
+    workerDeaths: 0,
+    endsByCode: {} as Record<string, number>,
+    failuresByCode: {} as Record<string, number>,
+  };
+
+  constructor(options: EngineOptions) {
+    const threads = options.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 0 || threads > 256) throw new TypeError('options.threads must be an integer 0-256');
+    const perWorker = options.tunnelsPerWorker ?? DEFAULT_TUNNELS_PER_WORKER;
+    if (!Number.isInteger(perWorker) || perWorker < 1) throw new TypeError('options.tunnelsPerWorker must be a positive integer');
+    this.threads = threads;
+    this.defaults = options.defaults;
+    this.statsIntervalMs = options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+    this.bufferutil = bufferutilLoaded();
+    if (threads === 0) {
+      this.pool = null;
+      return;
+    }
+    this.pool = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: perWorker,
+      idleTimeout: Infinity,
+      // Idle workers must keep serving the sockets they hold: never park them in Atomics.wait.
+      atomics: 'disabled',
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
+    this.pool.on('message', (ev: WorkerEvent) => this.onWorkerEvent(ev));
+    // Errors outside any task (a worker failing to start): never crash the host.
+    this.pool.on('error', noop);
+  }
+
+  ready(): Promise<void> {
+    // Piscina starts minThreads workers at construction; their hello comes with their first task.
+    return Promise.resolve();
+  }
+
+  open(spec: TunnelSpec): TunnelHandle {
+    const id = ++this.seq;
+    const merged: TunnelSpec = this.defaults ? { ...this.defaults, ...spec } : spec;
+    const h = new Handle(id, merged.label);
+    this.s.opened++;
+    try {
+      if (this.closing) throw new TunnelError('TUN_ERR_ENGINE_CLOSED');
+      validateSpec(merged);
+    } catch (err) {
+      this.settle(h, failedSummary(id, toWireError(err, 'TUN_ERR_INVALID_SPEC'), merged.label));
+      return h;
+    }
+    this.handles.set(id, h);
+    if (!this.pool) this.openLocal(h, merged);
+    else this.openOnPool(h, merged);
+    return h;
+  }
+
+  private openLocal(h: Handle, spec: TunnelSpec): void {
+    h.threadId = mainThreadId;
+    const t = startTunnel(h.id, spec, {
+      onUp: () => this.onUp(h),
+      onFail: (_t, err) => h.markFailed(err),
+      onEnd: (_t, summary) => {
+        this.local.delete(h.id);
+        this.settle(h, summary);
+      },
+    });
+    this.local.set(h.id, t);
+    h.closeImpl = (reason) => t.close(reason);
+  }
+
+  private openOnPool(h: Handle, spec: TunnelSpec): void {
+    const task: StartTunnelTask = { engineId: this.engineId, id: h.id, spec, statsIntervalMs: this.statsIntervalMs };
+    h.closeImpl = (reason) => {
+      const port = h.threadId !== undefined ? this.ports.get(h.threadId) : undefined;
+      if (port) port.postMessage({ t: 'close', id: h.id, reason } satisfies ControlMessage);
+      else h.pendingClose = reason;
+    };
+    this.pool!.run(task).then(
+      (summary: TunnelSummary) => this.settle(h, summary),
+      (err: unknown) => {
+        // The worker died (or the pool was destroyed): only the tunnels on that worker end here.
+        const code = this.closing ? 'TUN_ERR_ENGINE_CLOSED' : 'TUN_ERR_WORKER_EXIT';
+        const w: WireError = { code, message: `worker thread ended: ${err instanceof Error ? err.message : String(err)}` };
+        const s = failedSummary(h.id, w, h.label, h.threadId ?? 0);
+        s.bytesUp = h.up;
+        s.bytesDown = h.down;
+        s.endedBy = 'worker';
+        s.established = h.settledUp;
+        this.settle(h, s);
+      },
+    );
+  }
+
+  private onWorkerEvent(ev: WorkerEvent): void {
+    if (!ev || ev.engineId !== this.engineId) return;
+    switch (ev.t) {
+      case 'hello': {
+        this.ports.set(ev.threadId, ev.port);
+        this.workerBufferutil.set(ev.threadId, ev.bufferutil);
+        this.s.workersStarted++;
+        ev.port.on('close', () => {
+          if (this.ports.get(ev.threadId) === ev.port) {
+            this.ports.delete(ev.threadId);
+            if (!this.closing) this.s.workerDeaths++;
+          }
+        });
+        ev.port.unref();
+        break;
+      }
+      case 'start': {
+        const h = this.handles.get(ev.id);
+        if (!h) break;
+        h.threadId = ev.threadId;
+        if (h.pendingClose !== null) {
+          this.ports.get(ev.threadId)?.postMessage({ t: 'close', id: h.id, reason: h.pendingClose } satisfies ControlMessage);
+          h.pendingClose = null;
+        }
+        break;
+      }
+      case 'up': {
+        const h = this.handles.get(ev.id);
+        if (h) this.onUp(h);
+        break;
+      }
+      case 'fail': {
+        this.handles.get(ev.id)?.markFailed(ev.error);
+        break;
+      }
+      case 'bytes': {
+        for (const [id, up, down] of ev.live) {
+          const h = this.handles.get(id);
+          if (!h) continue; // already settled: its summary carried the full count
+          h.up += up;
+          h.down += down;
+          this.s.bytesUp += up;
+          this.s.bytesDown += down;
+        }
+        break;
+      }
+    }
+  }
+
+  private onUp(h: Handle): void {
+    if (h.settledUp) return;
+    this.s.established++;
+    h.markUp();
+  }
+
+  private settle(h: Handle, summary: TunnelSummary): void {
+    if (h.done) return;
+    h.done = true;
+    this.handles.delete(h.id);
+    if (summary.established && !h.settledUp) this.onUp(h);
+    else if (!summary.established) h.markFailed({ code: isErr(summary.code) ? summary.code : 'TUN_ERR_INTERNAL', message: summary.message ?? summary.code });
+    // Live counters already added h.up/h.down; add the rest.
+    this.s.bytesUp += summary.bytesUp - h.up;
+    this.s.bytesDown += summary.bytesDown - h.down;
+    h.up = summary.bytesUp;
+    h.down = summary.bytesDown;
+    this.s.closed++;
+    this.s.endsByCode[summary.code] = (this.s.endsByCode[summary.code] ?? 0) + 1;
+    if (summary.code.startsWith('TUN_ERR_') || summary.code.startsWith('AGENT_ERR_')) {
+      this.s.failuresByCode[summary.code] = (this.s.failuresByCode[summary.code] ?? 0) + 1;
+    }
+    h.resolveClosed(summary);
+    if (this.handles.size === 0 && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private idleWaiters: Array<() => void> = [];
+
+  stats(): EngineStats {
+    const perWorker: Record<string, number> = {};
+    let bytesUp = this.s.bytesUp;
+    let bytesDown = this.s.bytesDown;
+    for (const h of this.handles.values()) {
+      const k = String(h.threadId ?? 'queued');
+      perWorker[k] = (perWorker[k] ?? 0) + 1;
+    }
+    for (const t of this.local.values()) {
+      const h = this.handles.get(t.id);
+      if (!h) continue;
+      bytesUp += t.bytesUp - h.up;
+      bytesDown += t.bytesDown - h.down;
+    }
+    let bu = this.bufferutil;
+    for (const v of this.workerBufferutil.values()) bu = bu && v;
+    return {
+      threads: this.threads,
+      open: this.handles.size,
+      opened: this.s.opened,
+      established: this.s.established,
+      closed: this.s.closed,
+      perWorker,
+      bytesUp,
+      bytesDown,
+      endsByCode: { ...this.s.endsByCode },
+      failuresByCode: { ...this.s.failuresByCode },
+      workersStarted: this.s.workersStarted,
+      workerDeaths: this.s.workerDeaths,
+      bufferutil: bu,
+    };
+  }
+
+  crashWorker(threadId: number): boolean {
+    const port = this.ports.get(threadId);
+    if (!port) return false;
+    port.postMessage({ t: 'crash' } satisfies ControlMessage);
+    return true;
+  }
+
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = options.graceMs ?? DEFAULT_ENGINE_CLOSE_GRACE_MS;
+    if (this.closing) return;
+    this.closing = true;
+    const allClosed = new Promise<void>((resolve) => {
+      if (this.handles.size === 0) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    for (const t of this.local.values()) t.close('engine closing');
+    for (const port of this.ports.values()) port.postMessage({ t: 'closeAll', reason: 'engine closing', graceMs } satisfies ControlMessage);
+    for (const h of this.handles.values()) if (h.threadId === undefined) h.pendingClose = 'engine closing';
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allClosed, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    for (const t of this.local.values()) t.destroy('engine closing');
+    // Give the workers' own grace timers a moment to fire, then tear the pool down.
+    if (this.handles.size > 0 && this.pool) {
+      await Promise.race([allClosed, new Promise<void>((r) => setTimeout(r, 500))]);
+    }
+    if (this.pool) await this.pool.destroy();
+  }
+}
+
+function isErr(code: string): code is WireError['code'] {
+  return code.startsWith('TUN_ERR_') || code.startsWith('AGENT_ERR_');
+}
+
+function failedSummary(id: number, err: WireError, label: string | undefined, threadId = 0): TunnelSummary {
+  const s: TunnelSummary = {
+    id,
+    bytesUp: 0,
+    bytesDown: 0,
+    textFrames: 0,
+    durationMs: 0,
+    established: false,
+    endedBy: 'setup',
+    code: err.code,
+    message: err.message,
+    threadId,
+    peakBootstrapBytes: 0,
+  };
+  if (label !== undefined) s.label = label;
+  return s;
+}
+
+/** Creates a tunnel engine. */
+export function createEngine(options: EngineOptions = {}): Engine {
+  return new EngineImpl(options);
+}

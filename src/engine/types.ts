@@ -1,0 +1,145 @@
+/**
+ * The engine's public types and the wire messages between the coordinator (main thread) and workers.
+ * Everything that crosses a thread boundary is plain data (structured clone).
+ */
+import type { ErrorCode, WireError } from '../errors.js';
+
+/** TLS settings for the WebSocket leg (plain data, so it can cross to a worker). */
+export interface TunnelTlsOptions {
+  /** Extra CA certificates (PEM) trusted in addition to Node's bundled roots. */
+  ca?: string[];
+  /** Verify the cloud's certificate (default true). Turning it off is an explicit, logged opt-out. */
+  rejectUnauthorized?: boolean;
+  /** SNI server name, when it differs from the URL's host. */
+  servername?: string;
+}
+
+/** One tunnel: the local TCP target and the cloud WebSocket. The engine knows nothing else of Cumulocity. */
+export interface TunnelSpec {
+  /** Target host name or address. */
+  host: string;
+  /** Target TCP port, 1..65535. */
+  port: number;
+  /** WebSocket URL (ws: or wss:). */
+  url: string;
+  /** Extra request headers for the upgrade (Authorization, ...). */
+  headers?: Record<string, string>;
+  /** TCP connect timeout in ms (default 10 000). */
+  tcpConnectTimeoutMs?: number;
+  /** WebSocket upgrade timeout in ms (default 15 000). */
+  wsConnectTimeoutMs?: number;
+  /** Largest WebSocket message accepted, in bytes (default 1 MiB). */
+  maxPayload?: number;
+  /** Bytes held per tunnel while the other leg is not up yet (default 256 KiB). */
+  bootstrapLimit?: number;
+  /** Pause TCP reads while the WebSocket holds more than this many unsent bytes (default 256 KiB). */
+  highWaterMark?: number;
+  /** After one leg ends, how long the other may take to flush and close before it is destroyed (default 5 000 ms). */
+  closeGraceMs?: number;
+  /** Idle timeout in ms: no byte either way for this long ends the tunnel (default 0 = none). */
+  idleTimeoutMs?: number;
+  /** TLS settings for wss:. */
+  tls?: TunnelTlsOptions;
+  /** HTTP(S) proxy URL for the WebSocket leg (CONNECT), e.g. http://user:pass@proxy:3128. */
+  proxy?: string;
+  /**
+   * Mask client frames with an all-zero key (RFC 6455 requires a random key; opt-in, for links you own).
+   * It saves an allocation and a copy per frame.
+   */
+  zeroMask?: boolean;
+  /** A label carried into events and the summary (e.g. the operation id); never a secret. */
+  label?: string;
+}
+
+/** Which side ended the tunnel first. */
+export type EndedBy = 'tcp' | 'ws' | 'local' | 'engine' | 'worker' | 'setup';
+
+/** Why a tunnel ended: a code plus who ended it. Codes of clean ends are TUN_END_*; errors are TUN_ERR_*. */
+export type EndCode = 'TUN_END_TCP_EOF' | 'TUN_END_WS_CLOSED' | 'TUN_END_LOCAL' | 'TUN_END_IDLE' | ErrorCode;
+
+/** What `closed` resolves to. */
+export interface TunnelSummary {
+  id: number;
+  label?: string;
+  /** Bytes read from the target and sent to the cloud. */
+  bytesUp: number;
+  /** Bytes received from the cloud and written to the target. */
+  bytesDown: number;
+  /** Text frames received from the cloud (forwarded as bytes; the cloud should never send them). */
+  textFrames: number;
+  /** Wall time from open() to the end, ms. */
+  durationMs: number;
+  /** Time from open() until both legs were up, ms (undefined if never established). */
+  setupMs?: number;
+  established: boolean;
+  endedBy: EndedBy;
+  code: EndCode;
+  /** Message of the ending error or close reason. */
+  message?: string;
+  /** WebSocket close code, when the cloud closed. */
+  wsCloseCode?: number;
+  /** The worker thread that carried the tunnel; 0 on the main thread. */
+  threadId: number;
+  /** Peak bytes held in the bootstrap queue. */
+  peakBootstrapBytes: number;
+}
+
+/** Options of createEngine(). */
+export interface EngineOptions {
+  /** Worker threads; 0 runs tunnels on the main thread. Default: os.availableParallelism(). */
+  threads?: number;
+  /** Tunnels one worker carries at once (Piscina concurrentTasksPerWorker). Default 512. */
+  tunnelsPerWorker?: number;
+  /** Defaults merged into every spec (timeouts, limits, tls, proxy). */
+  defaults?: Partial<Omit<TunnelSpec, 'host' | 'port' | 'url'>>;
+  /** Worker resource limits (passed to worker_threads). */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
+  /** How often workers report live byte counters, ms (default 1 000). */
+  statsIntervalMs?: number;
+}
+
+/** A snapshot of the engine. */
+export interface EngineStats {
+  threads: number;
+  open: number;
+  opened: number;
+  established: number;
+  closed: number;
+  /** Open tunnels per worker thread id (0 = main thread). */
+  perWorker: Record<string, number>;
+  bytesUp: number;
+  bytesDown: number;
+  /** Failures and ends by code. */
+  endsByCode: Record<string, number>;
+  failuresByCode: Record<string, number>;
+  workersStarted: number;
+  workerDeaths: number;
+  bufferutil: boolean;
+}
+
+// ---- coordinator <-> worker wire protocol ----
+
+/** The task input Piscina hands a worker. */
+export interface StartTunnelTask {
+  engineId: string;
+  id: number;
+  spec: TunnelSpec;
+  statsIntervalMs: number;
+}
+
+/** Control messages on the per-worker port, coordinator to worker. */
+export type ControlMessage =
+  | { t: 'close'; id: number; reason?: string }
+  | { t: 'closeAll'; reason?: string; graceMs: number }
+  | { t: 'crash' };
+
+/** Events from a worker (via parentPort, so ordered with the hello). */
+export type WorkerEvent =
+  | { t: 'hello'; engineId: string; threadId: number; port: MessagePort; bufferutil: boolean }
+  | { t: 'start'; engineId: string; id: number; threadId: number }
+  | { t: 'up'; engineId: string; id: number; setupMs: number }
+  | { t: 'fail'; engineId: string; id: number; error: WireError }
+  | { t: 'bytes'; engineId: string; threadId: number; live: Array<[id: number, up: number, down: number]> };
+
+// `MessagePort` is a global in Node's types only as the DOM shape; the worker_threads one is what travels.
+type MessagePort = import('node:worker_threads').MessagePort;

@@ -1,0 +1,129 @@
+/**
+ * Piscina task entry: one task is one tunnel, and the task's promise is the tunnel's lifetime.
+ *
+ * Control does not use AbortSignal (an abortable task gets a worker to itself, and aborting terminates
+ * the worker with every tunnel on it). Instead each worker sends the coordinator one MessagePort (in a
+ * `hello` over parentPort), and the coordinator sends close commands for any tunnel on that port.
+ * Events go out over parentPort, which Piscina re-emits as the pool's 'message' event, in order.
+ */
+import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:worker_threads';
+import { toWireError } from '../errors.js';
+import { bufferutilLoaded } from './native.js';
+import { startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
+import type { ControlMessage, StartTunnelTask, TunnelSummary, WorkerEvent } from './types.js';
+
+const tunnels = new Map<number, Tunnel>();
+const reported = new Map<number, [up: number, down: number]>();
+let control: MessagePort | null = null;
+let engineId = '';
+let ticker: NodeJS.Timeout | null = null;
+
+function post(ev: WorkerEvent, transfer?: MessagePort[]): void {
+  parentPort!.postMessage(ev, transfer);
+}
+
+function hello(id: string): void {
+  if (control) return;
+  engineId = id;
+  const { port1, port2 } = new MessageChannel();
+  control = port1;
+  port1.on('message', onControl);
+  port1.unref();
+  post({ t: 'hello', engineId, threadId, port: port2, bufferutil: bufferutilLoaded() }, [port2]);
+}
+
+function onControl(msg: ControlMessage): void {
+  try {
+    if (msg.t === 'close') {
+      tunnels.get(msg.id)?.close(msg.reason);
+    } else if (msg.t === 'closeAll') {
+      for (const t of tunnels.values()) t.close(msg.reason);
+      setTimeout(() => {
+        for (const t of tunnels.values()) t.destroy(msg.reason);
+      }, msg.graceMs).unref();
+    } else if (msg.t === 'crash') {
+      // Test hook for worker-death isolation: an uncaught exception, exactly what a bug would cause.
+      setImmediate(() => {
+        throw new Error('worker crash requested by the coordinator');
+      });
+    }
+  } catch {
+    // Control must never take the worker down.
+  }
+}
+
+function reportBytes(): void {
+  const live: Array<[number, number, number]> = [];
+  for (const t of tunnels.values()) {
+    const r = reported.get(t.id);
+    const up = t.bytesUp;
+    const down = t.bytesDown;
+    if (!r) {
+      if (up || down) {
+        live.push([t.id, up, down]);
+        reported.set(t.id, [up, down]);
+      }
+    } else if (r[0] !== up || r[1] !== down) {
+      live.push([t.id, up - r[0], down - r[1]]);
+      r[0] = up;
+      r[1] = down;
+    }
+  }
+  if (live.length > 0) post({ t: 'bytes', engineId, threadId, live });
+}
+
+const hooks: TunnelHooks = {
+  onUp(t, setupMs) {
+    post({ t: 'up', engineId, id: t.id, setupMs });
+  },
+  onFail(t, error) {
+    post({ t: 'fail', engineId, id: t.id, error });
+  },
+  onEnd(t) {
+    tunnels.delete(t.id);
+    reported.delete(t.id);
+    if (tunnels.size === 0 && ticker) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+  },
+};
+
+/** The Piscina task: resolves with the tunnel's summary when it ends. Never rejects for tunnel reasons. */
+export default function runTunnelTask(task: StartTunnelTask): Promise<TunnelSummary> {
+  hello(task.engineId);
+  post({ t: 'start', engineId, id: task.id, threadId });
+  return new Promise<TunnelSummary>((resolve) => {
+    try {
+      const t = startTunnel(task.id, task.spec, {
+        onUp: hooks.onUp,
+        onFail: hooks.onFail,
+        onEnd(tt, summary) {
+          hooks.onEnd(tt, summary);
+          resolve(summary);
+        },
+      });
+      tunnels.set(task.id, t);
+      if (!ticker) {
+        ticker = setInterval(reportBytes, task.statsIntervalMs);
+        ticker.unref();
+      }
+    } catch (err) {
+      const error = toWireError(err);
+      post({ t: 'fail', engineId, id: task.id, error });
+      resolve({
+        id: task.id,
+        bytesUp: 0,
+        bytesDown: 0,
+        textFrames: 0,
+        durationMs: 0,
+        established: false,
+        endedBy: 'setup',
+        code: error.code,
+        message: error.message,
+        threadId,
+        peakBootstrapBytes: 0,
+      });
+    }
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * Every error the project raises carries a stable `code`. Match on `err.code`, never on the message.
+ * docs/errors.md lists each code; a test fails when this table and the doc drift apart.
+ */
+
+/** All stable error codes with their default message. */
+export const ERROR_CODES = {
+  // Engine: tunnel set-up
+  TUN_ERR_INVALID_SPEC: 'invalid tunnel spec',
+  TUN_ERR_TCP_REFUSED: 'target refused the connection',
+  TUN_ERR_TCP_UNREACHABLE: 'target host or network unreachable',
+  TUN_ERR_TCP_DNS: 'target host name did not resolve',
+  TUN_ERR_TCP_TIMEOUT: 'target did not accept the connection in time',
+  TUN_ERR_TCP_CONNECT: 'could not connect to the target',
+  TUN_ERR_WS_HTTP_STATUS: 'cloud refused the WebSocket upgrade',
+  TUN_ERR_WS_TIMEOUT: 'cloud did not answer the WebSocket upgrade in time',
+  TUN_ERR_WS_CONNECT: 'could not connect the WebSocket',
+  TUN_ERR_WS_PROTOCOL: 'WebSocket handshake or framing error',
+  TUN_ERR_WS_TLS: 'TLS verification of the cloud failed',
+  TUN_ERR_PROXY: 'HTTP proxy refused or failed the CONNECT',
+  // Engine: tunnel life
+  TUN_ERR_TCP_RESET: 'target reset the connection',
+  TUN_ERR_TCP_ERROR: 'target connection failed',
+  TUN_ERR_WS_ERROR: 'cloud WebSocket failed',
+  TUN_ERR_WS_PAYLOAD_TOO_BIG: 'cloud sent a frame above maxPayload',
+  TUN_ERR_WORKER_EXIT: 'the worker thread carrying the tunnel died',
+  TUN_ERR_ENGINE_CLOSED: 'the engine is closed',
+  TUN_ERR_ABORTED: 'tunnel closed before it was established',
+  TUN_ERR_INTERNAL: 'internal error in the tunnel',
+  // Agent
+  AGENT_ERR_CONFIG: 'invalid or missing configuration',
+  AGENT_ERR_POLICY_DENIED: 'the target is not allowed by policy',
+  AGENT_ERR_SESSION_LIMIT: 'too many concurrent sessions',
+  AGENT_ERR_BAD_OPERATION: 'malformed remote access operation',
+  AGENT_ERR_MQTT: 'MQTT connection failed',
+  AGENT_ERR_JWT: 'could not obtain a JWT from the cloud',
+  AGENT_ERR_REST: 'REST call to the cloud failed',
+  AGENT_ERR_SHUTDOWN: 'the agent is shutting down',
+  // SmartREST
+  SR_ERR_EMPTY: 'empty SmartREST line',
+  SR_ERR_QUOTE: 'unterminated or misplaced quote in SmartREST line',
+  SR_ERR_TOO_LONG: 'SmartREST line or payload too long',
+  SR_ERR_TEMPLATE: 'unexpected SmartREST template',
+  SR_ERR_FIELDS: 'wrong number of fields for the SmartREST template',
+  SR_ERR_FIELD: 'invalid SmartREST field value',
+  // Client side (connect)
+  CONNECT_ERR_AUTH: 'the cloud rejected the credentials',
+  CONNECT_ERR_NOT_FOUND: 'no such device or configuration',
+  CONNECT_ERR_OFFLINE: 'the device did not answer (operation timed out)',
+  CONNECT_ERR_CONFIG: 'invalid connect options',
+  // Emulator
+  SIM_ERR_CONFIG: 'invalid emulator options',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The shape an error takes across a thread boundary or in a JSON summary. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  /** HTTP status of a refused upgrade, when there was one. */
+  status?: number;
+  /** The system error code (ECONNREFUSED, ...), when there was one. */
+  syscode?: string;
+}
+
+/** Base class of every error thrown by c8y-tunnel. */
+export class TunnelError extends Error {
+  readonly code: ErrorCode;
+  readonly status?: number;
+  readonly syscode?: string;
+
+  constructor(code: ErrorCode, message?: string, extra?: { status?: number; syscode?: string; cause?: unknown }) {
+    super(message ?? ERROR_CODES[code], extra?.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'TunnelError';
+    this.code = code;
+    if (extra?.status !== undefined) this.status = extra.status;
+    if (extra?.syscode !== undefined) this.syscode = extra.syscode;
+  }
+
+  /** Plain `{ code, message }` for postMessage and JSON. */
+  toWire(): WireError {
+    const w: WireError = { code: this.code, message: this.message };
+    if (this.status !== undefined) w.status = this.status;
+    if (this.syscode !== undefined) w.syscode = this.syscode;
+    return w;
+  }
+
+  /** Rebuilds an error that crossed a thread boundary. */
+  static fromWire(w: WireError): TunnelError {
+    const extra: { status?: number; syscode?: string } = {};
+    if (w.status !== undefined) extra.status = w.status;
+    if (w.syscode !== undefined) extra.syscode = w.syscode;
+    return new TunnelError(isErrorCode(w.code) ? w.code : 'TUN_ERR_INTERNAL', w.message, extra);
+  }
+}
+
+/** True when `code` is one of ours. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}
+
+/** Any thrown value as a plain wire error (unknown values become TUN_ERR_INTERNAL). */
+export function toWireError(err: unknown, fallback: ErrorCode = 'TUN_ERR_INTERNAL'): WireError {
+  if (err instanceof TunnelError) return err.toWire();
+  if (err && typeof err === 'object' && isErrorCode((err as { code?: unknown }).code)) {
+    return { code: (err as WireError).code, message: String((err as Error).message) };
+  }
+  const w: WireError = { code: fallback, message: err instanceof Error ? err.message : String(err) };
+  const sys = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  if (typeof sys === 'string') w.syscode = sys;
+  return w;
+}

@@ -1,0 +1,8 @@
+/** c8y-tunnel's public API. */
+export { createEngine } from './engine/engine.js';
+export type { Engine, TunnelHandle } from './engine/engine.js';
+export type { EngineOptions, EngineStats, TunnelSpec, TunnelSummary, TunnelTlsOptions, EndCode, EndedBy } from './engine/types.js';
+export { bufferutilLoaded } from './engine/native.js';
+export { TunnelError, ERROR_CODES, isErrorCode } from './errors.js';
+export type { ErrorCode, WireError } from './errors.js';
+export * as smartrest from './cumulocity/smartrest.js';
