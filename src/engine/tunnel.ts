@@ -72,6 +72,8 @@ export class Tunnel {
   private held: Buffer[] | null = null;
   private heldBytes = 0;
   peakHeld = 0;
+  private peakUp = 0;
+  private peakDown = 0;
   private upPaused = false;
   private downPaused = false;
   private endedBy: EndedBy = 'setup';
@@ -225,11 +227,24 @@ export class Tunnel {
       this.held = [];
       this.heldFromWs = from === 'ws';
     }
+    if (from === 'tcp' && this.heldBytes + buf.length > this.holdLimit) {
+      // Keep exactly up to the bound and hand the rest back to the socket, which stays paused: the bound
+      // is never passed and nothing is dropped. The returned bytes are read (and counted) again later.
+      const keep = this.holdLimit - this.heldBytes;
+      const rest = buf.subarray(keep);
+      this.bytesUp -= rest.length;
+      buf = buf.subarray(0, keep);
+      this.upPaused = true;
+      this.tcp!.pause();
+      this.tcp!.unshift(rest);
+      if (buf.length === 0) return;
+    }
     this.held.push(buf);
     this.heldBytes += buf.length;
     if (this.heldBytes > this.peakHeld) this.peakHeld = this.heldBytes;
     if (this.heldBytes >= this.holdLimit) {
-      // At the bound the producing leg pauses; nothing is dropped.
+      // At the bound the producing leg pauses. A WebSocket message cannot be split, so that side may pass
+      // the bound by at most one message (<= maxPayload).
       if (from === 'tcp' && !this.upPaused) {
         this.upPaused = true;
         this.tcp!.pause();
@@ -283,7 +298,9 @@ export class Tunnel {
 
   private sendWs(chunk: Buffer): void {
     const ws = this.ws!;
-    if (ws.bufferedAmount + chunk.length > this.hwm && !this.upPaused) {
+    const queued = ws.bufferedAmount + chunk.length;
+    if (queued > this.peakUp) this.peakUp = queued;
+    if (queued > this.hwm && !this.upPaused) {
       // The last frame before the pause carries the wake-up: when it reaches the kernel, so has all before it.
       this.upPaused = true;
       this.tcp!.pause();
@@ -301,7 +318,10 @@ export class Tunnel {
   };
 
   private writeTcp(data: Buffer): void {
-    if (!this.tcp!.write(data) && !this.downPaused) {
+    const tcp = this.tcp!;
+    const ok = tcp.write(data);
+    if (tcp.writableLength > this.peakDown) this.peakDown = tcp.writableLength;
+    if (!ok && !this.downPaused) {
       this.downPaused = true;
       this.ws!.pause();
     }
@@ -421,6 +441,8 @@ export class Tunnel {
       code: this.endCode,
       threadId,
       peakBootstrapBytes: this.peakHeld,
+      peakBufferedUp: this.peakUp,
+      peakBufferedDown: this.peakDown,
     };
     if (this.label !== undefined) s.label = this.label;
     if (this.setupMs !== undefined) s.setupMs = this.setupMs;

@@ -82,6 +82,10 @@ export interface TunnelSummary {
   threadId: number;
   /** Peak bytes held in the bootstrap queue. */
   peakBootstrapBytes: number;
+  /** Peak bytes queued in user space toward the cloud (WebSocket bufferedAmount, frame included). */
+  peakBufferedUp?: number;
+  /** Peak bytes queued in user space toward the target (TCP writableLength). */
+  peakBufferedDown?: number;
 }
 
 /** Options of createEngine(). */
