@@ -200,6 +200,7 @@ export class Tunnel {
     this.timer = null;
     this.phase = OPEN;
     this.setupMs = Date.now() - this.started;
+    if (this.spec.idleTimeoutMs) watchIdle(this);
     this.flushHeld();
     this.hooks.onUp(this, this.setupMs);
     if (this.tcpEnded) this.endFirst('tcp', 'TUN_END_TCP_EOF');
@@ -430,6 +431,7 @@ export class Tunnel {
     if (this.phase === DONE || !this.tcpClosed || !this.wsClosed) return;
     this.phase = DONE;
     this.clearTimers();
+    idle.delete(this);
     const s: TunnelSummary = {
       id: this.id,
       bytesUp: this.bytesUp,
@@ -453,6 +455,13 @@ export class Tunnel {
     this.hooks.onEnd(this, s);
   }
 
+  /** @internal */ checkIdle(now: number): void {
+    if (this.phase === OPEN && now - this.lastActivity >= this.spec.idleTimeoutMs!) {
+      idle.delete(this);
+      this.endFirst('local', 'TUN_END_IDLE', `no traffic for ${this.spec.idleTimeoutMs} ms`);
+    }
+  }
+
   /** @internal test and stats access */
   get heldNow(): number {
     return this.heldBytes;
@@ -466,6 +475,25 @@ export class Tunnel {
   }
 }
 
+
+// ---- idle timeouts: one coarse sweep for all tunnels instead of a timer each ----
+
+const idle = new Set<Tunnel>();
+let idleSweep: NodeJS.Timeout | null = null;
+
+function watchIdle(t: Tunnel): void {
+  idle.add(t);
+  if (idleSweep) return;
+  idleSweep = setInterval(() => {
+    const now = Date.now();
+    for (const x of idle) x.checkIdle(now);
+    if (idle.size === 0 && idleSweep) {
+      clearInterval(idleSweep);
+      idleSweep = null;
+    }
+  }, 1000);
+  idleSweep.unref();
+}
 
 // ---- listeners (module level: `this` is the emitter) ----
 
@@ -601,8 +629,8 @@ export function validateSpec(spec: TunnelSpec): void {
     throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.url must be a ws: or wss: URL');
   }
   if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.url must be a ws: or wss: URL');
-  for (const k of ['tcpConnectTimeoutMs', 'wsConnectTimeoutMs', 'maxPayload', 'bootstrapLimit', 'highWaterMark', 'closeGraceMs'] as const) {
+  for (const k of ['tcpConnectTimeoutMs', 'wsConnectTimeoutMs', 'maxPayload', 'bootstrapLimit', 'highWaterMark', 'closeGraceMs', 'idleTimeoutMs'] as const) {
     const v = spec[k];
-    if (v !== undefined && (!Number.isFinite(v) || v <= 0)) throw new TunnelError('TUN_ERR_INVALID_SPEC', `spec.${k} must be a positive number`);
+    if (v !== undefined && (!Number.isFinite(v) || v <= 0) && !(k === 'idleTimeoutMs' && v === 0)) throw new TunnelError('TUN_ERR_INVALID_SPEC', `spec.${k} must be a positive number`);
   }
 }

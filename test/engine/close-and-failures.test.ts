@@ -86,6 +86,26 @@ describe('close propagation', () => {
   });
 });
 
+describe('idle timeout', () => {
+  it('a tunnel with no traffic for idleTimeoutMs ends with TUN_END_IDLE', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    const cloud = await cloudLikeWss();
+    const engine = createEngine({ threads: 1 });
+    t.after(async () => {
+      await engine.close({ graceMs: 500 });
+      await cloud.close();
+      await echo.close();
+    });
+    const h = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(), idleTimeoutMs: 300 });
+    const ws = await withTimeout(cloud.next(), 5000, 'device WebSocket');
+    await withTimeout(h.established, 5000, 'established');
+    ws.send(Buffer.from('x'));
+    const s = await withTimeout(h.closed, 5000, 'idle end');
+    assert.equal(s.code, 'TUN_END_IDLE');
+    assert.equal(s.bytesDown, 1);
+  });
+});
+
 describe('connect failures end with distinct codes', () => {
   let engine: Engine;
   it('a refused target port', { timeout: 20_000 }, async (t) => {
