@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `npm start`: builds dist/ when it is missing or older than src/, then runs the demo (emulator + agent +
+// echo service on this machine), or the agent alone when C8Y_HOST names a real tenant.
+// Extra arguments are passed on: `npm start -- --http-port 0`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const marker = join(root, 'dist', 'cli', 'main.js');
+
+/** Newest modification time under dir (files only), in ms. */
+function newest(dir) {
+  let max = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    max = Math.max(max, entry.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return max;
+}
+
+function needsBuild() {
+  if (!existsSync(marker)) return 'dist/ is missing';
+  const built = statSync(marker).mtimeMs;
+  const sources = Math.max(newest(join(root, 'src')), statSync(join(root, 'tsconfig.json')).mtimeMs);
+  return sources > built ? 'src/ is newer than dist/' : '';
+}
+
+const why = needsBuild();
+if (why) {
+  process.stderr.write(`c8y-tunnel: ${why}; building (npm run build)...\n`);
+  // Under `npm start`, npm_execpath is npm's own CLI script; run it with this node.
+  const npmCli = process.env.npm_execpath;
+  const r = npmCli && /\.c?js$/.test(npmCli)
+    ? spawnSync(process.execPath, [npmCli, 'run', 'build'], { cwd: root, stdio: ['ignore', 2, 2] })
+    : spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
+  if (r.status !== 0) {
+    process.stderr.write(`c8y-tunnel: the build failed (${r.error ? r.error.message : `exit ${r.status}`}); run npm ci, then npm run build\n`);
+    process.exit(1);
+  }
+}
+
+const command = process.env.C8Y_HOST ? 'agent' : 'demo';
+const { main } = await import(pathToFileURL(marker).href);
+try {
+  process.exitCode = await main([command, ...process.argv.slice(2)]);
+} catch (err) {
+  process.stderr.write(`c8y-tunnel: ${err && err.code ? err.code + ': ' : ''}${err && err.message ? err.message : err}\n`);
+  process.exitCode = 1;
+}

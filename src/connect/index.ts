@@ -1,0 +1,45 @@
+/** The user's side of a remote access session, as a library: resolve, then serve locally or on stdio. */
+import type { Readable, Writable } from 'node:stream';
+import { authHeader, type ConnectOptions } from './options.js';
+import { listenLocal, runStdio, type LocalProxy, type SessionListener } from './proxy.js';
+import { resolveTarget, type ResolvedTarget } from './rest.js';
+import { clientUrl, type SessionResult, type SessionTarget } from './session.js';
+
+export { parseConnectArgs, normalizeBaseUrl, authHeader, DEFAULT_LISTEN } from './options.js';
+export type { ConnectOptions, Credentials, LocalMode } from './options.js';
+export { resolveTarget, listConfigurations } from './rest.js';
+export type { RemoteAccessConfiguration, ResolvedTarget } from './rest.js';
+export { clientUrl, runSession } from './session.js';
+export type { SessionResult, SessionTarget } from './session.js';
+export { listenLocal } from './proxy.js';
+export type { LocalProxy, SessionListener } from './proxy.js';
+
+/** Resolves device and configuration through REST and returns what a session needs. */
+export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'credentials' | 'device' | 'config' | 'ca' | 'handshakeTimeoutMs'>): Promise<{
+  resolved: ResolvedTarget;
+  target: SessionTarget;
+}> {
+  const authorization = authHeader(opts.credentials);
+  const rest = { baseUrl: opts.baseUrl, authorization, ...(opts.ca ? { ca: opts.ca } : {}) };
+  const resolved = await resolveTarget(rest, opts.device, opts.config);
+  const target: SessionTarget = {
+    url: clientUrl(opts.baseUrl, resolved.deviceId, resolved.configId),
+    authorization,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    ...(opts.ca ? { ca: opts.ca } : {}),
+  };
+  return { resolved, target };
+}
+
+/** `connect --listen`: resolves, then listens; every local connection is a new session. */
+export async function connectListen(opts: ConnectOptions & { local: { kind: 'listen'; host: string; port: number } }, onSession?: SessionListener): Promise<LocalProxy & { resolved: ResolvedTarget }> {
+  const { resolved, target } = await prepareSession(opts);
+  const proxy = await listenLocal(opts.local.host, opts.local.port, target, onSession);
+  return Object.assign(proxy, { resolved });
+}
+
+/** `connect --stdio`: resolves, then runs one session on the given streams (default stdin/stdout). */
+export async function connectStdio(opts: ConnectOptions, input: Readable = process.stdin, output: Writable = process.stdout): Promise<SessionResult> {
+  const { target } = await prepareSession(opts);
+  return runStdio(input, output, target);
+}

@@ -1,0 +1,76 @@
+/**
+ * The local ends of `connect`: a TCP listener that opens one client WebSocket per accepted connection
+ * (like go-c8y-cli's `remoteaccess server`), or a single session on stdin/stdout (ssh ProxyCommand).
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { TunnelError } from '../errors.js';
+import { runSession, type SessionCounters, type SessionResult, type SessionTarget } from './session.js';
+
+/** A running local listener. */
+export interface LocalProxy {
+  readonly host: string;
+  readonly port: number;
+  /** Sessions currently open and the totals so far. */
+  stats(): { open: number; total: number; failed: number; bytesUp: number; bytesDown: number };
+  /** Stops listening and closes every session. */
+  close(): Promise<void>;
+}
+
+/** Called once per finished session (failures included). */
+export type SessionListener = (result: SessionResult, peer: string) => void;
+
+/** Listens on host:port; each accepted connection becomes its own session. */
+export async function listenLocal(host: string, port: number, target: SessionTarget, onSession?: SessionListener): Promise<LocalProxy> {
+  const live = new Map<net.Socket, SessionCounters>();
+  const totals = { total: 0, failed: 0, bytesUp: 0, bytesDown: 0 };
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
+    const peer = `${sock.remoteAddress}:${sock.remotePort}`;
+    const counters: SessionCounters = { bytesUp: 0, bytesDown: 0, open: true };
+    live.set(sock, counters);
+    totals.total++;
+    sock.on('error', () => {});
+    void runSession(sock, sock, target, counters).then((r) => {
+      live.delete(sock);
+      totals.bytesUp += r.bytesUp;
+      totals.bytesDown += r.bytesDown;
+      if (r.error) {
+        totals.failed++;
+        sock.destroy();
+      }
+      onSession?.(r, peer);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new TunnelError('CONNECT_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  server.on('error', () => {});
+  const addr = server.address() as AddressInfo;
+  return {
+    host: addr.address,
+    port: addr.port,
+    stats: () => {
+      let up = totals.bytesUp;
+      let down = totals.bytesDown;
+      for (const c of live.values()) {
+        up += c.bytesUp;
+        down += c.bytesDown;
+      }
+      return { open: live.size, total: totals.total, failed: totals.failed, bytesUp: up, bytesDown: down };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of live.keys()) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** One session on the given streams (stdin/stdout for an ssh ProxyCommand). */
+export function runStdio(input: Readable, output: Writable, target: SessionTarget): Promise<SessionResult> {
+  return runSession(input, output, target);
+}

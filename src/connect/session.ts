@@ -1,0 +1,161 @@
+/**
+ * One user-side session: a local byte stream (an accepted TCP socket, or stdin/stdout) joined to one client
+ * WebSocket at /service/remoteaccess/client/{device}/configurations/{config}. When either side ends, the
+ * other is closed; a session is never resumed (a reconnect is a new operation on the cloud side).
+ */
+import type { Readable, Writable } from 'node:stream';
+import { WebSocket } from 'ws';
+import { TunnelError } from '../errors.js';
+
+/** Where and how to open the client WebSocket. */
+export interface SessionTarget {
+  /** ws:// or wss:// URL of the client endpoint. */
+  url: string;
+  authorization: string;
+  ca?: string[];
+  handshakeTimeoutMs: number;
+}
+
+/** What a finished session reports. */
+export interface SessionResult {
+  /** Bytes read locally and sent to the device. */
+  bytesUp: number;
+  /** Bytes received from the device and written locally. */
+  bytesDown: number;
+  /** Who ended it: the local side, the cloud, or a failure before/while connecting. */
+  endedBy: 'local' | 'cloud' | 'error';
+  /** WebSocket close code, when the cloud closed. */
+  closeCode?: number;
+  /** Set when the session failed (auth, not found, device offline, network). */
+  error?: TunnelError;
+}
+
+/** Live counters of one session (read by status lines). */
+export interface SessionCounters {
+  bytesUp: number;
+  bytesDown: number;
+  open: boolean;
+}
+
+const HIGH_WATER = 256 * 1024;
+const LOW_WATER = 64 * 1024;
+const CLOSE_GRACE_MS = 5_000;
+
+/** Client WebSocket URL for a device and configuration under a tenant base URL. */
+export function clientUrl(baseUrl: string, deviceId: string, configId: string): string {
+  const ws = baseUrl.replace(/^http/i, 'ws');
+  return `${ws}/service/remoteaccess/client/${encodeURIComponent(deviceId)}/configurations/${encodeURIComponent(configId)}`;
+}
+
+/** Maps a refused upgrade to one clear, coded error. */
+export function upgradeError(status: number): TunnelError {
+  if (status === 401) return new TunnelError('CONNECT_ERR_AUTH', 'the cloud rejected the credentials (HTTP 401)', { status });
+  if (status === 403) return new TunnelError('CONNECT_ERR_AUTH', 'the user may not open remote access sessions (HTTP 403: missing Remote access role?)', { status });
+  if (status === 404) return new TunnelError('CONNECT_ERR_NOT_FOUND', 'the cloud knows no such device or configuration (HTTP 404)', { status });
+  return new TunnelError('CONNECT_ERR_NOT_FOUND', `the cloud refused the session (HTTP ${status})`, { status });
+}
+
+/**
+ * A close before the device sent a byte, with an error code or a reason naming a timeout, means the device
+ * never joined: the operation timed out on the cloud side.
+ */
+export function isOfflineClose(code: number, reason: string, bytesDown: number): boolean {
+  if (bytesDown > 0) return false;
+  return /time(d)?[ -]?out|offline|not connected|FAILED/i.test(reason) || (code !== 1000 && code !== 1005 && code !== 1006);
+}
+
+/** Runs one session until either side ends; resolves (never rejects) with its result. */
+export function runSession(input: Readable, output: Writable, target: SessionTarget, counters?: SessionCounters): Promise<SessionResult> {
+  return new Promise((resolve) => {
+    const c = counters ?? { bytesUp: 0, bytesDown: 0, open: false };
+    c.open = true;
+    let opened = false;
+    let finished = false;
+    let localEnded = false;
+    let paused = false;
+    input.pause();
+    const ws = new WebSocket(target.url, ['binary'], {
+      headers: { Authorization: target.authorization },
+      perMessageDeflate: false,
+      handshakeTimeout: target.handshakeTimeoutMs,
+      maxPayload: 64 * 1024 * 1024,
+      ...(target.ca ? { ca: target.ca } : {}),
+    });
+
+    const finish = (endedBy: SessionResult['endedBy'], extra: { closeCode?: number; error?: TunnelError }): void => {
+      if (finished) return;
+      finished = true;
+      c.open = false;
+      input.removeListener('data', onLocalData);
+      input.removeListener('end', onLocalEnd);
+      if (!output.writableEnded && !output.destroyed) output.end();
+      const t = setTimeout(() => {
+        if ('destroy' in input && typeof input.destroy === 'function') input.destroy();
+        ws.terminate();
+      }, CLOSE_GRACE_MS);
+      t.unref();
+      resolve({ bytesUp: c.bytesUp, bytesDown: c.bytesDown, endedBy, ...extra });
+    };
+
+    function onLocalData(chunk: Buffer): void {
+      c.bytesUp += chunk.length;
+      ws.send(chunk, { binary: true }, onSent);
+      if (ws.bufferedAmount > HIGH_WATER && !paused) {
+        paused = true;
+        input.pause();
+      }
+    }
+    function onSent(): void {
+      if (paused && ws.bufferedAmount < LOW_WATER) {
+        paused = false;
+        input.resume();
+      }
+    }
+    function onLocalEnd(): void {
+      localEnded = true;
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+      else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      finish('local', {});
+    }
+
+    ws.on('open', () => {
+      opened = true;
+      input.on('data', onLocalData);
+      input.resume();
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const buf = isBinary ? data : Buffer.from(data);
+      c.bytesDown += buf.length;
+      if (!output.write(buf)) {
+        ws.pause();
+        output.once('drain', () => ws.resume());
+      }
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      finish('error', { error: upgradeError(res.statusCode ?? 0) });
+      ws.terminate();
+    });
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      if (finished) return;
+      if (!opened && /handshake has timed out/i.test(err.message)) {
+        finish('error', { error: new TunnelError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time') });
+      } else {
+        const where = opened ? 'the session WebSocket failed' : 'could not open the session WebSocket';
+        finish('error', { error: new TunnelError('CONNECT_ERR_CONFIG', `${where} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined) });
+      }
+    });
+    ws.on('close', (code: number, reasonBuf: Buffer) => {
+      if (finished || localEnded) return;
+      const reason = reasonBuf.toString('utf8');
+      if (isOfflineClose(code, reason, c.bytesDown)) {
+        const why = reason ? `: ${reason}` : '';
+        finish('error', { closeCode: code, error: new TunnelError('CONNECT_ERR_OFFLINE', `the device did not answer: the operation timed out (close ${code}${why})`) });
+      } else finish('cloud', { closeCode: code });
+    });
+
+    input.on('end', onLocalEnd);
+    input.on('error', () => onLocalEnd());
+    output.on('error', () => onLocalEnd());
+  });
+}
