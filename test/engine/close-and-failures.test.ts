@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { createEngine, TunnelError, type Engine } from 'c8y-tunnel';
 import { cloudLikeWss, closeServer, collect, echoServer, listen0, withTimeout } from '../helpers/net.js';
+import { rig } from '../helpers/rig.js';
 
 async function rejection(p: Promise<unknown>): Promise<TunnelError> {
   try {
@@ -17,20 +18,9 @@ async function rejection(p: Promise<unknown>): Promise<TunnelError> {
 
 describe('close propagation', () => {
   it('target closes: the cloud gets close 1000 after the last bytes', { timeout: 20_000 }, async (t) => {
-    const target = net.createServer((s) => {
-      s.on('error', () => {});
-      s.end('bye from target');
-    });
-    const tport = await listen0(target);
-    const cloud = await cloudLikeWss();
-    const engine = createEngine({ threads: 1 });
-    t.after(async () => {
-      await engine.close({ graceMs: 500 });
-      await cloud.close();
-      await closeServer(target);
-    });
-    const h = engine.open({ host: '127.0.0.1', port: tport, url: cloud.url() });
-    const ws = await withTimeout(cloud.next(), 5000, 'device WebSocket');
+    const r = await rig(t, { onTarget: (s) => s.end('bye from target') });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     const parts: Buffer[] = [];
     ws.on('message', (d: Buffer) => parts.push(d));
     const code = await withTimeout(new Promise<number>((r) => ws.on('close', (c) => r(c))), 5000, 'cloud close');
@@ -43,20 +33,9 @@ describe('close propagation', () => {
 
   it('cloud closes: the target gets the last bytes, then end of stream', { timeout: 20_000 }, async (t) => {
     let got!: Promise<Buffer>;
-    const target = net.createServer((s) => {
-      s.on('error', () => {});
-      got = collect(s);
-    });
-    const tport = await listen0(target);
-    const cloud = await cloudLikeWss();
-    const engine = createEngine({ threads: 1 });
-    t.after(async () => {
-      await engine.close({ graceMs: 500 });
-      await cloud.close();
-      await closeServer(target);
-    });
-    const h = engine.open({ host: '127.0.0.1', port: tport, url: cloud.url() });
-    const ws = await withTimeout(cloud.next(), 5000, 'device WebSocket');
+    const r = await rig(t, { onTarget: (s) => (got = collect(s)) });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     await withTimeout(h.established, 5000, 'established');
     ws.send(Buffer.from('last words'));
     ws.close(1000);
@@ -67,16 +46,9 @@ describe('close propagation', () => {
   });
 
   it('close() from the API ends both legs', { timeout: 20_000 }, async (t) => {
-    const echo = await echoServer();
-    const cloud = await cloudLikeWss();
-    const engine = createEngine({ threads: 1 });
-    t.after(async () => {
-      await engine.close({ graceMs: 500 });
-      await cloud.close();
-      await echo.close();
-    });
-    const h = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url() });
-    const ws = await withTimeout(cloud.next(), 5000, 'device WebSocket');
+    const r = await rig(t, { echo: true, threads: 1 });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     await withTimeout(h.established, 5000, 'established');
     h.close('operator ended it');
     assert.equal(await withTimeout(new Promise<number>((r) => ws.on('close', (c) => r(c))), 5000, 'cloud close'), 1000);
@@ -88,16 +60,9 @@ describe('close propagation', () => {
 
 describe('idle timeout', () => {
   it('a tunnel with no traffic for idleTimeoutMs ends with TUN_END_IDLE', { timeout: 20_000 }, async (t) => {
-    const echo = await echoServer();
-    const cloud = await cloudLikeWss();
-    const engine = createEngine({ threads: 1 });
-    t.after(async () => {
-      await engine.close({ graceMs: 500 });
-      await cloud.close();
-      await echo.close();
-    });
-    const h = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(), idleTimeoutMs: 300 });
-    const ws = await withTimeout(cloud.next(), 5000, 'device WebSocket');
+    const r = await rig(t, { echo: true, threads: 1 });
+    const h = r.open({ idleTimeoutMs: 300 });
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     await withTimeout(h.established, 5000, 'established');
     ws.send(Buffer.from('x'));
     const s = await withTimeout(h.closed, 5000, 'idle end');
@@ -181,20 +146,9 @@ describe('connect failures end with distinct codes', () => {
 describe('frames the cloud should not send', () => {
   it('text frames are forwarded as bytes and counted', { timeout: 20_000 }, async (t) => {
     let got!: Promise<Buffer>;
-    const target = net.createServer((s) => {
-      s.on('error', () => {});
-      got = collect(s);
-    });
-    const tport = await listen0(target);
-    const cloud = await cloudLikeWss();
-    const e = createEngine({ threads: 0 });
-    t.after(async () => {
-      await e.close({ graceMs: 200 });
-      await cloud.close();
-      await closeServer(target);
-    });
-    const h = e.open({ host: '127.0.0.1', port: tport, url: cloud.url() });
-    const ws = await withTimeout(cloud.next(), 5000, 'device WebSocket');
+    const r = await rig(t, { threads: 0, onTarget: (s) => (got = collect(s)) });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     await withTimeout(h.established, 5000, 'established');
     ws.send('text ', { binary: false });
     ws.send(Buffer.from('binary'));
@@ -204,16 +158,9 @@ describe('frames the cloud should not send', () => {
   });
 
   it('a message above maxPayload ends the tunnel with TUN_ERR_WS_PAYLOAD_TOO_BIG (close 1009)', { timeout: 20_000 }, async (t) => {
-    const echo = await echoServer();
-    const cloud = await cloudLikeWss();
-    const e = createEngine({ threads: 1 });
-    t.after(async () => {
-      await e.close({ graceMs: 200 });
-      await cloud.close();
-      await echo.close();
-    });
-    const h = e.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(), maxPayload: 64 * 1024 });
-    const ws: WebSocket = await withTimeout(cloud.next(), 5000, 'device WebSocket');
+    const r = await rig(t, { echo: true, threads: 1 });
+    const h = r.open({ maxPayload: 64 * 1024 });
+    const ws: WebSocket = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     await withTimeout(h.established, 5000, 'established');
     const closed = new Promise<number>((r) => ws.on('close', (c) => r(c)));
     ws.send(Buffer.alloc(64 * 1024 + 1));
