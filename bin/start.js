@@ -27,7 +27,8 @@ function needsBuild() {
   return sources > built ? 'src/ is newer than dist/' : '';
 }
 
-const why = needsBuild();
+// C8Y_TUNNEL_SKIP_BUILD=1: trust dist/ as it is (tests, packaged installs without src/).
+const why = process.env.C8Y_TUNNEL_SKIP_BUILD === '1' || !existsSync(join(root, 'src')) ? '' : needsBuild();
 if (why) {
   process.stderr.write(`c8y-tunnel: ${why}; building (npm run build)...\n`);
   // Under `npm start`, npm_execpath is npm's own CLI script; run it with this node.

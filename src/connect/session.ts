@@ -60,8 +60,8 @@ export function upgradeError(status: number): TunnelError {
  * never joined: the operation timed out on the cloud side.
  */
 export function isOfflineClose(code: number, reason: string, bytesDown: number): boolean {
-  if (bytesDown > 0) return false;
-  return /time(d)?[ -]?out|offline|not connected|FAILED/i.test(reason) || (code !== 1000 && code !== 1005 && code !== 1006);
+  if (bytesDown > 0 || /idle/i.test(reason)) return false;
+  return /did not connect|time(d)?[ -]?out|offline/i.test(reason) || code === 1011;
 }
 
 /** Runs one session until either side ends; resolves (never rejects) with its result. */

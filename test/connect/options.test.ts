@@ -77,6 +77,10 @@ describe('failure classification', () => {
     assert.equal(isOfflineClose(1011, 'operation timed out', 0), true);
     assert.equal(isOfflineClose(1000, 'operation timed out', 0), true);
     assert.equal(isOfflineClose(1000, '', 0), false);
+    assert.equal(isOfflineClose(1011, 'device did not connect in time', 0), true);
+    assert.equal(isOfflineClose(1011, '', 0), true);
     assert.equal(isOfflineClose(1011, 'timeout', 10), false);
+    assert.equal(isOfflineClose(1000, 'idle timeout', 0), false);
+    assert.equal(isOfflineClose(1006, '', 0), false);
   });
 });
