@@ -6,3 +6,7 @@ export { bufferutilLoaded } from './engine/native.js';
 export { TunnelError, ERROR_CODES, isErrorCode } from './errors.js';
 export type { ErrorCode, WireError } from './errors.js';
 export * as smartrest from './cumulocity/smartrest.js';
+export { startSim } from './sim/index.js';
+export type { Sim, SimOptions, SimOperation, SimFaults, SessionInfo, StatusChange, SimConfiguration, OperationStatus } from './sim/index.js';
+export { createAgent } from './agent/index.js';
+export type { Agent, AgentOptions, AgentConfig, AgentStats, ResolvedConfig } from './agent/index.js';
