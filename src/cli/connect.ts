@@ -19,7 +19,7 @@ Opens the user's side of a Cloud Remote Access session to a PASSTHROUGH configur
       --user <name>    user name (default: C8Y_USER)
       --ca <file>      extra CA certificate (PEM) for https/wss; repeatable
       --handshake-timeout <s>  give up on a session that is not set up after this many seconds (default 45)
-  -q, --quiet          print failures only
+  -q, --quiet          print failures and the listening address only
   -h, --help           this text
 
 Environment: C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD, or C8Y_TOKEN (Bearer; wins over the password).
@@ -73,7 +73,8 @@ export async function run(argv: string[]): Promise<number> {
     });
     const { resolved } = proxy;
     info(`device "${opts.device}" (id ${resolved.deviceId}), configuration "${resolved.configName}" (id ${resolved.configId})`);
-    info(`listening on ${proxy.host}:${proxy.port}; each connection opens a session. Ctrl-C to stop.`);
+    // Always printed, even with --quiet: with port 0 it is the only way to learn the port.
+    process.stderr.write(`listening on ${proxy.host}:${proxy.port}; each connection opens a session. Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
         process.removeListener('SIGINT', stop);

@@ -1,8 +1,226 @@
-/** `c8y-tunnel demo` (placeholder until its issue lands). */
-export const HELP = 'c8y-tunnel demo: not implemented yet\n';
+/**
+ * `c8y-tunnel demo` (what `npm start` runs without C8Y_HOST): the emulator, an echo service, and the agent
+ * as a child process attached to the emulator as device `demo-device`; prints how to open a session and a
+ * live status line until Ctrl-C.
+ */
+import { parseArgs } from 'node:util';
+import { startSim } from '../sim/index.js';
+import type { Sim } from '../sim/index.js';
+import { parseListen } from '../connect/options.js';
+import { startEchoService, type EchoService } from '../connect/echo.js';
+import { startAgentProcess, type AgentProcess } from '../connect/agent-process.js';
+import { createRateMeter, createStatusLine, formatBytes, formatRate, type StatusLine } from '../connect/status.js';
+import { TunnelError } from '../errors.js';
+
+/** --help text. */
+export const HELP = `Usage: c8y-tunnel demo [options]      (what \`npm start\` runs when C8Y_HOST is not set)
+
+Starts, on this machine: the Cumulocity emulator, a TCP echo service, and the agent (a child process)
+attached to the emulator as device "demo-device" with two PASSTHROUGH configurations, "echo" (the echo
+service) and "ssh" (127.0.0.1:22). Then prints how to open a session from another terminal and shows a live
+status line. Ctrl-C stops everything.
+
+  --host <addr>         interface of the emulator (default 127.0.0.1)
+  --http-port <n>       emulator HTTP port: REST + remote access WebSockets (default 8080; 0 = any free port)
+  --mqtt-port <n>       emulator MQTT port (default 1883; 0 = any free port)
+  --tenant <id>         tenant id (default t1)
+  --user <name>         admin user (default admin)
+  --password <pw>       admin password (default admin)
+  --device <serial>     the agent's device serial (default demo-device)
+  --echo-port <n>       port of the echo service on 127.0.0.1 (default 0 = any free port)
+  --ssh-target <h:p>    target of the "ssh" configuration (default 127.0.0.1:22)
+  --verbose             show the agent's log lines (default: only if it fails)
+  -h, --help            this text
+`;
+
+interface DemoOptions {
+  host: string;
+  httpPort: number;
+  mqttPort: number;
+  tenant: string;
+  user: string;
+  password: string;
+  device: string;
+  echoPort: number;
+  ssh: { host: string; port: number };
+  verbose: boolean;
+}
+
+function port(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new TunnelError('SIM_ERR_CONFIG', `--${name} must be a port 0-65535, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parse(argv: string[]): DemoOptions | 'help' {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        host: { type: 'string' },
+        'http-port': { type: 'string' },
+        'mqtt-port': { type: 'string' },
+        tenant: { type: 'string' },
+        user: { type: 'string' },
+        password: { type: 'string' },
+        device: { type: 'string' },
+        'echo-port': { type: 'string' },
+        'ssh-target': { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    throw new TunnelError('SIM_ERR_CONFIG', (err as Error).message);
+  }
+  if (v.help) return 'help';
+  let ssh;
+  try {
+    ssh = parseListen(v['ssh-target'] ?? '127.0.0.1:22');
+  } catch {
+    throw new TunnelError('SIM_ERR_CONFIG', `--ssh-target must be host:port, got ${JSON.stringify(v['ssh-target'])}`);
+  }
+  return {
+    host: v.host ?? '127.0.0.1',
+    httpPort: port('http-port', v['http-port'], 8080),
+    mqttPort: port('mqtt-port', v['mqtt-port'], 1883),
+    tenant: v.tenant ?? 't1',
+    user: v.user ?? 'admin',
+    password: v.password ?? 'admin',
+    device: v.device ?? 'demo-device',
+    echoPort: port('echo-port', v['echo-port'], 0),
+    ssh,
+    verbose: v.verbose ?? false,
+  };
+}
+
+/** Shell-quotes a value for the printed command lines. */
+function q(s: string): string {
+  return /^[A-Za-z0-9_./:@=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function instructions(o: DemoOptions, sim: Sim, echo: EchoService, agent: AgentProcess): string {
+  const env = `C8Y_HOST=${sim.httpUrl} C8Y_TENANT=${q(sim.tenant)} C8Y_USER=${q(sim.user)} C8Y_PASSWORD=${q(sim.password)}`;
+  const dev = q(o.device);
+  return [
+    '',
+    'c8y-tunnel demo is running:',
+    `  emulator  ${sim.httpUrl} (REST + remote access WebSockets), ${sim.mqttUrl}; tenant ${sim.tenant}, user ${sim.user}`,
+    `  agent     device "${o.device}", child process ${agent.pid}, connected over MQTT`,
+    `  targets   "echo" -> ${echo.host}:${echo.port} (built-in echo service), "ssh" -> ${o.ssh.host}:${o.ssh.port}`,
+    '',
+    'Open a session from another terminal in this directory:',
+    `  ${env} npx c8y-tunnel connect --device ${dev} --config echo --listen 127.0.0.1:2222`,
+    '  then, in a third terminal: nc 127.0.0.1 2222      (each line you type comes back through the tunnel)',
+    '',
+    'Or use it as an ssh ProxyCommand (needs an SSH server on this machine):',
+    `  ssh -o ProxyCommand="${env} npx c8y-tunnel connect --device ${dev} --config ssh --stdio" $USER@${o.device}`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
+/** Sessions open and bytes per second, from the emulator's own per-session counters. */
+function statusText(sim: Sim, meter: ReturnType<typeof createRateMeter>): string {
+  let open = 0;
+  let up = 0;
+  let down = 0;
+  const all = sim.sessions();
+  for (const s of all) {
+    if (s.state !== 'closed') open++;
+    up += s.clientToDevice;
+    down += s.deviceToClient;
+  }
+  const r = meter.sample(up, down);
+  return `sessions open: ${open} (${all.length} so far) | to device ${formatRate(r.up)} | from device ${formatRate(r.down)} | total ${formatBytes(up)} / ${formatBytes(down)}`;
+}
+
+function waitForSignal(agent: AgentProcess): Promise<'signal' | 'agent-exit'> {
+  return new Promise((resolve) => {
+    const done = (why: 'signal' | 'agent-exit'): void => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      resolve(why);
+    };
+    const onSignal = (): void => done('signal');
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    void agent.exited.then(() => done('agent-exit'));
+  });
+}
+
+function watchSessions(sim: Sim, status: StatusLine): void {
+  sim.events.on('session:paired', (s: { operationId: string }) => status.log(`session opened (operation ${s.operationId})`));
+  sim.events.on('session:closed', (s: { operationId: string; clientToDevice: number; deviceToClient: number }) =>
+    status.log(`session closed (operation ${s.operationId}): ${formatBytes(s.clientToDevice)} to the device, ${formatBytes(s.deviceToClient)} back`),
+  );
+}
 
 /** Runs the command; resolves with the exit code. */
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write(HELP);
-  return 1;
+export async function run(argv: string[]): Promise<number> {
+  let o: DemoOptions | 'help';
+  try {
+    o = parse(argv);
+  } catch (err) {
+    process.stderr.write(`c8y-tunnel demo: ${(err as Error).message}\nSee c8y-tunnel demo --help\n`);
+    return 2;
+  }
+  if (o === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let sim: Sim | undefined;
+  let echo: EchoService | undefined;
+  let agent: AgentProcess | undefined;
+  const status = createStatusLine(process.stdout);
+  let timer: NodeJS.Timeout | undefined;
+  let code = 0;
+  try {
+    sim = await startSim({ host: o.host, httpPort: o.httpPort, mqttPort: o.mqttPort, tenant: o.tenant, user: o.user, password: o.password, quiet: true }).catch((err: NodeJS.ErrnoException) => {
+      if (/EADDRINUSE/.test(`${err.code} ${err.message}`)) {
+        throw new Error(`a port is already in use (${err.message}); pick others with --http-port/--mqtt-port (0 = any free port)`);
+      }
+      throw err;
+    });
+    echo = await startEchoService('127.0.0.1', o.echoPort);
+    const dev = await sim.createDevice(o.device, { name: `Demo device ${o.device}` });
+    await sim.createConfiguration(dev.id, { name: 'echo', hostname: echo.host, port: echo.port, protocol: 'PASSTHROUGH' });
+    await sim.createConfiguration(dev.id, { name: 'ssh', hostname: o.ssh.host, port: o.ssh.port, protocol: 'PASSTHROUGH' });
+    process.stdout.write(`emulator up at ${sim.httpUrl} and ${sim.mqttUrl}; starting the agent...\n`);
+    agent = startAgentProcess(sim, o.device, o.verbose ? (line) => status.log(`agent | ${line}`) : undefined);
+    await agent.ready(30_000);
+    process.stdout.write(instructions(o, sim, echo, agent));
+    watchSessions(sim, status);
+    const meter = createRateMeter();
+    const s = sim;
+    timer = setInterval(() => status.update(statusText(s, meter)), 1000);
+    status.update(statusText(s, meter));
+    const why = await waitForSignal(agent);
+    clearInterval(timer);
+    status.stop();
+    if (why === 'agent-exit') {
+      process.stderr.write(`c8y-tunnel demo: the agent exited unexpectedly (${agent.describeExit()}); its last lines:\n${agent.tail()}`);
+      code = 1;
+    } else process.stdout.write('stopping: agent, echo service, emulator...\n');
+  } catch (err) {
+    status.stop();
+    process.stderr.write(`c8y-tunnel demo: ${(err as Error).message}\n`);
+    if (agent && agent.tail()) process.stderr.write(`the agent's last lines:\n${agent.tail()}`);
+    code = 1;
+  } finally {
+    if (timer) clearInterval(timer);
+    if (agent) {
+      const exit = await agent.stop(10_000);
+      if (code === 0 && !exit.clean) code = 1;
+      if (code === 0) process.stdout.write(`agent stopped (${agent.describeExit()})\n`);
+    }
+    await echo?.close();
+    await sim?.close();
+  }
+  if (code === 0) process.stdout.write('stopped.\n');
+  return code;
 }

@@ -1,0 +1,195 @@
+/**
+ * `c8y-tunnel connect` end to end: the real CLI, the emulator, the agent (a child process) and an echo
+ * target; sha256 of what went in and what came back, and each failure line.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startSim, type Sim } from 'c8y-tunnel/sim';
+import { startAgentProcess, type AgentProcess } from 'c8y-tunnel/internal/connect/agent-process';
+import { startEchoService, type EchoService } from 'c8y-tunnel/internal/connect/echo';
+import { listenLocal } from 'c8y-tunnel/internal/connect/proxy';
+import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import { CLI, spawnNode, type Proc } from './cli.js';
+
+const T = { timeout: 30_000 };
+const MiB = 1024 * 1024;
+
+let sim: Sim;
+let echo: EchoService;
+let agent: AgentProcess;
+let env: Record<string, string>;
+const procs: Proc[] = [];
+
+function connect(args: string[], extraEnv: Record<string, string> = {}, binaryStdout = false): Proc {
+  const p = spawnNode(CLI, ['connect', ...args], { ...env, ...extraEnv }, { binaryStdout });
+  procs.push(p);
+  return p;
+}
+
+/** Sends `data` on a socket-like pair and resolves with everything echoed until `data.length` bytes came back. */
+function roundTrip(write: (b: Buffer) => void, onData: (cb: (d: Buffer) => void) => void, data: Buffer): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  return new Promise((resolve) => {
+    onData((d) => {
+      parts.push(d);
+      n += d.length;
+      if (n >= data.length) resolve(Buffer.concat(parts));
+    });
+    for (let i = 0; i < data.length; i += 64 * 1024) write(data.subarray(i, i + 64 * 1024));
+  });
+}
+
+async function tcpEcho(port: number, data: Buffer): Promise<{ got: Buffer; sock: net.Socket }> {
+  const sock = net.connect(port, '127.0.0.1');
+  sock.on('error', () => {});
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  const got = await withTimeout(roundTrip((b) => sock.write(b), (cb) => sock.on('data', cb), data), 15_000, 'echo through the tunnel');
+  return { got, sock };
+}
+
+before(async () => {
+  sim = await startSim({ quiet: true, operationTimeoutMs: 1500 });
+  echo = await startEchoService();
+  const dev = await sim.createDevice('dev-1');
+  await sim.createConfiguration(dev.id, { name: 'echo', hostname: echo.host, port: echo.port });
+  await sim.createConfiguration(dev.id, { name: 'web-ssh', hostname: '127.0.0.1', port: 22, protocol: 'SSH' });
+  const off = await sim.createDevice('dev-offline');
+  await sim.createConfiguration(off.id, { name: 'echo', hostname: echo.host, port: echo.port });
+  agent = startAgentProcess(sim, 'dev-1');
+  await agent.ready(20_000);
+  env = { C8Y_HOST: sim.httpUrl, C8Y_TENANT: sim.tenant, C8Y_USER: sim.user, C8Y_PASSWORD: sim.password };
+});
+
+after(async () => {
+  for (const p of procs) p.child.kill('SIGKILL');
+  await agent?.stop(5000);
+  await echo?.close();
+  await sim?.close();
+});
+
+describe('c8y-tunnel connect --listen', () => {
+  it('opens one session per local connection and moves 1 MiB each way intact on two at once', T, async () => {
+    const p = connect(['--device', 'dev-1', '--config', 'echo', '--listen', '127.0.0.1:0']);
+    const m = await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 10_000);
+    const port = Number(m[1]);
+    const before = sim.sessions().length;
+    const a = randomBytesSeeded(MiB, 7);
+    const b = randomBytesSeeded(MiB, 8);
+    const [ra, rb] = await Promise.all([tcpEcho(port, a), tcpEcho(port, b)]);
+    assert.equal(sha256(ra.got), sha256(a));
+    assert.equal(sha256(rb.got), sha256(b));
+    assert.equal(sim.sessions().length - before, 2, 'two sessions on the cloud side');
+    ra.sock.end();
+    rb.sock.end();
+    await waitFor(() => sim.sessions().slice(before).every((s) => s.state === 'closed'), 10_000, 'both cloud sessions closed after the local sockets ended');
+    p.child.kill('SIGINT');
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+  });
+
+  it('closes the local socket when the cloud closes the session', T, async () => {
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '-l', '127.0.0.1:0', '--quiet']);
+    const port = Number((await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 10_000))[1]);
+    const before = sim.sessions().length;
+    const { sock } = await tcpEcho(port, Buffer.from('ping'));
+    const s = sim.sessions()[before];
+    assert.ok(s, 'a cloud session');
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    assert.equal(sim.closeSession(s.key), true);
+    await withTimeout(closed, 10_000, 'local socket closed after the cloud closed');
+    p.child.kill('SIGTERM');
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+  });
+});
+
+describe('c8y-tunnel connect --stdio', () => {
+  it('carries 1 MiB through stdin/stdout intact and exits 0 when stdin ends', T, async () => {
+    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio'], {}, true);
+    const data = randomBytesSeeded(MiB, 9);
+    const got = await withTimeout(
+      roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data),
+      15_000,
+      'echo over stdio',
+    );
+    assert.equal(sha256(got), sha256(data));
+    p.child.stdin.end();
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    assert.equal(p.stderr(), '', 'nothing on stderr in stdio mode');
+  });
+
+  it('ends (exit 0, stdout closed) when the cloud closes the session', T, async () => {
+    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio'], {}, true);
+    const before = sim.sessions().length;
+    await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), Buffer.from('hello')), 10_000, 'hello');
+    const s = sim.sessions()[before];
+    assert.ok(s);
+    sim.closeSession(s.key);
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit after the cloud closed'), 0);
+  });
+});
+
+describe('c8y-tunnel connect failure lines', () => {
+  const cases: Array<{ name: string; args: string[]; env?: Record<string, string>; code: string; line: RegExp }> = [
+    { name: 'wrong password', args: ['-d', 'dev-1', '-c', 'echo', '--stdio'], env: { C8Y_PASSWORD: 'wrong' }, code: 'CONNECT_ERR_AUTH', line: /rejected the credentials \(HTTP 401\)/ },
+    { name: 'unknown device', args: ['-d', 'no-such-device', '-c', 'echo', '--stdio'], code: 'CONNECT_ERR_NOT_FOUND', line: /no device with serial or id "no-such-device"/ },
+    { name: 'unknown configuration', args: ['-d', 'dev-1', '-c', 'vnc', '--stdio'], code: 'CONNECT_ERR_NOT_FOUND', line: /no PASSTHROUGH configuration "vnc" \(it has: echo\)/ },
+    { name: 'not a PASSTHROUGH configuration', args: ['-d', 'dev-1', '-c', 'web-ssh', '--stdio'], code: 'CONNECT_ERR_NOT_FOUND', line: /is SSH, not PASSTHROUGH/ },
+    { name: 'device offline', args: ['-d', 'dev-offline', '-c', 'echo', '--stdio'], code: 'CONNECT_ERR_OFFLINE', line: /did not answer: the operation timed out/ },
+    { name: 'missing credentials', args: ['-d', 'dev-1', '-c', 'echo', '--stdio'], env: { C8Y_PASSWORD: '' }, code: 'CONNECT_ERR_CONFIG', line: /set C8Y_USER and C8Y_PASSWORD/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: one line with ${c.code}, exit code non-zero`, T, async () => {
+      const p = connect(c.args, c.env ?? {});
+      const code = await withTimeout(p.exited, 15_000, 'connect exit');
+      assert.notEqual(code, 0);
+      const lines = p.stderr().trim().split('\n').filter((l) => !/^See c8y-tunnel connect --help$/.test(l));
+      assert.equal(lines.length, 1, `exactly one line, got:\n${p.stderr()}`);
+      assert.match(lines[0]!, c.line);
+      assert.ok(lines[0]!.endsWith(`[${c.code}]`), lines[0]);
+    });
+  }
+
+  it('device offline in listen mode: the line is printed, the socket closed, the listener keeps serving', T, async () => {
+    const p = connect(['-d', 'dev-offline', '-c', 'echo', '-l', '127.0.0.1:0']);
+    const port = Number((await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 10_000))[1]);
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    await withTimeout(new Promise<void>((r) => sock.once('close', () => r())), 15_000, 'socket closed after the operation timed out');
+    await p.waitFor(/did not answer: the operation timed out.*\[CONNECT_ERR_OFFLINE\]/, 5_000);
+    p.child.kill('SIGINT');
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+  });
+
+  it('a user without the remote access role gets CONNECT_ERR_AUTH (403)', T, async () => {
+    const s2 = await startSim({ quiet: true, users: [{ user: 'viewer', password: 'pw', roles: ['ROLE_INVENTORY_READ'] }] });
+    try {
+      const d = await s2.createDevice('d2');
+      await s2.createConfiguration(d.id, { name: 'echo', hostname: echo.host, port: echo.port });
+      const p = connect(['-d', 'd2', '-c', 'echo', '--stdio'], { C8Y_HOST: s2.httpUrl, C8Y_USER: 'viewer', C8Y_PASSWORD: 'pw' });
+      assert.equal(await withTimeout(p.exited, 15_000, 'connect exit'), 1);
+      assert.match(p.stderr(), /HTTP 403.*\[CONNECT_ERR_AUTH\]\n$/);
+    } finally {
+      await s2.close();
+    }
+  });
+});
+
+describe('connect library API', () => {
+  it('listenLocal: a refused upgrade (unknown configuration id) ends the session with CONNECT_ERR_NOT_FOUND', T, async () => {
+    const dev = await sim.createDevice('dev-1');
+    const url = `${sim.wsUrl}/service/remoteaccess/client/${dev.id}/configurations/999999`;
+    const results: string[] = [];
+    const proxy = await listenLocal('127.0.0.1', 0, { url, authorization: sim.adminAuthHeader(), handshakeTimeoutMs: 5000 }, (r) => results.push(r.error?.code ?? 'ok'));
+    try {
+      const sock = net.connect(proxy.port, '127.0.0.1');
+      sock.on('error', () => {});
+      await withTimeout(new Promise<void>((r) => sock.once('close', () => r())), 10_000, 'socket closed');
+      await waitFor(() => results.length === 1, 5000, 'session result');
+      assert.deepEqual(results, ['CONNECT_ERR_NOT_FOUND']);
+      assert.equal(proxy.stats().failed, 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * `npm start` smoke test: bin/start.js on free ports starts the emulator, the agent and the echo service,
+ * prints a working connect line; a scripted `connect --stdio` session to `echo` passes bytes; SIGINT
+ * ends every process with exit code 0.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import { alive, CLI, spawnNode, START } from '../connect/cli.js';
+
+/** Splits a printed shell line into env assignments and arguments (the demo prints no quotes for its defaults). */
+function parseLine(line: string): { env: Record<string, string>; args: string[] } {
+  const words = line.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (words[0] && /^[A-Z0-9_]+=/.test(words[0])) {
+    const w = words.shift()!;
+    env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+  }
+  return { env, args: words };
+}
+
+describe('npm start (bin/start.js)', () => {
+  it('starts the demo on free ports, a scripted connect --stdio session to echo passes bytes, SIGINT ends everything with 0', { timeout: 60_000 }, async (t) => {
+    // The build check is covered by running start.js for real; here dist/ was just built by pretest, and
+    // other engineers may be editing src/ at the same moment, so the test must not trigger a rebuild.
+    const demo = spawnNode(START, ['--http-port', '0', '--mqtt-port', '0'], { C8Y_TUNNEL_SKIP_BUILD: '1' });
+    t.after(() => demo.child.kill('SIGKILL'));
+    const line = (await demo.waitFor(/^ +(C8Y_HOST=\S+ .*npx c8y-tunnel connect .*--config echo .*)$/m, 40_000))[1]!;
+    const agentPid = Number((await demo.waitFor(/child process (\d+)/, 1000))[1]);
+    assert.ok(alive(agentPid), 'the agent runs as its own process');
+    assert.match(demo.stdout(), /ssh -o ProxyCommand="C8Y_HOST=\S+ .*npx c8y-tunnel connect --device demo-device --config ssh --stdio" /);
+    assert.doesNotMatch(line, /:8080|:1883/, 'port 0 was honoured and the real ports are printed');
+
+    // Run exactly the printed command, with --stdio instead of the fixed example port.
+    const { env, args } = parseLine(line);
+    assert.deepEqual(args.slice(0, 3), ['npx', 'c8y-tunnel', 'connect']);
+    const connectArgs = args.slice(3).join(' ').replace(/--listen \S+/, '--stdio').split(' ');
+    const conn = spawnNode(CLI, ['connect', ...connectArgs], env, { binaryStdout: true });
+    t.after(() => conn.child.kill('SIGKILL'));
+    const data = randomBytesSeeded(256 * 1024, 3);
+    const parts: Buffer[] = [];
+    let n = 0;
+    const got = new Promise<Buffer>((resolve) =>
+      conn.child.stdout.on('data', (d: Buffer) => {
+        parts.push(d);
+        n += d.length;
+        if (n >= data.length) resolve(Buffer.concat(parts));
+      }),
+    );
+    conn.child.stdin.write(data);
+    assert.equal(sha256(await withTimeout(got, 20_000, 'echo through the demo')), sha256(data));
+    await demo.waitFor(/session opened/, 5000);
+    conn.child.stdin.end();
+    assert.equal(await withTimeout(conn.exited, 10_000, 'connect exit'), 0);
+
+    demo.child.kill('SIGINT');
+    assert.equal(await withTimeout(demo.exited, 20_000, 'demo exit after SIGINT'), 0, demo.stdout() + demo.stderr());
+    assert.match(demo.stdout(), /agent stopped \(exit code 0\)/);
+    await waitFor(() => !alive(agentPid), 5000, 'the agent process is gone');
+  });
+});
