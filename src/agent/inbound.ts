@@ -1,0 +1,96 @@
+/**
+ * Inbound operations, parsed into one typed request whatever the path: SmartREST 530 lines on `s/ds`,
+ * JSON on `devicecontrol/notifications`, or REST operation objects. Pure functions; malformed input is
+ * returned as an error entry, never thrown.
+ */
+import { TunnelError } from '../errors.js';
+import { parseHost, parseKey, parsePayload, parsePort, parseRemoteAccessConnect } from '../cumulocity/smartrest.js';
+
+/** The operation fragment this agent serves. */
+export const FRAGMENT = 'c8y_RemoteAccessConnect';
+
+/** A remote access request, from any path. */
+export interface RemoteAccessRequest {
+  /** External id of the device the operation is for (own serial or a child's). */
+  serial: string;
+  host: string;
+  port: number;
+  key: string;
+  /** Operation id, when the path carries one (JSON, REST). */
+  id?: string;
+  via: '530' | 'json' | 'rest';
+}
+
+/** What one `s/ds` publish held. */
+export interface DownstreamResult {
+  requests: RemoteAccessRequest[];
+  /** Malformed 530 lines (or lines that failed to parse): the message never contains the line itself. */
+  errors: TunnelError[];
+  /** Lines for other templates or other devices. */
+  ignored: number;
+}
+
+/** Parses an `s/ds` publish; only 530 lines for one of `serials` become requests. */
+export function parseDownstream(payload: string, serials: ReadonlySet<string>): DownstreamResult {
+  const out: DownstreamResult = { requests: [], errors: [], ignored: 0 };
+  for (const p of parsePayload(payload)) {
+    if (p.error) {
+      // Only lines that look like a 530 matter; others (unknown templates we could not parse) are noise.
+      if (p.line.trimStart().startsWith('530')) out.errors.push(p.error);
+      else out.ignored++;
+      continue;
+    }
+    if (p.fields[0] !== '530') {
+      out.ignored++;
+      continue;
+    }
+    if (!serials.has(p.fields[1] ?? '')) {
+      out.ignored++;
+      continue;
+    }
+    try {
+      const r = parseRemoteAccessConnect(p.fields);
+      out.requests.push({ serial: r.serial, host: r.host, port: r.port, key: r.key, via: '530' });
+    } catch (err) {
+      out.errors.push(err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_BAD_OPERATION', String(err)));
+    }
+  }
+  return out;
+}
+
+/** The shape of an operation in JSON notifications and REST. */
+interface OperationJson {
+  id?: unknown;
+  status?: unknown;
+  deviceId?: unknown;
+  externalSource?: { externalId?: unknown };
+  c8y_RemoteAccessConnect?: { hostname?: unknown; port?: unknown; connectionKey?: unknown };
+}
+
+/** Result of parsing one operation object: a request, nothing (not ours), or an error with the id if known. */
+export type JsonResult = { request: RemoteAccessRequest } | { ignored: true } | { error: TunnelError; id?: string; serial: string };
+
+/**
+ * Turns one operation object into a request. `serialOf` maps the object to the target serial (from
+ * externalSource, or the managed object id for REST); operations that are not c8y_RemoteAccessConnect,
+ * not PENDING, or for other devices are ignored.
+ */
+export function parseOperationJson(obj: unknown, serials: ReadonlySet<string>, fallbackSerial: string, via: 'json' | 'rest'): JsonResult {
+  if (!obj || typeof obj !== 'object') return { ignored: true };
+  const op = obj as OperationJson;
+  const frag = op[FRAGMENT];
+  if (!frag || typeof frag !== 'object') return { ignored: true };
+  if (op.status !== undefined && op.status !== 'PENDING') return { ignored: true };
+  const ext = op.externalSource?.externalId;
+  const serial = typeof ext === 'string' && ext !== '' ? ext : fallbackSerial;
+  if (!serials.has(serial)) return { ignored: true };
+  const id = typeof op.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(op.id) ? op.id : typeof op.id === 'number' ? String(op.id) : undefined;
+  try {
+    const request: RemoteAccessRequest = { serial, host: parseHost(frag.hostname), port: parsePort(frag.port), key: parseKey(frag.connectionKey), via };
+    if (id !== undefined) request.id = id;
+    return { request };
+  } catch (err) {
+    const e = err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_BAD_OPERATION', String(err));
+    return id !== undefined ? { error: e, id, serial } : { error: e, serial };
+  }
+}

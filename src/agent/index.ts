@@ -1,0 +1,192 @@
+/**
+ * createAgent(): the coordinator on the main thread. It validates the settings, starts the tunnel
+ * engine, the transport (MQTT or REST) and optional metrics, and wires operations to tunnels. It never
+ * calls process.exit; the CLI maps outcomes to exit codes.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createEngine, type Engine } from '../engine/engine.js';
+import type { EngineOptions, EngineStats, TunnelSpec } from '../engine/types.js';
+import { TunnelError } from '../errors.js';
+import { resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
+import { JwtCache } from './jwt.js';
+import { createLogger, type Logger } from './log.js';
+import { AgentMetrics } from './metrics.js';
+import { MqttTransport, type Transport } from './mqtt-transport.js';
+import { proxyFor } from './no-proxy.js';
+import { Operations, type OperationStats } from './operations.js';
+import { RestTransport } from './rest-transport.js';
+
+export type { AgentConfig, ResolvedConfig } from './config.js';
+export type { OperationStats } from './operations.js';
+
+/** createAgent() input: the settings plus things only a program can pass. */
+export interface AgentOptions extends AgentConfig {
+  /** A pino logger (tests pass a silent or capturing one); default: pino per logLevel/logFormat. */
+  logger?: Logger;
+  /** Engine overrides (threads, tunnelsPerWorker, defaults, ...). */
+  engine?: EngineOptions;
+  /** Where each setting came from, for error messages (the CLI passes these). */
+  origins?: Origins;
+}
+
+/** A snapshot of the agent. */
+export interface AgentStats {
+  mqttConnected: boolean;
+  /** Status updates not yet acknowledged by the cloud. */
+  statusQueued: number;
+  operations: OperationStats;
+  engine: EngineStats;
+}
+
+/** What createAgent() returns. */
+export interface Agent {
+  /** Starts the engine and the transport; resolves once the cloud link is ready. Rejects on bad credentials. */
+  start(): Promise<void>;
+  /** Stops taking operations, closes tunnels within `graceMs` (default: the graceMs setting), disconnects. */
+  stop(options?: { graceMs?: number }): Promise<void>;
+  stats(): AgentStats;
+  /** 'operation', 'status', 'session:closed', 'mqtt:connected', 'mqtt:disconnected'. */
+  readonly events: EventEmitter;
+  /** The validated settings (contains the password: do not log it whole). */
+  readonly config: ResolvedConfig;
+  /** Port of the metrics endpoint once started, when enabled. */
+  readonly metricsPort: number | undefined;
+}
+
+/** The package version (sent in 122). */
+export function agentVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The Basic authorization header of the device credentials. */
+export function basicAuth(cfg: Pick<ResolvedConfig, 'tenant' | 'user' | 'password'>): string {
+  return `Basic ${Buffer.from(`${cfg.tenant}/${cfg.user}:${cfg.password}`).toString('base64')}`;
+}
+
+class AgentImpl implements Agent {
+  readonly events = new EventEmitter();
+  readonly config: ResolvedConfig;
+  metricsPort: number | undefined;
+  private readonly log: Logger;
+  private readonly engineOptions: EngineOptions | undefined;
+  private engine: Engine | undefined;
+  private transport: Transport | undefined;
+  private ops: Operations | undefined;
+  private metrics: AgentMetrics | undefined;
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopped: Promise<void> | undefined;
+
+  constructor(options: AgentOptions) {
+    const { logger, engine, origins, ...config } = options;
+    this.config = resolveConfig(config, origins);
+    this.log = logger ?? createLogger({ level: this.config.logLevel, format: this.config.logFormat });
+    this.engineOptions = engine;
+    // An EventEmitter 'error' without a listener would throw; the agent never emits one.
+    this.events.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new TunnelError('AGENT_ERR_CONFIG', 'agent.start() may be called once');
+    this.state = 'starting';
+    const cfg = this.config;
+    if (cfg.insecure) this.log.warn('TLS verification is OFF (--insecure): the cloud is not authenticated');
+    const engine = createEngine({ threads: cfg.threads, tunnelsPerWorker: cfg.tunnelsPerWorker, ...this.engineOptions });
+    this.engine = engine;
+    const handlers = {
+      request: (req: Parameters<Operations['handle']>[0]) => this.ops!.handle(req),
+      malformed: (ref: { serial: string; id?: string }, err: TunnelError) => this.ops!.rejectMalformed(ref, err),
+    };
+    const version = agentVersion();
+    const transport = cfg.transport === 'rest' ? new RestTransport(cfg, handlers, this.log, this.events, version) : new MqttTransport(cfg, handlers, this.log, this.events, version);
+    this.transport = transport;
+    if (cfg.metricsPort > 0) this.metrics = new AgentMetrics(engine, () => transport.connected, () => transport.pendingStatus());
+    this.ops = new Operations({
+      engine,
+      sink: transport,
+      log: this.log,
+      policy: cfg.policy,
+      maxSessions: cfg.maxSessions,
+      wsBase: cfg.wsBase,
+      authorization: this.authProvider(transport),
+      specDefaults: this.specDefaults(),
+      dedupeWindowMs: cfg.dedupeWindowMs,
+      events: this.events,
+      ...(this.metrics ? { metrics: this.metrics } : {}),
+    });
+    this.log.info(
+      { host: cfg.host, transport: cfg.transport, device: cfg.deviceId, auth: cfg.auth, threads: engine.threads, allow: cfg.policy.patterns, maxSessions: cfg.maxSessions },
+      'agent starting',
+    );
+    try {
+      if (this.metrics) this.metricsPort = await this.metrics.listen(cfg.metricsPort);
+      await transport.start();
+    } catch (err) {
+      this.state = 'stopped';
+      await Promise.allSettled([transport.stop(0), engine.close({ graceMs: 0 }), this.metrics?.close()]);
+      throw err;
+    }
+    if (this.state === 'starting') this.state = 'running';
+  }
+
+  private authProvider(transport: Transport): () => string | Promise<string> {
+    if (this.config.auth === 'basic') {
+      const header = basicAuth(this.config);
+      return () => header;
+    }
+    const cache = new JwtCache(() => transport.fetchJwt!());
+    return () => {
+      const t = cache.peek();
+      return t !== undefined ? `Bearer ${t}` : cache.get().then((tok) => `Bearer ${tok}`);
+    };
+  }
+
+  private specDefaults(): Partial<TunnelSpec> {
+    const cfg = this.config;
+    const d: Partial<TunnelSpec> = { tcpConnectTimeoutMs: cfg.tcpConnectTimeoutMs, wsConnectTimeoutMs: cfg.wsConnectTimeoutMs };
+    if (cfg.ca.length > 0 || cfg.insecure) d.tls = { ...(cfg.ca.length > 0 ? { ca: cfg.ca } : {}), rejectUnauthorized: !cfg.insecure };
+    const proxy = proxyFor(`${cfg.wsBase}/service/remoteaccess/device/x`, cfg.proxy, cfg.noProxy);
+    if (proxy !== undefined) d.proxy = proxy;
+    return d;
+  }
+
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (!this.stopped) this.stopped = this.doStop(options.graceMs ?? this.config.graceMs);
+    return this.stopped;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    this.state = 'stopping';
+    this.ops?.stop();
+    this.log.info({ graceMs, open: this.engine?.stats().open ?? 0 }, 'agent stopping');
+    // Tunnels first (the engine may add up to 500 ms after its grace), then what is left for the last statuses.
+    if (this.engine) await this.engine.close({ graceMs: Math.max(0, Math.min(graceMs - 700, graceMs * 0.8)) });
+    if (this.transport) await this.transport.stop(Math.max(100, deadline - Date.now()));
+    await this.metrics?.close();
+    this.state = 'stopped';
+    this.log.info('agent stopped');
+  }
+
+  stats(): AgentStats {
+    return {
+      mqttConnected: this.transport?.connected ?? false,
+      statusQueued: this.transport?.pendingStatus() ?? 0,
+      operations: this.ops?.stats() ?? { received: 0, duplicates: 0, active: 0, successful: 0, failed: 0, malformed: 0 },
+      engine: this.engine?.stats() ?? emptyEngineStats(),
+    };
+  }
+}
+
+function emptyEngineStats(): EngineStats {
+  return { threads: 0, open: 0, opened: 0, established: 0, closed: 0, perWorker: {}, bytesUp: 0, bytesDown: 0, endsByCode: {}, failuresByCode: {}, workersStarted: 0, workerDeaths: 0, bufferutil: false };
+}
+
+/** Creates the agent; throws AGENT_ERR_CONFIG (one line naming the setting) on a bad or missing setting. */
+export function createAgent(options: AgentOptions): Agent {
+  return new AgentImpl(options);
+}

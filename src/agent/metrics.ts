@@ -1,0 +1,131 @@
+/**
+ * Prometheus metrics (prom-client, a private registry) served on 127.0.0.1:<metricsPort>/metrics.
+ * Counters move on operation events; gauges that mirror engine state are read at scrape time.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Engine } from '../engine/engine.js';
+import type { TunnelSummary } from '../engine/types.js';
+import type { OperationMetrics } from './operations.js';
+
+/** The agent's metrics and their HTTP endpoint. */
+export class AgentMetrics implements OperationMetrics {
+  readonly registry = new Registry();
+  private server: http.Server | undefined;
+  private readonly ops: Counter<'via'>;
+  private readonly dups: Counter;
+  private readonly openedC: Counter;
+  private readonly failedC: Counter<'code'>;
+  private readonly latency: Histogram;
+
+  constructor(engine: Engine, mqttConnected: () => boolean, pendingStatus: () => number) {
+    const registers = [this.registry];
+    this.ops = new Counter({ name: 'c8y_tunnel_operations_received_total', help: 'remote access operations received', labelNames: ['via'], registers });
+    this.dups = new Counter({ name: 'c8y_tunnel_operations_duplicate_total', help: 'duplicate deliveries dropped (same connection key)', registers });
+    this.openedC = new Counter({ name: 'c8y_tunnel_tunnels_opened_total', help: 'tunnels opened', registers });
+    this.failedC = new Counter({ name: 'c8y_tunnel_tunnels_failed_total', help: 'operations reported FAILED, by error code', labelNames: ['code'], registers });
+    this.latency = new Histogram({
+      name: 'c8y_tunnel_operation_success_seconds',
+      help: 'time from operation arrival to both legs up (SUCCESSFUL)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    new Gauge({
+      name: 'c8y_tunnel_tunnels_active',
+      help: 'tunnels open now',
+      registers,
+      collect() {
+        this.set(engine.stats().open);
+      },
+    });
+    const seen = { up: 0, down: 0 };
+    new Counter({
+      name: 'c8y_tunnel_bytes_total',
+      help: 'bytes carried, by direction (up = target to cloud, down = cloud to target)',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        const s = engine.stats();
+        // The engine's counters only grow; add what is new since the last scrape.
+        if (s.bytesUp > seen.up) this.inc({ direction: 'up' }, s.bytesUp - seen.up);
+        if (s.bytesDown > seen.down) this.inc({ direction: 'down' }, s.bytesDown - seen.down);
+        seen.up = Math.max(seen.up, s.bytesUp);
+        seen.down = Math.max(seen.down, s.bytesDown);
+      },
+    });
+    new Gauge({
+      name: 'c8y_tunnel_workers',
+      help: 'engine worker threads',
+      registers,
+      collect() {
+        this.set(engine.threads);
+      },
+    });
+    new Gauge({
+      name: 'c8y_tunnel_mqtt_connected',
+      help: '1 while the MQTT session is up',
+      registers,
+      collect() {
+        this.set(mqttConnected() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'c8y_tunnel_status_queued',
+      help: 'status updates not yet acknowledged by the cloud',
+      registers,
+      collect() {
+        this.set(pendingStatus());
+      },
+    });
+  }
+
+  received(via: string): void {
+    this.ops.inc({ via });
+  }
+  duplicate(): void {
+    this.dups.inc();
+  }
+  closed(summary: TunnelSummary): void {
+    // Set-up failures were counted when reported; this counts tunnels that broke after they were up.
+    if (summary.established && summary.code.startsWith('TUN_ERR_')) this.failedC.inc({ code: summary.code });
+  }
+  succeeded(latencySec: number): void {
+    this.latency.observe(latencySec);
+  }
+  failed(code: string): void {
+    this.failedC.inc({ code });
+  }
+  opened(): void {
+    this.openedC.inc();
+  }
+
+  /** Serves /metrics on 127.0.0.1:port; resolves with the bound port. */
+  async listen(port: number, host = '127.0.0.1'): Promise<number> {
+    const server = http.createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    });
+    server.on('clientError', (_e, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+    return (server.address() as AddressInfo).port;
+  }
+
+  close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return Promise.resolve();
+    s.closeAllConnections();
+    return new Promise((r) => s.close(() => r()));
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The MQTT link to Cumulocity (SmartREST 2.0 static templates and JSON notifications).
+ *
+ * One `mqtt` client per connection attempt (its own reconnect is off): on every connect the agent sends
+ * 100, subscribes, sends 114 and 122 (507 once per run, before subscribing), then releases the status
+ * outbox. On a drop, unacknowledged statuses go back into the outbox and a new attempt follows after an
+ * exponential, jittered delay. Tunnels never depend on this link.
+ */
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { EventEmitter } from 'node:events';
+import { TunnelError } from '../errors.js';
+import { formatLine } from '../cumulocity/smartrest.js';
+import type { ResolvedConfig } from './config.js';
+import { FRAGMENT, parseDownstream, parseOperationJson, type RemoteAccessRequest } from './inbound.js';
+import { redactUrl, type Logger } from './log.js';
+import type { OpStatus } from './operations.js';
+import { StatusQueue, type OutboxMessage } from './status-queue.js';
+
+/** Callbacks from a transport into the agent. */
+export interface TransportHandlers {
+  request(req: RemoteAccessRequest): void;
+  malformed(ref: { serial: string; id?: string }, err: TunnelError): void;
+}
+
+/** What every transport offers the agent. */
+export interface Transport {
+  start(): Promise<void>;
+  stop(timeoutMs: number): Promise<void>;
+  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void;
+  readonly connected: boolean;
+  /** Status updates not yet acknowledged. */
+  pendingStatus(): number;
+  /** jwt auth: fetches a fresh device token. */
+  fetchJwt?(): Promise<string>;
+}
+
+/** `"reason"` with Cumulocity's quoting (sanitizeReason already removed control characters). */
+export function quoteReason(reason: string): string {
+  return `"${reason.replace(/"/g, '\\"')}"`;
+}
+
+/** The SmartREST line for a status: by id (504/505/506) when known, else by fragment name (501/502/503). */
+export function statusLine(ref: { id?: string }, status: OpStatus, reason?: string): string {
+  const tail = status === 'FAILED' ? `,${quoteReason(reason ?? 'failed')}` : '';
+  if (ref.id !== undefined) return `${status === 'EXECUTING' ? 504 : status === 'FAILED' ? 505 : 506},${ref.id}${tail}`;
+  return `${status === 'EXECUTING' ? 501 : status === 'FAILED' ? 502 : 503},${FRAGMENT}${tail}`;
+}
+
+/** Delay before reconnect attempt `n` (0-based): exponential, capped, with jitter in [50%, 100%]. */
+export function backoffDelay(n: number, minMs: number, maxMs: number, rnd: () => number = Math.random): number {
+  const base = Math.min(maxMs, minMs * 2 ** Math.min(n, 30));
+  return Math.round(base * (0.5 + rnd() * 0.5));
+}
+
+const JSON_TOPIC = 'devicecontrol/notifications';
+
+/** The MQTT transport. */
+export class MqttTransport implements Transport {
+  private client: MqttClient | undefined;
+  private readonly queue = new StatusQueue();
+  private readonly serials: Set<string>;
+  private attempts = 0;
+  private everReady = false;
+  private cleanedUp = false;
+  private stopping = false;
+  private ready = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private startWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private jwtWaiters: Array<{ resolve: (t: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  private jwtRequested = false;
+  /** Connections made so far. */
+  connects = 0;
+
+  constructor(
+    private readonly cfg: ResolvedConfig,
+    private readonly handlers: TransportHandlers,
+    private readonly log: Logger,
+    private readonly events: EventEmitter,
+    private readonly version: string,
+  ) {
+    this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);
+  }
+
+  get connected(): boolean {
+    return this.ready;
+  }
+
+  pendingStatus(): number {
+    return this.queue.size;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.startWaiter = { resolve, reject };
+      this.attempt();
+    });
+  }
+
+  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void {
+    this.queue.push({ topic: this.upTopic(ref.serial), payload: statusLine(ref, status, reason) });
+  }
+
+  private upTopic(serial: string): string {
+    return serial === this.cfg.deviceId ? 's/us' : `s/us/${serial}`;
+  }
+
+  private options(): IClientOptions {
+    const o: IClientOptions = {
+      clientId: `d:${this.cfg.deviceId}`,
+      username: `${this.cfg.tenant}/${this.cfg.user}`,
+      password: this.cfg.password,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 15_000,
+      keepalive: 60,
+      will: { topic: 's/us', payload: Buffer.from(formatLine(['400', 'c8y_TunnelAgentOffline', 'remote access agent went offline'])), qos: 1, retain: false },
+      rejectUnauthorized: !this.cfg.insecure,
+    };
+    if (this.cfg.ca.length > 0) o.ca = this.cfg.ca;
+    return o;
+  }
+
+  private attempt(): void {
+    this.reconnectTimer = undefined;
+    if (this.stopping) return;
+    const client = connect(this.cfg.mqttUrl, this.options());
+    this.client = client;
+    client.on('connect', () => {
+      if (this.client !== client) return;
+      this.connects++;
+      this.onConnect(client).catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message }, 'MQTT start-up sequence failed; reconnecting');
+        client.end(true);
+      });
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('error', (err: Error & { code?: unknown }) => this.onError(client, err));
+    client.on('close', () => this.onClose(client));
+  }
+
+  private onError(client: MqttClient, err: Error & { code?: unknown }): void {
+    if (this.client !== client) return;
+    const rc = typeof err.code === 'number' ? err.code : undefined;
+    if (rc === 4 || rc === 5) {
+      const e = new TunnelError('AGENT_ERR_MQTT', `MQTT broker refused the connection: ${rc === 4 ? 'bad user name or password' : 'not authorized'} (CONNACK ${rc})`);
+      if (!this.everReady && this.startWaiter) {
+        // Wrong credentials at start are a configuration error, not something to retry forever.
+        this.startWaiter.reject(e);
+        this.startWaiter = undefined;
+        this.stopping = true;
+        client.end(true);
+        return;
+      }
+      this.log.error({ code: e.code }, e.message);
+      return;
+    }
+    this.log.warn({ err: err.message, code: err.code }, 'MQTT error');
+  }
+
+  private onClose(client: MqttClient): void {
+    if (this.client !== client) return;
+    const wasReady = this.ready;
+    this.ready = false;
+    this.queue.detach();
+    this.client = undefined;
+    client.removeAllListeners('message');
+    client.end(true);
+    if (wasReady) {
+      this.log.warn({ queued: this.queue.size }, 'MQTT disconnected; tunnels keep running, statuses are queued');
+      this.events.emit('mqtt:disconnected');
+    }
+    if (this.stopping) return;
+    const delay = backoffDelay(this.attempts++, this.cfg.reconnectMinMs, this.cfg.reconnectMaxMs);
+    this.log.info({ inMs: delay, attempt: this.attempts, url: redactUrl(this.cfg.mqttUrl) }, 'MQTT reconnect scheduled');
+    this.reconnectTimer = setTimeout(() => this.attempt(), delay);
+  }
+
+  private publish(client: MqttClient, topic: string, payload: string, qos: 0 | 1 = 1): Promise<void> {
+    return new Promise((resolve, reject) => client.publish(topic, payload, { qos }, (err) => (err ? reject(err) : resolve())));
+  }
+
+  private async onConnect(client: MqttClient): Promise<void> {
+    const first = !this.everReady;
+    await this.publish(client, 's/us', formatLine(['100', this.cfg.deviceId, 'c8y_MQTTDevice']));
+    if (first && !this.cleanedUp) {
+      // Before subscribing, so it can never fail an operation of this run.
+      await this.publish(client, 's/us', `507,${FRAGMENT},${quoteReason('agent restarted while the operation was executing')}`);
+      this.cleanedUp = true;
+    }
+    const topics = ['s/ds', 's/e', JSON_TOPIC, ...(this.cfg.auth === 'jwt' ? ['s/dat'] : [])];
+    const granted = await new Promise<Array<{ topic: string; qos: number }>>((resolve, reject) =>
+      client.subscribe(topics, { qos: 1 }, (err, g) => (err ? reject(err) : resolve((g ?? []) as Array<{ topic: string; qos: number }>))),
+    );
+    const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+    if (refused.length > 0) throw new Error(`subscription refused for ${refused.join(', ')}`);
+    const ops = [FRAGMENT, ...this.cfg.supportedOperations.filter((o) => o !== FRAGMENT)];
+    await this.publish(client, 's/us', formatLine(['114', ...new Set(ops)]));
+    await this.publish(client, 's/us', formatLine(['122', this.cfg.agentName, this.version]));
+    if (this.client !== client) return;
+    this.ready = true;
+    this.everReady = true;
+    this.attempts = 0;
+    this.queue.attach((msg: OutboxMessage, done) => client.publish(msg.topic, msg.payload, { qos: 1 }, (err) => done(err ?? undefined)));
+    if (this.jwtWaiters.length > 0) this.requestJwt(client);
+    if (!first) client.publish('s/us', '500', { qos: 1 });
+    this.log.info({ url: redactUrl(this.cfg.mqttUrl), clientId: `d:${this.cfg.deviceId}`, first }, 'MQTT connected');
+    this.events.emit('mqtt:connected', { first });
+    if (this.startWaiter) {
+      this.startWaiter.resolve();
+      this.startWaiter = undefined;
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const text = payload.toString('utf8');
+    switch (topic) {
+      case 's/ds': {
+        const r = parseDownstream(text, this.serials);
+        for (const err of r.errors) {
+          this.log.warn({ code: err.code }, `malformed 530 line ignored: ${err.message}`);
+          this.handlers.malformed({ serial: this.cfg.deviceId }, err);
+        }
+        for (const req of r.requests) this.handlers.request(req);
+        return;
+      }
+      case JSON_TOPIC: {
+        let obj: unknown;
+        try {
+          obj = JSON.parse(text);
+        } catch {
+          this.log.warn({ bytes: payload.length }, 'malformed JSON notification ignored');
+          return;
+        }
+        const r = parseOperationJson(obj, this.serials, this.cfg.deviceId, 'json');
+        if ('request' in r) this.handlers.request(r.request);
+        else if ('error' in r) this.handlers.malformed(r.id !== undefined ? { serial: r.serial, id: r.id } : { serial: r.serial }, r.error);
+        return;
+      }
+      case 's/e': {
+        if (/^41,100\b/.test(text)) this.log.debug('device already exists (41,100)');
+        else this.log.warn({ line: text.trim().slice(0, 200) }, 'error reply from Cumulocity on s/e');
+        return;
+      }
+      case 's/dat': {
+        const m = /^71,"?([^",\s]+)"?/.exec(text.trim());
+        if (m) this.resolveJwt(m[1]!);
+        return;
+      }
+    }
+  }
+
+  fetchJwt(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.jwtWaiters = this.jwtWaiters.filter((w) => w.timer !== timer);
+        if (this.jwtWaiters.length === 0) this.jwtRequested = false;
+        reject(new TunnelError('AGENT_ERR_JWT', `no JWT on s/dat within ${this.cfg.jwtTimeoutMs} ms`));
+      }, this.cfg.jwtTimeoutMs);
+      this.jwtWaiters.push({ resolve, reject, timer });
+      if (this.ready && this.client && !this.jwtRequested) this.requestJwt(this.client);
+    });
+  }
+
+  private requestJwt(client: MqttClient): void {
+    this.jwtRequested = true;
+    client.publish('s/uat', '', { qos: 0 });
+  }
+
+  private resolveJwt(token: string): void {
+    this.jwtRequested = false;
+    for (const w of this.jwtWaiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(token);
+    }
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    for (const w of this.jwtWaiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new TunnelError('AGENT_ERR_SHUTDOWN'));
+    }
+    if (this.startWaiter) {
+      this.startWaiter.reject(new TunnelError('AGENT_ERR_SHUTDOWN', 'agent stopped before MQTT connected'));
+      this.startWaiter = undefined;
+    }
+    const client = this.client;
+    if (!client) return;
+    if (this.ready && this.queue.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.queue.drained(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    if (this.queue.size > 0) this.log.warn({ lost: this.queue.size }, 'status updates not delivered before shutdown');
+    this.client = undefined;
+    this.ready = false;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        client.end(true);
+        resolve();
+      }, 1000);
+      client.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * Operation handling, the agent's hot path: de-duplication by connection key, policy and session limit,
+ * status sequencing (EXECUTING, then SUCCESSFUL or FAILED), and one engine.open() per operation.
+ *
+ * Status by id vs by name: an operation that came with an id (JSON notification, REST) is reported by
+ * id and is exact. A bare 530 has no id, so it is reported by fragment name (501/502/503), which the cloud
+ * applies to the *oldest* PENDING/EXECUTING operation of that fragment on the device. With concurrent
+ * sessions, the tunnel that comes up first is not always the oldest; so name-reported operations keep a
+ * per-device queue in arrival order, and a final status goes out only once every older name-reported
+ * operation of that device has had its own. This is still only right while the cloud's view of "oldest"
+ * matches our arrival order (an operation we never received, or one another program handles, breaks it).
+ */
+import type { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Engine } from '../engine/engine.js';
+import type { TunnelSpec, TunnelSummary } from '../engine/types.js';
+import { TunnelError } from '../errors.js';
+import { sanitizeReason } from '../cumulocity/smartrest.js';
+import type { RemoteAccessRequest } from './inbound.js';
+import { redactKey, scrub, type Logger } from './log.js';
+import type { Policy } from './policy.js';
+
+/** Operation statuses the agent reports. */
+export type OpStatus = 'EXECUTING' | 'SUCCESSFUL' | 'FAILED';
+
+/** Where statuses go (the transport). Must not block: it queues. */
+export interface StatusSink {
+  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void;
+}
+
+/** Hooks for metrics (all optional work; no-ops when metrics are off). */
+export interface OperationMetrics {
+  received(via: string): void;
+  duplicate(): void;
+  opened(): void;
+  succeeded(latencySec: number): void;
+  failed(code: string): void;
+  closed(summary: TunnelSummary): void;
+}
+
+/** What the operations module needs. */
+export interface OperationsDeps {
+  engine: Engine;
+  sink: StatusSink;
+  log: Logger;
+  policy: Policy;
+  maxSessions: number;
+  wsBase: string;
+  /** Authorization header now, or a promise of it (jwt fetch). */
+  authorization(): string | Promise<string>;
+  /** Spec fields common to every tunnel (tls, proxy, timeouts). */
+  specDefaults: Partial<TunnelSpec>;
+  /** How long a 530 holds its statuses for a JSON twin, once twins have been seen (0 = never hold). */
+  dedupeWindowMs: number;
+  metrics?: OperationMetrics;
+  events: EventEmitter;
+}
+
+interface Op {
+  req: RemoteAccessRequest;
+  id: string | undefined;
+  arrived: number;
+  /** Waiting for a JSON twin to learn the id; statuses are held meanwhile. */
+  holding: boolean;
+  /** In the per-device name chain (arrived without an id). */
+  inChain: boolean;
+  holdTimer: NodeJS.Timeout | undefined;
+  /** Statuses not yet handed to the sink. */
+  out: Array<{ status: OpStatus; reason?: string }>;
+  execSent: boolean;
+  final: boolean;
+  finalSent: boolean;
+}
+
+const SEEN_LIMIT = 10_000;
+
+/** Counters for stats(). */
+export interface OperationStats {
+  received: number;
+  duplicates: number;
+  active: number;
+  successful: number;
+  failed: number;
+  malformed: number;
+}
+
+/** The operation coordinator. */
+export class Operations {
+  private readonly seen = new Map<string, Op>();
+  private readonly chains = new Map<string, Op[]>();
+  private active = 0;
+  private stopping = false;
+  /** Set once the same operation arrived both as 530 and as JSON: from then on a 530 waits for its twin. */
+  private twinsSeen = false;
+  readonly counts: Omit<OperationStats, 'active'> = { received: 0, duplicates: 0, successful: 0, failed: 0, malformed: 0 };
+
+  constructor(private readonly d: OperationsDeps) {}
+
+  stats(): OperationStats {
+    return { ...this.counts, active: this.active };
+  }
+
+  /** Refuse new operations from now on (shutdown). */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** A malformed operation that still carried an id: fail it by id. */
+  rejectMalformed(ref: { serial: string; id?: string }, err: TunnelError): void {
+    this.counts.malformed++;
+    this.d.log.warn({ code: err.code, id: ref.id, serial: ref.serial }, `malformed remote access operation: ${err.message}`);
+    if (ref.id === undefined) return;
+    const reason = sanitizeReason(`malformed operation: ${err.message}`);
+    this.d.sink.report(ref, 'EXECUTING');
+    this.d.sink.report(ref, 'FAILED', reason);
+  }
+
+  /** Handles one request from any path. Never throws. */
+  handle(req: RemoteAccessRequest): void {
+    const prior = this.seen.get(req.key);
+    if (prior) {
+      this.onDuplicate(prior, req);
+      return;
+    }
+    if (this.stopping) {
+      this.d.log.info({ key: redactKey(req.key), id: req.id }, 'operation ignored: agent is shutting down');
+      return;
+    }
+    this.counts.received++;
+    this.d.metrics?.received(req.via);
+    const op: Op = {
+      req,
+      id: req.id,
+      arrived: performance.now(),
+      holding: false,
+      inChain: false,
+      holdTimer: undefined,
+      out: [],
+      execSent: false,
+      final: false,
+      finalSent: false,
+    };
+    this.remember(req.key, op);
+    this.d.events.emit('operation', { id: req.id, serial: req.serial, host: req.host, port: req.port, key: redactKey(req.key), via: req.via });
+    if (op.id === undefined) {
+      if (this.twinsSeen && this.d.dedupeWindowMs > 0) {
+        op.holding = true;
+        op.holdTimer = setTimeout(() => this.release(op), this.d.dedupeWindowMs);
+      }
+      op.inChain = true;
+      let chain = this.chains.get(req.serial);
+      if (!chain) this.chains.set(req.serial, (chain = []));
+      chain.push(op);
+    }
+    this.start(op);
+  }
+
+  private onDuplicate(prior: Op, req: RemoteAccessRequest): void {
+    this.counts.duplicates++;
+    this.d.metrics?.duplicate();
+    if (req.via !== prior.req.via) this.twinsSeen = true;
+    if (req.id !== undefined && prior.id === undefined) {
+      // The JSON twin of a 530: every status not sent yet goes by id.
+      prior.id = req.id;
+      if (prior.holding) {
+        // Nothing was sent by name: leave the name chain altogether.
+        prior.holding = false;
+        clearTimeout(prior.holdTimer);
+        const chain = this.chains.get(prior.req.serial);
+        const i = chain ? chain.indexOf(prior) : -1;
+        if (chain && i !== -1) chain.splice(i, 1);
+        prior.inChain = false;
+        this.flushById(prior);
+      }
+      // Still in the chain (its 501 went out): it stays a barrier until its final status, now sent by id.
+      this.flushChain(prior.req.serial);
+      return;
+    }
+    this.d.log.debug({ key: redactKey(req.key), via: req.via }, 'duplicate operation dropped');
+  }
+
+  private release(op: Op): void {
+    if (!op.holding) return;
+    op.holding = false;
+    this.flushChain(op.req.serial);
+  }
+
+  private remember(key: string, op: Op): void {
+    this.seen.set(key, op);
+    if (this.seen.size > SEEN_LIMIT) {
+      // Forget the oldest finished operations; keys of live ones stay.
+      for (const [k, o] of this.seen) {
+        if (this.seen.size <= SEEN_LIMIT * 0.9) break;
+        if (o.finalSent) this.seen.delete(k);
+      }
+    }
+  }
+
+  private start(op: Op): void {
+    const { req } = op;
+    if (!this.d.policy.allows(req.host, req.port)) {
+      this.fail(op, 'AGENT_ERR_POLICY_DENIED', `policy denies target ${fmtTarget(req.host, req.port)}`);
+      return;
+    }
+    if (this.active >= this.d.maxSessions) {
+      this.fail(op, 'AGENT_ERR_SESSION_LIMIT', `session limit reached (${this.d.maxSessions} concurrent sessions)`);
+      return;
+    }
+    this.active++;
+    this.emit(op, 'EXECUTING');
+    let auth: string | Promise<string>;
+    try {
+      auth = this.d.authorization();
+    } catch (err) {
+      this.active--;
+      this.failErr(op, err);
+      return;
+    }
+    if (typeof auth === 'string') this.open(op, auth);
+    else
+      auth.then(
+        (a) => this.open(op, a),
+        (err: unknown) => {
+          this.active--;
+          this.failErr(op, err);
+        },
+      );
+  }
+
+  private open(op: Op, authorization: string): void {
+    const { req } = op;
+    const spec: TunnelSpec = {
+      ...this.d.specDefaults,
+      host: req.host,
+      port: req.port,
+      url: `${this.d.wsBase}/service/remoteaccess/device/${req.key}`,
+      headers: { Authorization: authorization },
+      label: op.id ?? redactKey(req.key),
+    };
+    this.d.metrics?.opened();
+    const h = this.d.engine.open(spec);
+    h.established.then(
+      () => {
+        this.counts.successful++;
+        const latency = (performance.now() - op.arrived) / 1000;
+        this.d.metrics?.succeeded(latency);
+        this.d.log.info({ id: op.id, key: redactKey(req.key), target: fmtTarget(req.host, req.port), ms: Math.round(latency * 1e4) / 10 }, 'tunnel up');
+        this.emit(op, 'SUCCESSFUL');
+      },
+      (err: unknown) => this.failErr(op, err, true),
+    );
+    h.closed.then((summary) => {
+      this.active--;
+      this.d.metrics?.closed(summary);
+      this.d.events.emit('session:closed', { id: op.id, key: redactKey(req.key), code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown });
+      if (summary.established) this.d.log.info({ id: op.id, key: redactKey(req.key), code: summary.code, up: summary.bytesUp, down: summary.bytesDown }, 'tunnel closed');
+    });
+  }
+
+  private failErr(op: Op, err: unknown, execSent = true): void {
+    const code = err instanceof TunnelError ? err.code : 'TUN_ERR_INTERNAL';
+    const msg = err instanceof Error ? err.message : String(err);
+    this.fail(op, code, code === 'TUN_ERR_ENGINE_CLOSED' ? 'agent is shutting down' : msg, execSent);
+  }
+
+  private fail(op: Op, code: string, message: string, execSent = false): void {
+    this.counts.failed++;
+    this.d.metrics?.failed(code);
+    const reason = sanitizeReason(scrub(message, [{ value: op.req.key, kind: 'key' }]));
+    this.d.log.warn({ id: op.id, key: redactKey(op.req.key), code, target: fmtTarget(op.req.host, op.req.port) }, `operation failed: ${reason}`);
+    if (!execSent) this.emit(op, 'EXECUTING');
+    this.emit(op, 'FAILED', reason);
+  }
+
+  private emit(op: Op, status: OpStatus, reason?: string): void {
+    op.out.push(reason === undefined ? { status } : { status, reason });
+    if (status !== 'EXECUTING') op.final = true;
+    this.d.events.emit('status', { id: op.id, key: redactKey(op.req.key), serial: op.req.serial, status, reason });
+    if (op.holding) return;
+    if (op.inChain) this.flushChain(op.req.serial);
+    else this.flushById(op);
+  }
+
+  private ref(op: Op): { serial: string; id?: string } {
+    return op.id === undefined ? { serial: op.req.serial } : { serial: op.req.serial, id: op.id };
+  }
+
+  private flushById(op: Op): void {
+    for (const s of op.out.splice(0)) {
+      this.d.sink.report(this.ref(op), s.status, s.reason);
+      if (s.status !== 'EXECUTING') op.finalSent = true;
+      else op.execSent = true;
+    }
+  }
+
+  /** Sends name-based statuses in arrival order: every EXECUTING at once, finals only for the oldest. */
+  private flushChain(serial: string): void {
+    const chain = this.chains.get(serial);
+    if (!chain) return;
+    while (chain.length > 0) {
+      const head = chain[0]!;
+      if (head.holding) return;
+      this.sendExec(head);
+      if (!head.final) break;
+      for (const s of head.out.splice(0)) this.d.sink.report(this.ref(head), s.status, s.reason);
+      head.finalSent = true;
+      chain.shift();
+    }
+    for (const op of chain) {
+      if (op.holding) return;
+      this.sendExec(op);
+    }
+    if (chain.length === 0) this.chains.delete(serial);
+  }
+
+  private sendExec(op: Op): void {
+    if (op.execSent || op.out[0]?.status !== 'EXECUTING') return;
+    op.out.shift();
+    op.execSent = true;
+    this.d.sink.report(this.ref(op), 'EXECUTING');
+  }
+}
+
+function fmtTarget(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

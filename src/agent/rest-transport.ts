@@ -1,0 +1,228 @@
+/**
+ * The REST-only transport (`--transport rest`) for sites that block MQTT: registers the device over REST,
+ * polls PENDING c8y_RemoteAccessConnect operations, and PUTs each status by id. Statuses of one operation
+ * go out strictly in order (one chain per operation) and are retried with backoff until they land.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { EventEmitter } from 'node:events';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { TunnelError } from '../errors.js';
+import type { ResolvedConfig } from './config.js';
+import { FRAGMENT, parseOperationJson } from './inbound.js';
+import type { Logger } from './log.js';
+import type { TransportHandlers, Transport } from './mqtt-transport.js';
+import { backoffDelay } from './mqtt-transport.js';
+import { proxyFor } from './no-proxy.js';
+import type { OpStatus } from './operations.js';
+
+const REST_TIMEOUT_MS = 15_000;
+
+/** The REST transport. */
+export class RestTransport implements Transport {
+  private readonly auth: string;
+  private readonly agent: http.Agent | undefined;
+  /** managed object id -> serial, for the own device and configured children. */
+  private readonly devices = new Map<string, string>();
+  private readonly serials: Set<string>;
+  private readonly chains = new Map<string, Promise<void>>();
+  private pending = 0;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private ok = false;
+  private failures = 0;
+  private inflightPoll: Promise<void> | undefined;
+
+  constructor(
+    private readonly cfg: ResolvedConfig,
+    private readonly handlers: TransportHandlers,
+    private readonly log: Logger,
+    private readonly events: EventEmitter,
+    private readonly version: string,
+  ) {
+    this.auth = `Basic ${Buffer.from(`${cfg.tenant}/${cfg.user}:${cfg.password}`).toString('base64')}`;
+    this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);
+    const proxy = proxyFor(cfg.host, cfg.proxy, cfg.noProxy);
+    if (proxy) this.agent = new HttpsProxyAgent(proxy, { ...(cfg.ca.length ? { ca: cfg.ca } : {}), rejectUnauthorized: !cfg.insecure });
+  }
+
+  get connected(): boolean {
+    return this.ok;
+  }
+
+  pendingStatus(): number {
+    return this.pending;
+  }
+
+  /** One JSON request; resolves with [status, body]. Network errors reject with AGENT_ERR_REST. */
+  request(method: string, path: string, body?: unknown): Promise<[number, unknown]> {
+    const url = new URL(this.cfg.host + path);
+    const mod = url.protocol === 'https:' ? https : http;
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, {
+        method,
+        headers: {
+          Authorization: this.auth,
+          Accept: 'application/json',
+          ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}),
+        },
+        timeout: REST_TIMEOUT_MS,
+        ...(this.agent ? { agent: this.agent } : {}),
+        ...(url.protocol === 'https:' ? { rejectUnauthorized: !this.cfg.insecure, ...(this.cfg.ca.length ? { ca: this.cfg.ca } : {}) } : {}),
+      });
+      req.on('response', (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('error', (err) => reject(new TunnelError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${err.message})`)));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          let parsed: unknown = undefined;
+          try {
+            parsed = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          resolve([res.statusCode ?? 0, parsed]);
+        });
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('error', (err: NodeJS.ErrnoException) => reject(new TunnelError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${err.code ?? err.message})`)));
+      req.end(data);
+    });
+  }
+
+  private async expect(method: string, path: string, body?: unknown): Promise<unknown> {
+    const [status, res] = await this.request(method, path, body);
+    if (status < 200 || status >= 300) throw new TunnelError('AGENT_ERR_REST', `${method} ${path.split('?')[0]} failed: HTTP ${status}`, { status });
+    return res;
+  }
+
+  /** Looks up (or creates) a device by serial; resolves with its managed object id. */
+  private async deviceId(serial: string, create: boolean): Promise<string | undefined> {
+    const [status, res] = await this.request('GET', `/identity/externalIds/c8y_Serial/${encodeURIComponent(serial)}`);
+    if (status === 200) {
+      const id = (res as { managedObject?: { id?: unknown } })?.managedObject?.id;
+      if (typeof id === 'string' || typeof id === 'number') return String(id);
+    }
+    if (status === 401 || status === 403) throw new TunnelError('AGENT_ERR_REST', `the cloud refused the device credentials (HTTP ${status})`, { status });
+    if (status !== 404) throw new TunnelError('AGENT_ERR_REST', `GET /identity/externalIds failed: HTTP ${status}`, { status });
+    if (!create) return undefined;
+    const mo = (await this.expect('POST', '/inventory/managedObjects', {
+      name: serial,
+      type: 'c8y_MQTTDevice',
+      c8y_IsDevice: {},
+      com_cumulocity_model_Agent: {},
+    })) as { id?: unknown };
+    const id = String(mo?.id);
+    await this.expect('POST', `/identity/globalIds/${encodeURIComponent(id)}/externalIds`, { externalId: serial, type: 'c8y_Serial' });
+    return id;
+  }
+
+  async start(): Promise<void> {
+    const own = await this.deviceId(this.cfg.deviceId, true);
+    if (own === undefined) throw new TunnelError('AGENT_ERR_REST', 'device registration failed');
+    this.devices.set(own, this.cfg.deviceId);
+    for (const child of this.cfg.childDevices) {
+      const id = await this.deviceId(child, false);
+      if (id === undefined) this.log.warn({ child }, 'child device not found; its operations are not served');
+      else this.devices.set(id, child);
+    }
+    const ops = [FRAGMENT, ...this.cfg.supportedOperations.filter((o) => o !== FRAGMENT)];
+    await this.expect('PUT', `/inventory/managedObjects/${own}`, { c8y_SupportedOperations: [...new Set(ops)], c8y_Agent: { name: this.cfg.agentName, version: this.version } });
+    // Like 507: operations an earlier run left EXECUTING are failed.
+    for (const id of this.devices.keys()) {
+      const list = await this.list(id, 'EXECUTING');
+      for (const op of list) {
+        const opId = (op as { id?: unknown }).id;
+        if (typeof opId === 'string') await this.expect('PUT', `/devicecontrol/operations/${opId}`, { status: 'FAILED', failureReason: 'agent restarted while the operation was executing' });
+      }
+    }
+    this.ok = true;
+    this.events.emit('mqtt:connected', { first: true, transport: 'rest' });
+    this.log.info({ host: this.cfg.host, device: own, pollMs: this.cfg.pollIntervalMs }, 'REST transport ready');
+    await this.poll();
+  }
+
+  private async list(deviceId: string, status: string): Promise<unknown[]> {
+    const res = (await this.expect('GET', `/devicecontrol/operations?deviceId=${encodeURIComponent(deviceId)}&status=${status}&fragmentType=${FRAGMENT}&pageSize=100`)) as {
+      operations?: unknown[];
+    };
+    return Array.isArray(res?.operations) ? res.operations : [];
+  }
+
+  private poll(): Promise<void> {
+    if (this.inflightPoll) return this.inflightPoll;
+    this.inflightPoll = this.pollOnce().finally(() => {
+      this.inflightPoll = undefined;
+      if (this.stopping) return;
+      const delay = this.failures === 0 ? this.cfg.pollIntervalMs : Math.max(this.cfg.pollIntervalMs, backoffDelay(this.failures - 1, this.cfg.reconnectMinMs, this.cfg.reconnectMaxMs));
+      this.pollTimer = setTimeout(() => void this.poll(), delay);
+    });
+    return this.inflightPoll;
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      for (const [moId, serial] of this.devices) {
+        for (const obj of await this.list(moId, 'PENDING')) {
+          if (this.stopping) return;
+          const r = parseOperationJson(obj, this.serials, serial, 'rest');
+          if ('request' in r) this.handlers.request(r.request);
+          else if ('error' in r) this.handlers.malformed(r.id !== undefined ? { serial: r.serial, id: r.id } : { serial: r.serial }, r.error);
+        }
+      }
+      if (!this.ok) this.log.info('REST polling recovered');
+      this.ok = true;
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      if (this.ok) this.log.warn({ err: (err as Error).message }, 'REST poll failed; retrying with backoff');
+      this.ok = false;
+    }
+  }
+
+  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void {
+    const id = ref.id;
+    if (id === undefined) return; // REST operations always carry an id
+    const body = status === 'FAILED' ? { status, failureReason: reason ?? 'failed' } : { status };
+    this.pending++;
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const next = prev.then(() => this.put(id, body));
+    this.chains.set(id, next);
+    void next.finally(() => {
+      this.pending--;
+      if (this.chains.get(id) === next) this.chains.delete(id);
+    });
+  }
+
+  private async put(id: string, body: { status: OpStatus; failureReason?: string }): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const [status] = await this.request('PUT', `/devicecontrol/operations/${encodeURIComponent(id)}`, body);
+        if (status >= 200 && status < 300) return;
+        // 4xx other than 408/429: the cloud will not take it (e.g. already final); retrying cannot help.
+        if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+          this.log.warn({ id, status: body.status, http: status }, 'status update refused');
+          return;
+        }
+      } catch (err) {
+        if (attempt === 0) this.log.warn({ id, err: (err as Error).message }, 'status update failed; retrying');
+      }
+      if (this.stopping && attempt > 2) return;
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, Math.min(200, this.cfg.reconnectMinMs), this.cfg.reconnectMaxMs)));
+    }
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.pollTimer);
+    const all = Promise.allSettled([...this.chains.values(), this.inflightPoll]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    if (this.pending > 0) this.log.warn({ lost: this.pending }, 'status updates not delivered before shutdown');
+    this.ok = false;
+    this.agent?.destroy();
+  }
+}
