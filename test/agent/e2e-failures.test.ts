@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { echoServer } from '../helpers/net.js';
+import { closedPort, startRig, statuses } from './rig.js';
+
+describe('agent end to end: FAILED reasons', () => {
+  it('reports a refused target with its address and errno', { timeout: 20_000 }, async (t) => {
+    const rig = await startRig();
+    t.after(() => rig.close());
+    const port = await closedPort();
+    const op = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: '127.0.0.1', port });
+    const done = await rig.sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000);
+    assert.equal(done.status, 'FAILED');
+    assert.equal(done.failureReason, `target 127.0.0.1:${port} refused connection (ECONNREFUSED)`);
+    assert.deepEqual(statuses(rig.sim, op.id), ['PENDING', 'EXECUTING', 'FAILED']);
+  });
+
+  it('reports a refused device WebSocket (HTTP 404 for the key), never the key itself', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const rig = await startRig();
+    t.after(() => rig.close());
+    rig.sim.faults.refuseDeviceUpgrade = 404;
+    const op = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: '127.0.0.1', port: echo.port });
+    const done = await rig.sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000);
+    assert.equal(done.status, 'FAILED');
+    assert.equal(done.failureReason, 'cloud refused WebSocket: HTTP 404');
+    assert.ok(!rig.logs.join('').includes(op.c8y_RemoteAccessConnect.connectionKey));
+  });
+
+  it('refuses a target outside the allow-list before opening any socket', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    let connections = 0;
+    echo.server.on('connection', () => connections++);
+    const rig = await startRig({ allow: ['127.0.0.1:1-1000', '*.lan:22'] });
+    t.after(() => rig.close());
+    const op = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: '127.0.0.1', port: echo.port });
+    const done = await rig.sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000);
+    assert.equal(done.status, 'FAILED');
+    assert.equal(done.failureReason, `policy denies target 127.0.0.1:${echo.port}`);
+    assert.deepEqual(statuses(rig.sim, op.id), ['PENDING', 'EXECUTING', 'FAILED']);
+    assert.equal(connections, 0);
+    assert.ok(rig.sim.sessions().filter((s) => s.operationId === op.id).every((s) => s.state === 'waiting'));
+  });
+
+  it('fails operations above --max-sessions and accepts again once a session ends', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const rig = await startRig({ maxSessions: 2 });
+    t.after(() => rig.close());
+    const target = { hostname: '127.0.0.1', port: echo.port };
+    const a = await rig.sim.createRemoteAccessOperation(rig.deviceId, target);
+    const b = await rig.sim.createRemoteAccessOperation(rig.deviceId, target);
+    await rig.sim.waitForOperationStatus(a.id, 'SUCCESSFUL', 5000);
+    await rig.sim.waitForOperationStatus(b.id, 'SUCCESSFUL', 5000);
+    const c = await rig.sim.createRemoteAccessOperation(rig.deviceId, target);
+    const cDone = await rig.sim.waitForOperationStatus(c.id, ['SUCCESSFUL', 'FAILED'], 5000);
+    assert.equal(cDone.status, 'FAILED');
+    assert.equal(cDone.failureReason, 'session limit reached (2 concurrent sessions)');
+    rig.sim.closeSession(a.c8y_RemoteAccessConnect.connectionKey);
+    const end = Date.now() + 5000;
+    while (rig.agent.stats().operations.active > 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const d = await rig.sim.createRemoteAccessOperation(rig.deviceId, target);
+    assert.equal((await rig.sim.waitForOperationStatus(d.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
+  });
+});
