@@ -1,0 +1,56 @@
+/** The environment header of a results file. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
+import { commandOutput } from './procstat.js';
+import type { Environment } from './types.js';
+
+const require = createRequire(import.meta.url);
+
+function depVersion(name: string): string {
+  try {
+    const pkgPath = require.resolve(`${name}/package.json`);
+    return (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function git(args: string[], root: string): string {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Collects the environment (repo root for git and package.json). */
+export function environment(root: string): Environment {
+  const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { name: string; version: string };
+  const socat = commandOutput('socat', ['-V']);
+  const wsf = commandOutput('dpkg-query', ['-W', '-f=${Version}', 'websockify']);
+  let nofile = '';
+  try {
+    nofile = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? '';
+  } catch {
+    // not Linux
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    package: `${pkg.name}@${pkg.version}`,
+    commit: git(['rev-parse', '--short', 'HEAD'], root) || 'unknown',
+    dirty: git(['status', '--porcelain', '--', 'src'], root) !== '',
+    deps: { ws: depVersion('ws'), bufferutil: depVersion('bufferutil'), piscina: depVersion('piscina'), mqtt: depVersion('mqtt'), aedes: depVersion('aedes') },
+    tools: {
+      socat: socat ? (/socat version ([\d.]+)/.exec(socat)?.[1] ?? 'installed') : 'not installed',
+      websockify: wsf && !/no packages/i.test(wsf) ? wsf : commandOutput('sh', ['-c', 'command -v websockify']) ? 'installed' : 'not installed',
+    },
+    openFileLimit: nofile,
+    loadavgStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}

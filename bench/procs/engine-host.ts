@@ -1,0 +1,75 @@
+/**
+ * The agent side of a chain, in its own process: the engine (`createEngine`, options from argv[2]) or the
+ * naive ws tunnel (`{"impl":"naive"}`). On command it opens N tunnels to a target and a cloud URL and
+ * reports set-up times; the harness reads its CPU and memory from /proc.
+ */
+import { createEngine, type EngineOptions, type TunnelSpec } from 'c8y-tunnel';
+import { serve } from '../lib/ipc.js';
+import { percentile, round } from '../lib/stats.js';
+import { openNaive } from './naive-tunnel.js';
+
+interface HostOptions {
+  impl?: 'engine' | 'naive';
+  engine?: EngineOptions;
+}
+interface AnyHandle {
+  established: Promise<void>;
+  closed: Promise<unknown>;
+  close(): void;
+}
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as HostOptions;
+const engine = opts.impl === 'naive' ? null : createEngine(opts.engine ?? {});
+const handles = new Set<AnyHandle>();
+
+function openOne(spec: TunnelSpec): AnyHandle {
+  const h: AnyHandle = engine ? engine.open(spec) : openNaive(spec);
+  handles.add(h);
+  void h.closed.then(() => handles.delete(h));
+  return h;
+}
+
+serve({
+  /**
+   * Opens `count` tunnels to host:port, the i-th to `${url}${keyPrefix}${i}`, at most `window` setting up
+   * at a time. Resolves when all are established (or failed).
+   */
+  async open(a: { count: number; host: string; port: number; url: string; keyPrefix: string; spec?: Partial<TunnelSpec>; window?: number; headers?: Record<string, string> }) {
+    const t0 = performance.now();
+    const setup: number[] = [];
+    let failed = 0;
+    let firstError: string | undefined;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < a.count) {
+        const i = next++;
+        const s0 = performance.now();
+        const spec: TunnelSpec = { ...a.spec, host: a.host, port: a.port, url: `${a.url}${a.keyPrefix}${i}` };
+        if (a.headers) spec.headers = a.headers;
+        try {
+          await openOne(spec).established;
+          setup.push(performance.now() - s0);
+        } catch (err) {
+          failed++;
+          firstError ??= err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(a.window ?? 128, a.count) }, worker));
+    const elapsedMs = performance.now() - t0;
+    setup.sort((x, y) => x - y);
+    return { opened: setup.length, failed, firstError, elapsedMs: round(elapsedMs, 1), setupP50Ms: round(percentile(setup, 50), 2), setupP99Ms: round(percentile(setup, 99), 2) };
+  },
+  count: () => handles.size,
+  async closeAll(a: { timeoutMs?: number }) {
+    const all = [...handles];
+    for (const h of all) h.close();
+    await Promise.race([Promise.all(all.map((h) => h.closed)), new Promise((r) => setTimeout(r, a.timeoutMs ?? 10_000))]);
+    return handles.size;
+  },
+  stats: () => (engine ? engine.stats() : { open: handles.size }),
+  async shutdown() {
+    if (engine) await engine.close({ graceMs: 1_000 });
+    return true;
+  },
+});

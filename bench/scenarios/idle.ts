@@ -1,0 +1,94 @@
+/**
+ * Scenario 3: idle scale. N concurrent idle tunnels in one agent process; the cloud (bench cloud, holding
+ * every session) and the target live in other processes, since each process may open 20,000 files.
+ * RSS per tunnel = (agent RSS after opening - RSS before, both after a full GC) / N.
+ */
+import type { EngineOptions } from 'c8y-tunnel';
+import { Chain, type ChainKind } from '../lib/chain.js';
+import { failed, wanted, type Ctx } from '../lib/context.js';
+import type { SelfUsage } from '../lib/ipc.js';
+import { rssKiB } from '../lib/procstat.js';
+import { round } from '../lib/stats.js';
+import type { Row, ScenarioResult } from '../lib/types.js';
+
+interface IdleImpl {
+  id: string;
+  label: string;
+  chain: ChainKind;
+  engine?: EngineOptions;
+}
+
+const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function idleRow(ctx: Ctx, impl: IdleImpl, n: number): Promise<Row> {
+  const key = `s3.n${n}.${impl.id}`;
+  const label = `${impl.label}, ${n} idle tunnels`;
+  const kind: Row['kind'] = impl.chain === 'engine' ? 'engine' : 'baseline';
+  let chain: Chain | null = null;
+  try {
+    ctx.progress(`${key}: starting`);
+    const co: Parameters<typeof Chain.start>[0] = { kind: impl.chain, distDir: ctx.distDir };
+    if (impl.engine) co.engine = impl.engine;
+    chain = await Chain.start(co);
+    const agent = chain.agent!;
+    // Warm-up: load every module and start the workers, then measure from there.
+    const warm = await chain.connectHold(Math.min(20, n));
+    await chain.disconnect(warm);
+    await settle(300);
+    const before = await agent.call<SelfUsage>('gc');
+    const cloudBefore = rssKiB(chain.cloud!.pid);
+    const targetBefore = rssKiB(chain.target.pid);
+    ctx.progress(`${key}: opening ${n} tunnels`);
+    const link = await chain.connectHold(n);
+    await settle(500);
+    await agent.call('gc');
+    await settle(500);
+    const after = await agent.call<SelfUsage>('gc');
+    const stillOpen = await agent.call<number>('count');
+    const metrics: Record<string, number> = {
+      tunnels: n,
+      rssPerTunnelKiB: round((after.rssKiB - before.rssKiB) / n, 2),
+      heapPerTunnelKiB: round((after.heapUsed - before.heapUsed) / 1024 / n, 2),
+      agentRssMiB: round(after.rssKiB / 1024, 1),
+      agentBaseRssMiB: round(before.rssKiB / 1024, 1),
+      openSec: round(link.open.elapsedMs / 1000, 3),
+      opensPerSec: round(n / (link.open.elapsedMs / 1000), 0),
+      setupP50Ms: link.open.setupP50Ms,
+      setupP99Ms: link.open.setupP99Ms,
+      cloudRssPerConnKiB: round((rssKiB(chain.cloud!.pid) - cloudBefore) / n, 2),
+      targetRssPerConnKiB: round((rssKiB(chain.target.pid) - targetBefore) / n, 2),
+      stillOpen,
+    };
+    ctx.progress(`${key}: closing`);
+    await chain.disconnect(link);
+    return { key, label, kind, status: 'ok', metrics };
+  } catch (err) {
+    return failed(key, label, kind, err);
+  } finally {
+    await chain?.stop();
+  }
+}
+
+/** Scenario 3. */
+export async function scenario3(ctx: Ctx): Promise<ScenarioResult> {
+  const impls: IdleImpl[] = [
+    { id: 'engine-default', label: 'engine, default threads', chain: 'engine' },
+    { id: 'engine-t0', label: 'engine, threads: 0 (main thread)', chain: 'engine', engine: { threads: 0 } },
+    { id: 'engine-t1', label: 'engine, threads: 1', chain: 'engine', engine: { threads: 1 } },
+    { id: 'naive', label: 'naive TCP + WebSocket pair (main thread)', chain: 'naive' },
+  ];
+  const rows: Row[] = [];
+  for (const n of ctx.sizes.s3Counts) {
+    for (const impl of impls) {
+      if (ctx.mode === 'tiny' && impl.id === 'engine-t1') continue;
+      if (!wanted(ctx, `s3.n${n}.${impl.id}`)) continue;
+      rows.push(await idleRow(ctx, impl, n));
+    }
+  }
+  return {
+    id: 's3',
+    title: 'Idle scale: RSS per tunnel and time to open',
+    description: 'N idle tunnels (TCP to the target plus WebSocket to the cloud, both held open) in one agent process. RSS and heap are measured after a full GC, against the same process after a warm-up; time to open covers all N with at most 256 setting up at once.',
+    rows,
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * Bulk throughput through a chain: scenario 1 (one tunnel, both directions), 2 (10/100/1,000 tunnels)
+ * and 6 (engine modes). Each row: a warm-up, then `runs` runs on the same connections; MB/s is
+ * 10^6 bytes per second of wall time from the first byte sent to the last byte verified at the far end.
+ */
+import type { EngineOptions, TunnelSpec } from 'c8y-tunnel';
+import { Chain, unavailable, type ChainKind } from '../lib/chain.js';
+import { cpuDelta, failed, procFigures, skipped, snap, wanted, type Ctx } from '../lib/context.js';
+import { PeakSampler } from '../lib/procstat.js';
+import { GiB, median, MiB, round } from '../lib/stats.js';
+import type { Row, ScenarioResult } from '../lib/types.js';
+
+export type Direction = 'd2c' | 'c2d';
+
+export interface ThroughputSpec {
+  key: string;
+  label: string;
+  chain: ChainKind;
+  engine?: EngineOptions;
+  spec?: Partial<TunnelSpec>;
+  conns: number;
+  /** Bytes per run, over all connections. */
+  bytes: number;
+  warmup: number;
+  runs: number;
+  direction: Direction;
+}
+
+/** Runs one throughput row. */
+export async function throughputRow(ctx: Ctx, t: ThroughputSpec): Promise<Row> {
+  const kind: Row['kind'] = t.chain === 'engine' ? 'engine' : 'baseline';
+  const why = unavailable(t.chain);
+  if (why) return skipped(t.key, t.label, kind, why);
+  let chain: Chain | null = null;
+  let peaks: PeakSampler | null = null;
+  try {
+    ctx.progress(`${t.key}: starting ${t.chain} chain`);
+    const co: Parameters<typeof Chain.start>[0] = { kind: t.chain, distDir: ctx.distDir };
+    if (t.engine) co.engine = t.engine;
+    if (t.spec) co.spec = t.spec;
+    if (ctx.agentWrap) co.agentWrap = ctx.agentWrap;
+    if (ctx.agentExecArgv) co.agentExecArgv = ctx.agentExecArgv;
+    chain = await Chain.start(co);
+    const d2c = t.direction === 'd2c';
+    ctx.progress(`${t.key}: opening ${t.conns} connection(s)`);
+    const link = await chain.connect(t.conns, d2c ? 'source' : 'sink', d2c ? 'sink' : 'source');
+    const members = chain.members();
+    peaks = new PeakSampler(members.map((m) => m.pid));
+    const src = d2c ? { p: chain.target, g: link.target } : { p: chain.loadgen, g: link.loadgen };
+    const dst = d2c ? { p: chain.loadgen, g: link.loadgen } : { p: chain.target, g: link.target };
+    const perConn = Math.max(1, Math.floor(t.bytes / t.conns));
+    const runOnce = async (bytesPerConn: number): Promise<{ sec: number; verified: boolean; exact: boolean }> => {
+      await dst.p.call('arm', { group: dst.g, bytesPerConn });
+      const t0 = performance.now();
+      const [, w] = await Promise.all([
+        src.p.call('send', { group: src.g, bytesPerConn }, 900_000),
+        dst.p.call<{ verified: boolean; exact: boolean }>('wait', { group: dst.g, timeoutMs: 600_000 }, 900_000),
+      ]);
+      return { sec: (performance.now() - t0) / 1000, verified: w.verified, exact: w.exact };
+    };
+    if (t.warmup > 0) {
+      ctx.progress(`${t.key}: warm-up ${Math.round(t.warmup / MiB)} MiB`);
+      await runOnce(Math.max(1, Math.floor(t.warmup / t.conns)));
+    }
+    const mbps: number[] = [];
+    const cpus: number[][] = [];
+    let foreign = 0;
+    let verified = true;
+    for (let r = 0; r < t.runs; r++) {
+      ctx.progress(`${t.key}: run ${r + 1}/${t.runs} (${Math.round((perConn * t.conns) / MiB)} MiB)`);
+      const a = snap(members);
+      const res = await runOnce(perConn);
+      const b = snap(members);
+      const d = cpuDelta(a, b);
+      ctx.benchCpu.sec += d.perMember.reduce((x, y) => x + y, 0);
+      foreign += d.foreign;
+      verified &&= res.verified && res.exact;
+      mbps.push(round((perConn * t.conns) / res.sec / 1e6, 1));
+      cpus.push(d.perMember);
+    }
+    peaks.stop();
+    const gib = (perConn * t.conns) / GiB;
+    const cpuMed = members.map((_, i) => median(cpus.map((c) => c[i] ?? 0)));
+    const procs = procFigures(members, cpuMed, peaks, gib);
+    // The hop next to the target sits where the agent sits; its CPU is comparable across chains.
+    const hop = procs.find((p) => p.role === 'agent') ?? procs.find((p) => p.role === 'relay2');
+    const metrics: Record<string, number> = { mbps: median(mbps), conns: t.conns, mib: round((perConn * t.conns) / MiB, 1) };
+    if (hop?.cpuPerGiB !== undefined) metrics.hopCpuPerGiB = hop.cpuPerGiB;
+    const chainCpu = procs.filter((p) => p.role === 'agent' || p.role === 'cloud' || p.role.startsWith('relay')).reduce((x, p) => x + (p.cpuPerGiB ?? 0), 0);
+    if (t.chain !== 'direct') metrics.hopsCpuPerGiB = round(chainCpu, 3);
+    const agent = procs.find((p) => p.role === 'agent');
+    if (agent) metrics.agentPeakRssMiB = agent.peakRssMiB;
+    if (link.open) metrics.setupP50Ms = link.open.setupP50Ms;
+    await chain.disconnect(link);
+    return { key: t.key, label: t.label, kind, status: 'ok', metrics, procs, runs: mbps, verified, foreignCpuSec: round(foreign, 2) };
+  } catch (err) {
+    return failed(t.key, t.label, kind, err);
+  } finally {
+    peaks?.stop();
+    await chain?.stop();
+  }
+}
+
+const CHAIN_LABEL: Record<ChainKind, string> = {
+  direct: 'direct TCP (physical limit)',
+  relay: 'plain Node relay x2 (pipe)',
+  socat: 'socat -b 65536 x2',
+  naive: 'naive ws tunnel + bench cloud',
+  websockify: 'naive ws tunnel + websockify',
+  engine: 'c8y-tunnel engine + bench cloud',
+};
+
+/** Scenario 1: one tunnel, each direction. */
+export async function scenario1(ctx: Ctx): Promise<ScenarioResult> {
+  const rows: Row[] = [];
+  const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['direct', 'relay', 'engine'] : ['direct', 'relay', 'socat', 'websockify', 'naive', 'engine'];
+  for (const direction of ['d2c', 'c2d'] as const) {
+    for (const kind of kinds) {
+      const key = `s1.${direction}.${kind}`;
+      if (!wanted(ctx, key)) continue;
+      rows.push(
+        await throughputRow(ctx, { key, label: `${CHAIN_LABEL[kind]}, ${direction === 'd2c' ? 'device to cloud' : 'cloud to device'}`, chain: kind, conns: 1, bytes: ctx.sizes.s1Bytes, warmup: ctx.sizes.s1Warmup, runs: ctx.sizes.runs, direction }),
+      );
+    }
+  }
+  return {
+    id: 's1',
+    title: 'One tunnel: throughput and CPU per GiB',
+    description: `One connection, ${Math.round(ctx.sizes.s1Bytes / MiB)} MiB per run, median of ${ctx.sizes.runs} run(s) after a ${Math.round(ctx.sizes.s1Warmup / MiB)} MiB warm-up, each direction. Every chain has two hops between the load generator and the target; hopCpuPerGiB is the CPU of the hop in the agent's position (next to the target).`,
+    rows,
+  };
+}
+
+/** Scenario 2: aggregate throughput with many active tunnels (device to cloud). */
+export async function scenario2(ctx: Ctx): Promise<ScenarioResult> {
+  const rows: Row[] = [];
+  for (const n of ctx.sizes.s2Counts) {
+    const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['relay', 'engine'] : ['direct', 'relay', 'socat', 'naive', 'engine'];
+    for (const kind of kinds) {
+      const key = `s2.n${n}.${kind}`;
+      if (!wanted(ctx, key)) continue;
+      if (kind === 'socat' && n > 100) {
+        rows.push(skipped(key, `${CHAIN_LABEL[kind]}, ${n} tunnels`, 'baseline', 'socat forks a process per connection per hop (2,000 processes); not run above 100'));
+        continue;
+      }
+      rows.push(await throughputRow(ctx, { key, label: `${CHAIN_LABEL[kind]}, ${n} tunnels`, chain: kind, conns: n, bytes: ctx.sizes.s2Total, warmup: Math.min(ctx.sizes.s2Total / 8, 128 * MiB), runs: ctx.sizes.s2Runs, direction: 'd2c' }));
+    }
+  }
+  return {
+    id: 's2',
+    title: 'Many active tunnels: aggregate throughput',
+    description: `${Math.round(ctx.sizes.s2Total / MiB)} MiB per run spread evenly over N concurrent connections, device to cloud, median of ${ctx.sizes.s2Runs} run(s) after a warm-up.`,
+    rows,
+  };
+}
+
+/** Scenario 6: engine modes (worker threads, zero mask). */
+export async function scenario6(ctx: Ctx): Promise<ScenarioResult> {
+  const rows: Row[] = [];
+  const threads = ctx.mode === 'tiny' ? [0, 1] : [0, 1, 2];
+  for (const n of [1, ctx.sizes.s6Many]) {
+    for (const th of threads) {
+      const key = `s6.n${n}.threads${th}`;
+      if (!wanted(ctx, key)) continue;
+      rows.push(await throughputRow(ctx, { key, label: `engine threads: ${th}, ${n} tunnel(s), random mask`, chain: 'engine', engine: { threads: th }, conns: n, bytes: ctx.sizes.s6Bytes, warmup: ctx.sizes.s6Bytes / 8, runs: ctx.sizes.runs, direction: 'd2c' }));
+    }
+    for (const th of ctx.mode === 'tiny' ? [] : [0, 1]) {
+      const key = `s6.n${n}.threads${th}.zeroMask`;
+      if (!wanted(ctx, key)) continue;
+      rows.push(
+        await throughputRow(ctx, { key, label: `engine threads: ${th}, ${n} tunnel(s), zero mask (opt-in)`, chain: 'engine', engine: { threads: th }, spec: { zeroMask: true }, conns: n, bytes: ctx.sizes.s6Bytes, warmup: ctx.sizes.s6Bytes / 8, runs: ctx.sizes.runs, direction: 'd2c' }),
+      );
+    }
+  }
+  return {
+    id: 's6',
+    title: 'Engine modes: worker threads and mask',
+    description: `Device to cloud, ${Math.round(ctx.sizes.s6Bytes / MiB)} MiB per run, median of ${ctx.sizes.runs}; threads: 0 runs tunnels on the main thread. zeroMask is the spec's opt-in all-zero mask (not RFC 6455 conformant).`,
+    rows,
+  };
+}
