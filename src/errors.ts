@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   CONNECT_ERR_AUTH: 'the cloud rejected the credentials',
   CONNECT_ERR_NOT_FOUND: 'no such device or configuration',
   CONNECT_ERR_OFFLINE: 'the device did not answer (operation timed out)',
+  CONNECT_ERR_DEVICE_FAILED: 'the device could not open the session (operation FAILED)',
   CONNECT_ERR_CONFIG: 'invalid connect options',
   // Emulator
   SIM_ERR_CONFIG: 'invalid emulator options',

@@ -4,6 +4,7 @@ import { authHeader, type ConnectOptions } from './options.js';
 import { listenLocal, runStdio, type LocalProxy, type SessionListener } from './proxy.js';
 import { resolveTarget, type ResolvedTarget } from './rest.js';
 import { clientUrl, type SessionResult, type SessionTarget } from './session.js';
+import { createOperationWatch } from './watch.js';
 
 export { parseConnectArgs, normalizeBaseUrl, authHeader, DEFAULT_LISTEN } from './options.js';
 export type { ConnectOptions, Credentials, LocalMode } from './options.js';
@@ -12,6 +13,8 @@ export type { RemoteAccessConfiguration, ResolvedTarget } from './rest.js';
 export { clientUrl, runSession } from './session.js';
 export type { SessionResult, SessionTarget } from './session.js';
 export { listenLocal } from './proxy.js';
+export { createOperationWatch } from './watch.js';
+export type { OperationWatch, OperationState } from './watch.js';
 export type { LocalProxy, SessionListener } from './proxy.js';
 
 /** Resolves device and configuration through REST and returns what a session needs. */
@@ -26,6 +29,7 @@ export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'cre
     url: clientUrl(opts.baseUrl, resolved.deviceId, resolved.configId),
     authorization,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    watch: () => createOperationWatch(rest, resolved.deviceId, resolved),
     ...(opts.ca ? { ca: opts.ca } : {}),
   };
   return { resolved, target };

@@ -25,7 +25,7 @@ export type SessionListener = (result: SessionResult, peer: string) => void;
 export async function listenLocal(host: string, port: number, target: SessionTarget, onSession?: SessionListener): Promise<LocalProxy> {
   const live = new Map<net.Socket, SessionCounters>();
   const totals = { total: 0, failed: 0, bytesUp: 0, bytesDown: 0 };
-  const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (sock) => {
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     const counters: SessionCounters = { bytesUp: 0, bytesDown: 0, open: true };
     live.set(sock, counters);

@@ -28,6 +28,9 @@ export interface ResolvedTarget {
   deviceId: string;
   configId: string;
   configName: string;
+  /** The configuration's target on the device side, when the API tells. */
+  hostname?: string;
+  port?: number;
 }
 
 const REST_TIMEOUT_MS = 15_000;
@@ -128,5 +131,11 @@ export function pickConfiguration(list: RemoteAccessConfiguration[], wanted: str
 export async function resolveTarget(t: RestTarget, device: string, config: string): Promise<ResolvedTarget> {
   const deviceId = await resolveDevice(t, device);
   const cfg = pickConfiguration(await listConfigurations(t, deviceId), config, device);
-  return { deviceId, configId: cfg.id, configName: cfg.name };
+  return {
+    deviceId,
+    configId: cfg.id,
+    configName: cfg.name,
+    ...(cfg.hostname !== undefined ? { hostname: cfg.hostname } : {}),
+    ...(cfg.port !== undefined ? { port: cfg.port } : {}),
+  };
 }

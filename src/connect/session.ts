@@ -6,6 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { WebSocket } from 'ws';
 import { TunnelError } from '../errors.js';
+import type { OperationWatch } from './watch.js';
 
 /** Where and how to open the client WebSocket. */
 export interface SessionTarget {
@@ -14,6 +15,10 @@ export interface SessionTarget {
   authorization: string;
   ca?: string[];
   handshakeTimeoutMs: number;
+  /** Makes a watch of the session's operation (one per session), so a device's FAILED ends it with its reason. */
+  watch?: () => OperationWatch;
+  /** How often the watch looks, ms (default 1000). */
+  watchIntervalMs?: number;
 }
 
 /** What a finished session reports. */
@@ -64,16 +69,29 @@ export function isOfflineClose(code: number, reason: string, bytesDown: number):
   return /did not connect|time(d)?[ -]?out|offline/i.test(reason) || code === 1011;
 }
 
+/** The error for an operation the device reported FAILED. */
+export function deviceFailedError(reason: string | undefined): TunnelError {
+  const why = (reason ?? 'no reason given').replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 300);
+  if (/did not connect|time(d)?[ -]?out/i.test(why)) return new TunnelError('CONNECT_ERR_OFFLINE', `the device did not answer: ${why}`);
+  return new TunnelError('CONNECT_ERR_DEVICE_FAILED', `the device could not open the session: ${why}`);
+}
+
 /** Runs one session until either side ends; resolves (never rejects) with its result. */
-export function runSession(input: Readable, output: Writable, target: SessionTarget, counters?: SessionCounters): Promise<SessionResult> {
+export async function runSession(input: Readable, output: Writable, target: SessionTarget, counters?: SessionCounters): Promise<SessionResult> {
+  input.pause();
+  const watch = target.watch?.();
+  if (watch) await watch.baseline().catch(() => {});
+  return pump(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch);
+}
+
+function pump(input: Readable, output: Writable, target: SessionTarget, c: SessionCounters, watch: OperationWatch | undefined): Promise<SessionResult> {
   return new Promise((resolve) => {
-    const c = counters ?? { bytesUp: 0, bytesDown: 0, open: false };
     c.open = true;
     let opened = false;
     let finished = false;
     let localEnded = false;
     let paused = false;
-    input.pause();
+    let watchTimer: NodeJS.Timeout | undefined;
     const ws = new WebSocket(target.url, ['binary'], {
       headers: { Authorization: target.authorization },
       perMessageDeflate: false,
@@ -86,6 +104,7 @@ export function runSession(input: Readable, output: Writable, target: SessionTar
       if (finished) return;
       finished = true;
       c.open = false;
+      clearTimeout(watchTimer);
       input.removeListener('data', onLocalData);
       input.removeListener('end', onLocalEnd);
       if (!output.writableEnded && !output.destroyed) output.end();
@@ -111,19 +130,44 @@ export function runSession(input: Readable, output: Writable, target: SessionTar
         input.resume();
       }
     }
+    // CRA has no half-close: local EOF ends the session. Bytes the cloud still delivers until its close
+    // frame are written out (the local socket stays writable: allowHalfOpen), then the output ends.
     function onLocalEnd(): void {
+      if (localEnded || finished) return;
       localEnded = true;
-      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
-      else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      finish('local', {});
+      input.removeListener('data', onLocalData);
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.close(1000);
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      } else {
+        ws.terminate();
+        finish('local', {});
+      }
+    }
+
+    // Until the first byte from the device (or SUCCESSFUL), look for the device's verdict.
+    function watchOperation(): void {
+      const w = watch;
+      if (!w || finished || c.bytesDown > 0) return;
+      watchTimer = setTimeout(() => {
+        void w.check().then((st) => {
+          if (finished || c.bytesDown > 0 || st?.status === 'SUCCESSFUL') return;
+          if (st?.status === 'FAILED') {
+            finish('error', { error: deviceFailedError(st.failureReason) });
+            ws.close(1000);
+          } else watchOperation();
+        }, watchOperation);
+      }, target.watchIntervalMs ?? 1000);
     }
 
     ws.on('open', () => {
       opened = true;
       input.on('data', onLocalData);
       input.resume();
+      watchOperation();
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (finished) return;
       const buf = isBinary ? data : Buffer.from(data);
       c.bytesDown += buf.length;
       if (!output.write(buf)) {
@@ -146,7 +190,11 @@ export function runSession(input: Readable, output: Writable, target: SessionTar
       }
     });
     ws.on('close', (code: number, reasonBuf: Buffer) => {
-      if (finished || localEnded) return;
+      if (finished) return;
+      if (localEnded) {
+        finish('local', { closeCode: code });
+        return;
+      }
       const reason = reasonBuf.toString('utf8');
       if (isOfflineClose(code, reason, c.bytesDown)) {
         const why = reason ? `: ${reason}` : '';
@@ -156,6 +204,10 @@ export function runSession(input: Readable, output: Writable, target: SessionTar
 
     input.on('end', onLocalEnd);
     input.on('error', () => onLocalEnd());
-    output.on('error', () => onLocalEnd());
+    output.on('error', () => {
+      // Nobody reads any more: stop at once.
+      ws.terminate();
+      finish('local', {});
+    });
   });
 }

@@ -49,12 +49,22 @@ async function tcpEcho(port: number, data: Buffer): Promise<{ got: Buffer; sock:
   return { got, sock };
 }
 
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
 before(async () => {
   sim = await startSim({ quiet: true, operationTimeoutMs: 1500 });
   echo = await startEchoService();
   const dev = await sim.createDevice('dev-1');
   await sim.createConfiguration(dev.id, { name: 'echo', hostname: echo.host, port: echo.port });
   await sim.createConfiguration(dev.id, { name: 'web-ssh', hostname: '127.0.0.1', port: 22, protocol: 'SSH' });
+  await sim.createConfiguration(dev.id, { name: 'closed', hostname: '127.0.0.1', port: await closedPort() });
   const off = await sim.createDevice('dev-offline');
   await sim.createConfiguration(off.id, { name: 'echo', hostname: echo.host, port: echo.port });
   agent = startAgentProcess(sim, 'dev-1');
@@ -133,9 +143,10 @@ describe('c8y-tunnel connect failure lines', () => {
   const cases: Array<{ name: string; args: string[]; env?: Record<string, string>; code: string; line: RegExp }> = [
     { name: 'wrong password', args: ['-d', 'dev-1', '-c', 'echo', '--stdio'], env: { C8Y_PASSWORD: 'wrong' }, code: 'CONNECT_ERR_AUTH', line: /rejected the credentials \(HTTP 401\)/ },
     { name: 'unknown device', args: ['-d', 'no-such-device', '-c', 'echo', '--stdio'], code: 'CONNECT_ERR_NOT_FOUND', line: /no device with serial or id "no-such-device"/ },
-    { name: 'unknown configuration', args: ['-d', 'dev-1', '-c', 'vnc', '--stdio'], code: 'CONNECT_ERR_NOT_FOUND', line: /no PASSTHROUGH configuration "vnc" \(it has: echo\)/ },
+    { name: 'unknown configuration', args: ['-d', 'dev-1', '-c', 'vnc', '--stdio'], code: 'CONNECT_ERR_NOT_FOUND', line: /no PASSTHROUGH configuration "vnc" \(it has: echo, closed\)/ },
     { name: 'not a PASSTHROUGH configuration', args: ['-d', 'dev-1', '-c', 'web-ssh', '--stdio'], code: 'CONNECT_ERR_NOT_FOUND', line: /is SSH, not PASSTHROUGH/ },
     { name: 'device offline', args: ['-d', 'dev-offline', '-c', 'echo', '--stdio'], code: 'CONNECT_ERR_OFFLINE', line: /did not answer: the operation timed out/ },
+    { name: 'target refused on the device', args: ['-d', 'dev-1', '-c', 'closed', '--stdio'], code: 'CONNECT_ERR_DEVICE_FAILED', line: /the device could not open the session: .*refused/ },
     { name: 'missing credentials', args: ['-d', 'dev-1', '-c', 'echo', '--stdio'], env: { C8Y_PASSWORD: '' }, code: 'CONNECT_ERR_CONFIG', line: /set C8Y_USER and C8Y_PASSWORD/ },
   ];
   for (const c of cases) {

@@ -1,0 +1,67 @@
+/**
+ * Watches the c8y_RemoteAccessConnect operation behind a session, so a device that reports FAILED (target
+ * refused, not allowed by policy, ...) ends the session with the device's reason at once, instead of a
+ * silent wait for the cloud's 30 s operation timeout. The client never learns its operation id, so the
+ * session's operation is the newest one for the same device and target that was not there before the
+ * WebSocket opened. Best effort: without read access to operations the watch stays silent.
+ */
+import { getJson, type RestTarget } from './rest.js';
+
+/** What the watch reports about the session's operation. */
+export interface OperationState {
+  id: string;
+  status: string;
+  failureReason?: string;
+}
+
+/** A watch for one session: `baseline()` before the WebSocket opens, then `check()` until it settles. */
+export interface OperationWatch {
+  baseline(): Promise<void>;
+  check(): Promise<OperationState | undefined>;
+}
+
+interface RawOp {
+  id?: unknown;
+  status?: unknown;
+  failureReason?: unknown;
+  c8y_RemoteAccessConnect?: { hostname?: unknown; port?: unknown };
+}
+
+/** Creates a watch for sessions to `deviceId` whose configuration targets hostname:port (when known). */
+export function createOperationWatch(rest: RestTarget, deviceId: string, target: { hostname?: string; port?: number }): OperationWatch {
+  let known: Set<string> | undefined;
+  let disabled = false;
+  const path = `/devicecontrol/operations?deviceId=${encodeURIComponent(deviceId)}&fragmentType=c8y_RemoteAccessConnect&revert=true&pageSize=20`;
+  const matches = (op: RawOp): boolean => {
+    const f = op.c8y_RemoteAccessConnect;
+    if (!f) return false;
+    if (target.hostname !== undefined && f.hostname !== target.hostname) return false;
+    return target.port === undefined || Number(f.port) === target.port;
+  };
+  const list = async (): Promise<RawOp[] | undefined> => {
+    if (disabled) return undefined;
+    try {
+      const body = (await getJson(rest, path)) as { operations?: unknown } | undefined;
+      return Array.isArray(body?.operations) ? (body.operations as RawOp[]).filter(matches) : undefined;
+    } catch {
+      disabled = true; // no permission or no such API: fall back to the cloud's own timeout
+      return undefined;
+    }
+  };
+  return {
+    async baseline() {
+      const ops = await list();
+      known = ops ? new Set(ops.map((o) => String(o.id))) : undefined;
+    },
+    async check() {
+      if (!known) return undefined;
+      const ops = await list();
+      // Newest first: the newest operation we had not seen before is ours.
+      const mine = ops?.find((o) => !known!.has(String(o.id)));
+      if (!mine) return undefined;
+      const state: OperationState = { id: String(mine.id), status: String(mine.status) };
+      if (typeof mine.failureReason === 'string') state.failureReason = mine.failureReason;
+      return state;
+    },
+  };
+}
