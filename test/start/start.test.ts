@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startSim } from 'c8y-tunnel/sim';
 import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { alive, CLI, spawnNode, START } from '../connect/cli.js';
 
@@ -57,5 +58,25 @@ describe('npm start (bin/start.js)', () => {
     assert.equal(await withTimeout(demo.exited, 20_000, 'demo exit after SIGINT'), 0, demo.stdout() + demo.stderr());
     assert.match(demo.stdout(), /agent stopped \(exit code 0\)/);
     await waitFor(() => !alive(agentPid), 5000, 'the agent process is gone');
+  });
+
+  it('with C8Y_HOST set, runs the agent against that tenant instead (here: an emulator standing in for it)', { timeout: 30_000 }, async (t) => {
+    const sim = await startSim({ quiet: true });
+    t.after(() => sim.close());
+    const env = {
+      C8Y_HOST: sim.httpUrl,
+      C8Y_MQTT_URL: sim.mqttUrl,
+      C8Y_TENANT: sim.tenant,
+      C8Y_USER: 'device_gw-7',
+      C8Y_PASSWORD: sim.devicePassword,
+      C8Y_DEVICE_ID: 'gw-7',
+      C8Y_TUNNEL_SKIP_BUILD: '1',
+    };
+    const agent = spawnNode(START, ['--log-format', 'json'], env);
+    t.after(() => agent.child.kill('SIGKILL'));
+    await waitFor(() => (sim.supportedOperations('gw-7') ?? []).includes('c8y_RemoteAccessConnect'), 20_000, 'the agent announced c8y_RemoteAccessConnect');
+    assert.doesNotMatch(agent.stdout(), /emulator/, 'no demo: the agent alone');
+    agent.child.kill('SIGINT');
+    assert.equal(await withTimeout(agent.exited, 15_000, 'agent exit'), 0, agent.stderr());
   });
 });
