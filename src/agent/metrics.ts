@@ -40,7 +40,7 @@ export class AgentMetrics implements OperationMetrics {
       },
     });
     const seen = { up: 0, down: 0 };
-    new Counter({
+    const bytes = new Counter({
       name: 'c8y_tunnel_bytes_total',
       help: 'bytes carried, by direction (up = target to cloud, down = cloud to target)',
       labelNames: ['direction'],
@@ -54,6 +54,8 @@ export class AgentMetrics implements OperationMetrics {
         seen.down = Math.max(seen.down, s.bytesDown);
       },
     });
+    bytes.inc({ direction: 'up' }, 0);
+    bytes.inc({ direction: 'down' }, 0);
     new Gauge({
       name: 'c8y_tunnel_workers',
       help: 'engine worker threads',
