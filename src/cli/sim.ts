@@ -107,12 +107,20 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  // The first SIGINT/SIGTERM closes the emulator; more signals while it closes are ignored.
+  // Installed before start-up and the banner, so a supervisor that signals as soon as it reads the banner is heard.
+  let onSignal = (): void => {};
+  const signalled = new Promise<void>((resolve) => (onSignal = resolve));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let sim;
   try {
     sim = await startSim({ ...args.options, quiet: args.quiet });
   } catch (err) {
     const e = err as { code?: string; message?: string };
     process.stderr.write(`c8y-tunnel sim: cannot start: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}\n`);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     return 1;
   }
   const out = process.stdout;
@@ -137,15 +145,9 @@ export async function run(argv: string[]): Promise<number> {
       log(`session of operation ${s.operationId} closed: ${s.clientToDevice} bytes to the device, ${s.deviceToClient} bytes back`),
     );
   }
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await signalled;
   await sim.close();
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
   return 0;
 }
