@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startSim, type Sim } from 'c8y-tunnel';
+import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));
+
+interface Proc {
+  out: () => string;
+  err: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  kill(sig: NodeJS.Signals): void;
+}
+
+function runAgent(args: string[], env: NodeJS.ProcessEnv): Proc {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('C8Y_') && !/^(https?|no)_proxy$/i.test(k)) clean[k] = v;
+  const child = spawn(process.execPath, [BIN, 'agent', ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  return { out: () => out, err: () => err, exited, kill: (sig) => child.kill(sig) };
+}
+
+function simEnv(sim: Sim, serial: string): NodeJS.ProcessEnv {
+  return {
+    C8Y_HOST: sim.httpUrl,
+    C8Y_MQTT_URL: sim.mqttUrl,
+    C8Y_TENANT: sim.tenant,
+    C8Y_USER: `device_${serial}`,
+    C8Y_PASSWORD: sim.devicePassword,
+    C8Y_DEVICE_ID: serial,
+  };
+}
+
+describe('c8y-tunnel agent (CLI)', () => {
+  it('on SIGTERM closes its tunnels and exits 0 within the grace', { timeout: 30_000 }, async (t) => {
+    const sim = await startSim({ quiet: true, devicePassword: 'Dev1cePassw0rd' });
+    t.after(() => sim.close());
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const { id } = await sim.createDevice('cli-1');
+    const p = runAgent(['--grace-ms', '2000', '--log-format', 'json', '--supported-operations', 'c8y_Restart'], simEnv(sim, 'cli-1'));
+    t.after(() => p.kill('SIGKILL'));
+    await waitFor(() => (sim.supportedOperations('cli-1') ?? []).includes('c8y_Restart'), 10_000, 'agent connected');
+    const op = await sim.createRemoteAccessOperation(id, { hostname: '127.0.0.1', port: echo.port });
+    await sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 5000);
+    await waitFor(() => echo.sockets.size === 1, 2000, 'tunnel to the target');
+    const sent = Date.now();
+    p.kill('SIGTERM');
+    const r = await withTimeout(p.exited, 5000, 'agent exit');
+    assert.equal(r.code, 0, p.err());
+    assert.ok(r.at - sent < 2500, `took ${r.at - sent} ms`);
+    await waitFor(() => echo.sockets.size === 0, 2000, 'target socket closed');
+    assert.ok(p.err().includes('"msg":"agent stopped"'), p.err());
+    assert.ok(!p.err().includes(op.c8y_RemoteAccessConnect.connectionKey));
+    assert.ok(!p.err().includes('Dev1cePassw0rd'));
+  });
+
+  it('exits 2 with one line naming a missing setting', { timeout: 10_000 }, async () => {
+    const p = runAgent([], { C8Y_TENANT: 't1', C8Y_USER: 'u', C8Y_PASSWORD: 'p', C8Y_DEVICE_ID: 'd' });
+    const r = await p.exited;
+    assert.equal(r.code, 2);
+    assert.equal(p.err().trim().split('\n').length, 1);
+    assert.match(p.err(), /AGENT_ERR_CONFIG: missing setting host \(--host \/ C8Y_HOST/);
+  });
+
+  it('exits 2 naming an invalid environment value or flag', { timeout: 10_000 }, async () => {
+    const env = { C8Y_HOST: 'http://127.0.0.1:1', C8Y_TENANT: 't1', C8Y_USER: 'u', C8Y_PASSWORD: 'secretpw', C8Y_DEVICE_ID: 'd' };
+    const a = runAgent([], { ...env, C8Y_AUTH: 'oauth' });
+    const ra = await a.exited;
+    assert.equal(ra.code, 2);
+    assert.match(a.err(), /invalid C8Y_AUTH: expected basic or jwt/);
+    const b = runAgent(['--max-sessions', 'lots'], env);
+    assert.equal((await b.exited).code, 2);
+    assert.match(b.err(), /invalid --max-sessions: expected an integer/);
+    const c = runAgent(['--bogus'], env);
+    assert.equal((await c.exited).code, 2);
+    assert.match(c.err(), /AGENT_ERR_CONFIG: invalid command line: Unknown option '--bogus'/);
+    const d = runAgent(['--config', '/nonexistent/agent.json'], env);
+    assert.equal((await d.exited).code, 2);
+    assert.match(d.err(), /invalid --config: cannot read \/nonexistent\/agent.json \(ENOENT\)/);
+    for (const p of [a, b, c, d]) assert.ok(!p.err().includes('secretpw'));
+  });
+
+  it('exits 1 when the broker refuses the credentials', { timeout: 15_000 }, async (t) => {
+    const sim = await startSim({ quiet: true });
+    t.after(() => sim.close());
+    const p = runAgent(['--log-format', 'json'], { ...simEnv(sim, 'cli-2'), C8Y_PASSWORD: 'wrong-password' });
+    const r = await withTimeout(p.exited, 10_000, 'agent exit');
+    assert.equal(r.code, 1);
+    assert.match(p.err(), /AGENT_ERR_MQTT: MQTT broker refused the connection: bad user name or password \(CONNACK 4\)|not authorized \(CONNACK 5\)/);
+    assert.ok(!p.err().includes('wrong-password'));
+  });
+
+  it('prints every option with --help and exits 0', { timeout: 10_000 }, async () => {
+    const p = runAgent(['--help'], {});
+    assert.equal((await p.exited).code, 0);
+    for (const s of ['--host', '--supported-operations', '--allow', '--max-sessions', '--metrics-port', '--insecure', '--ca', '--proxy', 'C8Y_HOST', 'C8Y_AUTH']) assert.ok(p.out().includes(s), s);
+  });
+});
