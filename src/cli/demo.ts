@@ -117,7 +117,8 @@ function instructions(o: DemoOptions, sim: Sim, echo: EchoService, agent: AgentP
     '  then, in a third terminal: nc 127.0.0.1 2222      (each line you type comes back through the tunnel)',
     '',
     'Or use it as an ssh ProxyCommand (needs an SSH server on this machine):',
-    `  ssh -o ProxyCommand="${env} npx c8y-tunnel connect --device ${dev} --config ssh --stdio" $USER@${o.device}`,
+    // ssh runs ProxyCommand as `exec <command>`, where a VAR=value prefix would be taken for the program: use env.
+    `  ssh -o ProxyCommand="env ${env} npx c8y-tunnel connect --device ${dev} --config ssh --stdio" $USER@${o.device}`,
     '',
     'Ctrl-C stops everything.',
     '',

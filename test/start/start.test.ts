@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
-import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import { spawn } from 'node:child_process';
+import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { alive, CLI, spawnNode, START } from '../connect/cli.js';
 
 /** Splits a printed shell line into env assignments and arguments (the demo prints no quotes for its defaults). */
@@ -24,12 +25,14 @@ describe('npm start (bin/start.js)', () => {
   it('starts the demo on free ports, a scripted connect --stdio session to echo passes bytes, SIGINT ends everything with 0', { timeout: 60_000 }, async (t) => {
     // The build check is covered by running start.js for real; here dist/ was just built by pretest, and
     // other engineers may be editing src/ at the same moment, so the test must not trigger a rebuild.
-    const demo = spawnNode(START, ['--http-port', '0', '--mqtt-port', '0'], { C8Y_TUNNEL_SKIP_BUILD: '1' });
+    const sshd = await echoServer(); // stands in for the SSH server the "ssh" configuration points at
+    t.after(() => sshd.close());
+    const demo = spawnNode(START, ['--http-port', '0', '--mqtt-port', '0', '--ssh-target', `127.0.0.1:${sshd.port}`], { C8Y_TUNNEL_SKIP_BUILD: '1' });
     t.after(() => demo.child.kill('SIGKILL'));
     const line = (await demo.waitFor(/^ +(C8Y_HOST=\S+ .*npx c8y-tunnel connect .*--config echo .*)$/m, 40_000))[1]!;
     const agentPid = Number((await demo.waitFor(/child process (\d+)/, 1000))[1]);
     assert.ok(alive(agentPid), 'the agent runs as its own process');
-    assert.match(demo.stdout(), /ssh -o ProxyCommand="C8Y_HOST=\S+ .*npx c8y-tunnel connect --device demo-device --config ssh --stdio" /);
+    const proxyCommand = (await demo.waitFor(/ssh -o ProxyCommand="(env C8Y_HOST=\S+ .*npx c8y-tunnel connect --device demo-device --config ssh --stdio)" /, 1000))[1]!;
     assert.doesNotMatch(line, /:8080|:1883/, 'port 0 was honoured and the real ports are printed');
 
     // Run exactly the printed command, with --stdio instead of the fixed example port.
@@ -53,6 +56,22 @@ describe('npm start (bin/start.js)', () => {
     await demo.waitFor(/session opened/, 5000);
     conn.child.stdin.end();
     assert.equal(await withTimeout(conn.exited, 10_000, 'connect exit'), 0);
+
+    // The ssh line's ProxyCommand, run the way ssh runs it: `$SHELL -c "exec <command>"`.
+    const viaSsh = spawn('/bin/sh', ['-c', `exec ${proxyCommand.replace('npx c8y-tunnel', `${process.execPath} ${CLI}`)}`], { stdio: 'pipe' });
+    t.after(() => viaSsh.kill('SIGKILL'));
+    const banner = Buffer.from('SSH-2.0-OpenSSH_9.2p1 c8y-tunnel-test\r\n');
+    let echoed = Buffer.alloc(0);
+    const back = new Promise<Buffer>((resolve) =>
+      viaSsh.stdout.on('data', (d: Buffer) => {
+        echoed = Buffer.concat([echoed, d]);
+        if (echoed.length >= banner.length) resolve(echoed);
+      }),
+    );
+    viaSsh.stdin.write(banner);
+    assert.equal((await withTimeout(back, 20_000, 'bytes through the ssh ProxyCommand')).toString(), banner.toString());
+    viaSsh.stdin.end();
+    assert.equal(await withTimeout(new Promise((r) => viaSsh.once('exit', r)), 10_000, 'ProxyCommand exit'), 0);
 
     demo.child.kill('SIGINT');
     assert.equal(await withTimeout(demo.exited, 20_000, 'demo exit after SIGINT'), 0, demo.stdout() + demo.stderr());
