@@ -80,7 +80,8 @@ export class Chain {
       starts.push(startNode('relay2', p('relay'), q).then((x) => (c.relays[1] = x)));
     }
     if (o.kind === 'engine' || o.kind === 'naive' || o.kind === 'websockify') {
-      const hostOpts = o.kind === 'engine' ? { impl: 'engine', engine: o.engine ?? {} } : { impl: 'naive' };
+      // Unless a row says otherwise, the engine runs as the agent runs it: one worker thread.
+      const hostOpts = o.kind === 'engine' ? { impl: 'engine', engine: o.engine ?? { threads: 1 } } : { impl: 'naive' };
       const agentOpts: Parameters<typeof startNode>[2] = { quiet: !o.agentWrap, args: [JSON.stringify(hostOpts)], execArgv: ['--expose-gc', ...(o.agentExecArgv ?? [])] };
       if (o.agentWrap) agentOpts.wrap = o.agentWrap;
       starts.push(startNode('agent', p('engine-host'), agentOpts).then((x) => (c.agent = x)));

@@ -8,10 +8,16 @@ import type { Environment } from './types.js';
 
 const require = createRequire(import.meta.url);
 
-function depVersion(name: string): string {
+function depVersion(name: string, root: string): string {
+  for (const p of [`${root}/node_modules/${name}/package.json`]) {
+    try {
+      return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version;
+    } catch {
+      // try the resolver
+    }
+  }
   try {
-    const pkgPath = require.resolve(`${name}/package.json`);
-    return (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
   } catch {
     return 'not installed';
   }
@@ -45,7 +51,7 @@ export function environment(root: string): Environment {
     package: `${pkg.name}@${pkg.version}`,
     commit: git(['rev-parse', '--short', 'HEAD'], root) || 'unknown',
     dirty: git(['status', '--porcelain', '--', 'src'], root) !== '',
-    deps: { ws: depVersion('ws'), bufferutil: depVersion('bufferutil'), piscina: depVersion('piscina'), mqtt: depVersion('mqtt'), aedes: depVersion('aedes') },
+    deps: { ws: depVersion('ws', root), bufferutil: depVersion('bufferutil', root), piscina: depVersion('piscina', root), mqtt: depVersion('mqtt', root), aedes: depVersion('aedes', root) },
     tools: {
       socat: socat ? (/socat version ([\d.]+)/.exec(socat)?.[1] ?? 'installed') : 'not installed',
       websockify: wsf && !/no packages/i.test(wsf) ? wsf : commandOutput('sh', ['-c', 'command -v websockify']) ? 'installed' : 'not installed',

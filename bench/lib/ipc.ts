@@ -34,6 +34,20 @@ export interface SelfUsage {
   arrayBuffers: number;
 }
 
+/** Calls `fn` with every non-empty line a socket receives. */
+function onLines(sock: net.Socket, fn: (line: string) => void): void {
+  let buf = '';
+  sock.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line) fn(line);
+    }
+  });
+}
+
 function selfUsage(): SelfUsage {
   const c = process.cpuUsage();
   const m = process.memoryUsage();
@@ -96,16 +110,7 @@ export function serve(handlers: Record<string, Handler>): { emit(ev: string, dat
     send = (m) => {
       if (!sock.destroyed) sock.write(JSON.stringify(m) + '\n');
     };
-    let buf = '';
-    sock.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line) onRequest(JSON.parse(line) as Request);
-      }
-    });
+    onLines(sock, (line) => onRequest(JSON.parse(line) as Request));
   } else {
     throw new Error('a benchmark process needs an IPC channel or BENCH_CTRL');
   }
@@ -174,16 +179,7 @@ export async function startNode(name: string, script: string, opts: StartOptions
     });
     sock.setNoDelay(true);
     sock.on('error', () => {});
-    let buf = '';
-    sock.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line) onReply(JSON.parse(line) as Reply);
-      }
-    });
+    onLines(sock, (line) => onReply(JSON.parse(line) as Reply));
     sendRaw = (m) => sock.write(JSON.stringify(m) + '\n');
   } else {
     child = spawn(process.execPath, [...(opts.execArgv ?? []), script, ...(opts.args ?? [])], {
@@ -257,7 +253,8 @@ export async function startNode(name: string, script: string, opts: StartOptions
       } catch {
         // fall through to the signal
       }
-      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      // A profiler wrapper writes its report after the process exits; give it time.
+      const t = setTimeout(() => child.kill('SIGKILL'), opts.wrap ? 300_000 : 15_000);
       if (!opts.wrap) setTimeout(() => child.kill('SIGTERM'), 3_000).unref();
       await exited;
       clearTimeout(t);

@@ -72,15 +72,15 @@ async function idleRow(ctx: Ctx, impl: IdleImpl, n: number): Promise<Row> {
 /** Scenario 3. */
 export async function scenario3(ctx: Ctx): Promise<ScenarioResult> {
   const impls: IdleImpl[] = [
-    { id: 'engine-default', label: 'engine, default threads', chain: 'engine' },
+    { id: 'engine-t1', label: "engine, threads: 1 (the agent's default)", chain: 'engine', engine: { threads: 1 } },
     { id: 'engine-t0', label: 'engine, threads: 0 (main thread)', chain: 'engine', engine: { threads: 0 } },
-    { id: 'engine-t1', label: 'engine, threads: 1', chain: 'engine', engine: { threads: 1 } },
+    { id: 'engine-t2', label: 'engine, threads: 2', chain: 'engine', engine: { threads: 2 } },
     { id: 'naive', label: 'naive TCP + WebSocket pair (main thread)', chain: 'naive' },
   ];
   const rows: Row[] = [];
   for (const n of ctx.sizes.s3Counts) {
     for (const impl of impls) {
-      if (ctx.mode === 'tiny' && impl.id === 'engine-t1') continue;
+      if (ctx.mode === 'tiny' && impl.id !== 'engine-t0') continue;
       if (!wanted(ctx, `s3.n${n}.${impl.id}`)) continue;
       rows.push(await idleRow(ctx, impl, n));
     }

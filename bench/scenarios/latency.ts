@@ -14,7 +14,7 @@ const LABEL: Record<ChainKind, string> = {
   socat: 'socat x2',
   naive: 'naive ws tunnel + bench cloud',
   websockify: 'naive ws tunnel + websockify',
-  engine: 'engine + bench cloud',
+  engine: 'engine (threads: 1) + bench cloud',
 };
 
 /** Neighbour load: 16 KiB every 10 ms per neighbour (about 1.6 MB/s each). */

@@ -107,13 +107,13 @@ const CHAIN_LABEL: Record<ChainKind, string> = {
   socat: 'socat -b 65536 x2',
   naive: 'naive ws tunnel + bench cloud',
   websockify: 'naive ws tunnel + websockify',
-  engine: 'c8y-tunnel engine + bench cloud',
+  engine: 'engine (threads: 1, as the agent) + bench cloud',
 };
 
 /** Scenario 1: one tunnel, each direction. */
 export async function scenario1(ctx: Ctx): Promise<ScenarioResult> {
   const rows: Row[] = [];
-  const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['direct', 'relay', 'engine'] : ['direct', 'relay', 'socat', 'websockify', 'naive', 'engine'];
+  const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['relay', 'engine'] : ['direct', 'relay', 'socat', 'websockify', 'naive', 'engine'];
   for (const direction of ['d2c', 'c2d'] as const) {
     for (const kind of kinds) {
       const key = `s1.${direction}.${kind}`;
@@ -135,7 +135,7 @@ export async function scenario1(ctx: Ctx): Promise<ScenarioResult> {
 export async function scenario2(ctx: Ctx): Promise<ScenarioResult> {
   const rows: Row[] = [];
   for (const n of ctx.sizes.s2Counts) {
-    const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['relay', 'engine'] : ['direct', 'relay', 'socat', 'naive', 'engine'];
+    const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['engine'] : ['direct', 'relay', 'socat', 'naive', 'engine'];
     for (const kind of kinds) {
       const key = `s2.n${n}.${kind}`;
       if (!wanted(ctx, key)) continue;
@@ -157,8 +157,8 @@ export async function scenario2(ctx: Ctx): Promise<ScenarioResult> {
 /** Scenario 6: engine modes (worker threads, zero mask). */
 export async function scenario6(ctx: Ctx): Promise<ScenarioResult> {
   const rows: Row[] = [];
-  const threads = ctx.mode === 'tiny' ? [0, 1] : [0, 1, 2];
-  for (const n of [1, ctx.sizes.s6Many]) {
+  const threads = ctx.mode === 'tiny' ? [0] : [0, 1, 2];
+  for (const n of ctx.mode === 'tiny' ? [1] : [1, ctx.sizes.s6Many]) {
     for (const th of threads) {
       const key = `s6.n${n}.threads${th}`;
       if (!wanted(ctx, key)) continue;
