@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { waitFor, withTimeout } from '../helpers/net.js';
 import { closed, deviceWithConfig, openClient, openDevice, openWs, refusedStatus, testSim } from './helpers.js';
 
 const T = { timeout: 20_000 };
@@ -119,6 +120,32 @@ describe('sim remote access: device endpoint', () => {
     await dev.publish('s/us', '501,c8y_RemoteAccessConnect\n502,c8y_RemoteAccessConnect,nope');
     assert.equal(sim.listOperations({ deviceId: id })[0]!.status, 'FAILED');
     assert.equal((await refusedStatus(`${sim.wsUrl}/service/remoteaccess/device/${key}`, { headers: { authorization: sim.deviceAuthHeader('rd-4') } })).status, 404);
+    client.close();
+  });
+});
+
+describe('sim remote access: session edges', () => {
+  it('a client that leaves before the device joins ends the session; its key then gets 404', T, async (t) => {
+    const sim = await testSim(t);
+    const { dev, id, configId } = await deviceWithConfig(t, sim, 'rd-5');
+    const { client, key } = await openClient(sim, dev, id, configId);
+    client.close();
+    await closed(client);
+    await waitFor(() => sim.sessions().find((s) => s.key === key)?.state === 'closed', 5000, 'session closed');
+    assert.equal((await refusedStatus(`${sim.wsUrl}/service/remoteaccess/device/${key}`, { headers: { authorization: sim.deviceAuthHeader('rd-5') } })).status, 404);
+    assert.equal(sim.listOperations({ deviceId: id })[0]!.status, 'PENDING', 'the operation keeps its status');
+  });
+
+  it('text frames are relayed as binary frames with the same bytes', T, async (t) => {
+    const sim = await testSim(t);
+    const { dev, id, configId } = await deviceWithConfig(t, sim, 'rd-6');
+    const { client, key } = await openClient(sim, dev, id, configId);
+    const device = await openDevice(sim, 'rd-6', key);
+    const got = withTimeout(new Promise<[Buffer, boolean]>((r) => device.once('message', (d: Buffer, bin: boolean) => r([d, bin]))), 5000, 'relayed frame');
+    client.send('héllo');
+    const [data, isBinary] = await got;
+    assert.equal(isBinary, true);
+    assert.equal(data.toString('utf8'), 'héllo');
     client.close();
   });
 });

@@ -118,6 +118,20 @@ describe('sim REST', () => {
     assert.equal((await call(sim, 'GET', base, { auth: 'Basic ' + Buffer.from('t1/viewer:pw').toString('base64') })).status, 403);
   });
 
+  it('OAI-Secure login sets the authorization and XSRF cookies, which then authenticate', T, async (t) => {
+    const sim = await testSim(t);
+    const bad = await fetch(`${sim.httpUrl}/tenant/oauth`, { method: 'POST', body: new URLSearchParams({ grant_type: 'PASSWORD', username: 'admin', password: 'x' }) });
+    assert.equal(bad.status, 401);
+    const r = await fetch(`${sim.httpUrl}/tenant/oauth?tenant_id=t1`, { method: 'POST', body: new URLSearchParams({ grant_type: 'PASSWORD', username: 'admin', password: 'admin' }) });
+    assert.equal(r.status, 200);
+    const cookies = r.headers.getSetCookie().map((c) => c.split(';')[0]!);
+    const xsrf = cookies.find((c) => c.startsWith('XSRF-TOKEN='))!.slice('XSRF-TOKEN='.length);
+    const me = await fetch(`${sim.httpUrl}/user/currentUser`, { headers: { cookie: cookies.join('; '), 'x-xsrf-token': xsrf } });
+    assert.equal(me.status, 200);
+    const noXsrf = await fetch(`${sim.httpUrl}/user/currentUser`, { headers: { cookie: cookies.join('; ') } });
+    assert.equal(noXsrf.status, 401);
+  });
+
   it('unknown paths give 404 and wrong methods 405, as JSON', T, async (t) => {
     const sim = await testSim(t);
     const r = await call(sim, 'GET', '/nope');
