@@ -161,6 +161,22 @@ function watchSessions(sim: Sim, status: StatusLine): void {
   );
 }
 
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+/** One agent JSON log line as `LEVEL msg key=value ...`; anything else unchanged. */
+export function compactLog(line: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof rec !== 'object' || rec === null || typeof rec.msg !== 'string') return line;
+  const { level, time: _t, name: _n, pid: _p, hostname: _h, msg, ...rest } = rec;
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return [LEVELS[level as number] ?? String(level), msg, ...fields].join(' ');
+}
+
 /** Runs the command; resolves with the exit code. */
 export async function run(argv: string[]): Promise<number> {
   let o: DemoOptions | 'help';
@@ -192,7 +208,7 @@ export async function run(argv: string[]): Promise<number> {
     await sim.createConfiguration(dev.id, { name: 'echo', hostname: echo.host, port: echo.port, protocol: 'PASSTHROUGH' });
     await sim.createConfiguration(dev.id, { name: 'ssh', hostname: o.ssh.host, port: o.ssh.port, protocol: 'PASSTHROUGH' });
     process.stdout.write(`emulator up at ${sim.httpUrl} and ${sim.mqttUrl}; starting the agent...\n`);
-    agent = startAgentProcess(sim, o.device, o.verbose ? (line) => status.log(`agent | ${line}`) : undefined);
+    agent = startAgentProcess(sim, o.device, o.verbose ? (line) => status.log(`agent | ${compactLog(line)}`) : undefined);
     await agent.ready(30_000);
     process.stdout.write(instructions(o, sim, echo, agent));
     watchSessions(sim, status);
@@ -204,13 +220,13 @@ export async function run(argv: string[]): Promise<number> {
     clearInterval(timer);
     status.stop();
     if (why === 'agent-exit') {
-      process.stderr.write(`c8y-tunnel demo: the agent exited unexpectedly (${agent.describeExit()}); its last lines:\n${agent.tail()}`);
+      process.stderr.write(`c8y-tunnel demo: the agent exited unexpectedly (${agent.describeExit()}); its last lines:\n${agent.tail(compactLog)}`);
       code = 1;
     } else process.stdout.write('stopping: agent, echo service, emulator...\n');
   } catch (err) {
     status.stop();
     process.stderr.write(`c8y-tunnel demo: ${(err as Error).message}\n`);
-    if (agent && agent.tail()) process.stderr.write(`the agent's last lines:\n${agent.tail()}`);
+    if (agent && agent.tail()) process.stderr.write(`the agent's last lines:\n${agent.tail(compactLog)}`);
     code = 1;
   } finally {
     if (timer) clearInterval(timer);

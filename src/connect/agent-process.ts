@@ -15,8 +15,8 @@ export interface AgentProcess {
   ready(timeoutMs: number): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; `clean` is true for exit code 0. */
   stop(graceMs: number): Promise<{ clean: boolean }>;
-  /** The child's last output lines. */
-  tail(): string;
+  /** The child's last output lines, each through `format` when given. */
+  tail(format?: (line: string) => string): string;
   describeExit(): string;
 }
 
@@ -96,7 +96,7 @@ export function startAgentProcess(sim: Sim, serial: string, onLine?: (line: stri
       }
       return { clean: exit?.code === 0 };
     },
-    tail: () => (lines.length ? lines.map((l) => `  ${l}\n`).join('') : ''),
+    tail: (format = (l: string) => l) => lines.map((l) => `  ${format(l)}\n`).join(''),
     describeExit: () => (exit ? describe(exit) : 'running'),
   };
 }

@@ -98,4 +98,13 @@ describe('npm start (bin/start.js)', () => {
     agent.child.kill('SIGINT');
     assert.equal(await withTimeout(agent.exited, 15_000, 'agent exit'), 0, agent.stderr());
   });
+
+  it('when the agent dies, the demo says so with its last log lines, stops everything and exits 1', { timeout: 30_000 }, async (t) => {
+    const demo = spawnNode(START, ['--http-port', '0', '--mqtt-port', '0'], { C8Y_TUNNEL_SKIP_BUILD: '1' });
+    t.after(() => demo.child.kill('SIGKILL'));
+    const agentPid = Number((await demo.waitFor(/child process (\d+)/, 20_000))[1]);
+    process.kill(agentPid, 'SIGKILL');
+    assert.equal(await withTimeout(demo.exited, 15_000, 'demo exit after the agent died'), 1);
+    assert.match(demo.stderr(), /the agent exited unexpectedly \(killed by SIGKILL\); its last lines:\n {2}INFO agent starting/);
+  });
 });
