@@ -10,3 +10,5 @@ export { startSim } from './sim/index.js';
 export type { Sim, SimOptions, SimOperation, SimFaults, SessionInfo, StatusChange, SimConfiguration, OperationStatus } from './sim/index.js';
 export { createAgent } from './agent/index.js';
 export type { Agent, AgentOptions, AgentConfig, AgentStats, ResolvedConfig } from './agent/index.js';
+export { connectListen, connectStdio, prepareSession, listenLocal, runSession, resolveTarget } from './connect/index.js';
+export type { ConnectOptions, Credentials, LocalProxy, ResolvedTarget, SessionResult, SessionTarget } from './connect/index.js';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { startAgentProcess, type AgentProcess } from 'c8y-tunnel/internal/connect/agent-process';
 import { startEchoService, type EchoService } from 'c8y-tunnel/internal/connect/echo';
-import { listenLocal } from 'c8y-tunnel/internal/connect/proxy';
+import { listenLocal } from 'c8y-tunnel';
 import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { CLI, spawnNode, type Proc } from './cli.js';
 
