@@ -130,7 +130,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'allow', flag: 'allow', kind: 'list', default: ['*'], arg: 'host:port,..', help: 'allowed targets: host globs (*), optional :port, :a-b or :*; [v6]:port. Default all' },
   { key: 'maxSessions', flag: 'max-sessions', kind: 'int', default: 1000, arg: 'n', help: 'most concurrent sessions; more are FAILED' },
   { key: 'threads', flag: 'threads', kind: 'int', default: 1, arg: 'n', help: 'tunnel engine worker threads (0 = main thread)' },
-  { key: 'tunnelsPerWorker', flag: 'tunnels-per-worker', kind: 'int', default: 512, arg: 'n', help: 'tunnels one worker thread carries at once' },
+  { key: 'tunnelsPerWorker', flag: 'tunnels-per-worker', kind: 'int', arg: 'n', help: 'tunnels one worker thread carries at once; default max(512, max-sessions / threads), never below that' },
   { key: 'graceMs', flag: 'grace-ms', kind: 'int', default: 5000, arg: 'ms', help: 'on SIGINT/SIGTERM, how long open tunnels get to close' },
   { key: 'ca', flag: 'ca', kind: 'list', default: [], arg: 'file', help: 'extra CA certificate (PEM file) for the WebSocket and mqtts; repeatable' },
   { key: 'insecure', flag: 'insecure', kind: 'bool', default: false, help: 'do not verify TLS certificates (explicit opt-out, logged as a warning)' },
@@ -347,6 +347,14 @@ export function resolveConfig(input: AgentConfig, origins: Origins = {}): Resolv
     throw bad(L('allow'), (err as Error).message);
   }
   if ((out.reconnectMaxMs as number) < (out.reconnectMinMs as number)) throw bad(L('reconnectMaxMs'), 'must not be below reconnectMinMs');
+  // Every allowed session needs a slot in the engine, or it would wait in the pool queue until the cloud times it out.
+  const threads = out.threads as number;
+  const maxSessions = out.maxSessions as number;
+  const needed = threads === 0 ? 1 : Math.ceil(maxSessions / threads);
+  if (out.tunnelsPerWorker === undefined) out.tunnelsPerWorker = Math.max(512, needed);
+  else if ((out.tunnelsPerWorker as number) < needed) {
+    throw bad(L('tunnelsPerWorker'), `${String(out.tunnelsPerWorker)} per worker x ${threads} threads cannot carry max-sessions ${maxSessions}`);
+  }
   return {
     ...(out as unknown as ResolvedConfig),
     host: base.host,

@@ -129,6 +129,8 @@ export class MqttTransport implements Transport {
     client.on('connect', () => {
       if (this.client !== client) return;
       this.connects++;
+      // Statuses are small writes that must not wait for Nagle (40 ms with delayed ACKs).
+      (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.onConnect(client).catch((err: unknown) => {
         this.log.warn({ err: (err as Error).message }, 'MQTT start-up sequence failed; reconnecting');
         client.end(true);

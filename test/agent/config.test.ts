@@ -60,6 +60,14 @@ describe('agent config', () => {
     assert.throws(() => resolveConfig({ ...base, supportedOperations: 'c8y_Restart,bad op' }), /supportedOperations/);
   });
 
+  it('sizes the engine for --max-sessions, and refuses an explicit size too small for it', () => {
+    assert.equal(resolveConfig(base).tunnelsPerWorker, 1000);
+    assert.equal(resolveConfig({ ...base, maxSessions: 10 }).tunnelsPerWorker, 512);
+    assert.equal(resolveConfig({ ...base, maxSessions: 3000, threads: 2 }).tunnelsPerWorker, 1500);
+    assert.equal(resolveConfig({ ...base, maxSessions: 10, tunnelsPerWorker: 10 }).tunnelsPerWorker, 10);
+    assert.throws(() => resolveConfig({ ...base, maxSessions: 100, tunnelsPerWorker: 10 }, { tunnelsPerWorker: '--tunnels-per-worker' }), /invalid --tunnels-per-worker: 10 per worker x 1 threads cannot carry max-sessions 100/);
+  });
+
   it('never puts the password into an error message', () => {
     try {
       resolveConfig({ ...base, password: 'S3cretPassw0rd', auth: 'nope' });
