@@ -76,6 +76,7 @@ export function createSmartRestHandler(d: SmartRestDeps): BrokerHooks {
         const child = f[1];
         if (!child) return error(c.serial, c.tpl, 'Missing child id');
         const { mo: cmo } = d.store.ensureDevice(child, { name: f[2] || child, type: f[3] || 'c8y_MQTTChildDevice', agent: false, owner: `device_${c.serial}` });
+        if (d.store.isSelfOrDescendant(mo.id, cmo.id)) return error(c.serial, c.tpl, 'A device cannot be its own child');
         d.store.addChild(mo.id, cmo.id);
         return;
       }

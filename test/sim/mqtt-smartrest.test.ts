@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { withTimeout } from '../helpers/net.js';
 import { connectDevice, deviceId, testSim } from './helpers.js';
@@ -78,6 +79,23 @@ describe('sim MQTT: SmartREST parsing', () => {
     await dev.publish('s/us', '\n\n114,c8y_X,"b"c\n114,ok');
     assert.match(await dev.next('s/e'), /^50,114,/);
     assert.deepEqual(sim.supportedOperations('bad-1'), ['ok'], 'the good line of the same publish was applied');
+  });
+
+  it('survives hundreds of random payloads (quotes, commas, line breaks, templates, bytes) and still answers', T, async (t) => {
+    const sim = await testSim(t);
+    const dev = await connectDevice(t, sim, 'fuzz-1');
+    const id = await deviceId(sim, 'fuzz-1');
+    await sim.createRemoteAccessOperation(id, { hostname: '127.0.0.1', port: 22 });
+    const piece = fc.oneof(
+      fc.constantFrom('100', '101', '114', '117', '122', '123', '150', '500', '501', '502', '503', '504', '505', '506', '507', '530', '999', 'c8y_RemoteAccessConnect', id),
+      fc.constantFrom(',', '"', '\\"', '""', '\n', '\r\n', '\\', ' ', '\t'),
+      fc.string({ maxLength: 12 }),
+    );
+    const payloads = fc.sample(fc.array(piece, { maxLength: 30 }).map((a) => a.join('')), { numRuns: 300, seed: 42 });
+    for (const p of payloads) dev.client.publish('s/us', p);
+    for (let i = 0; i < 20; i++) dev.client.publish('s/us', Buffer.from(fc.sample(fc.uint8Array({ maxLength: 200 }), { numRuns: 1, seed: i })[0]!));
+    await dev.publish('s/us', '123');
+    assert.equal(await dev.next('s/ds', (p) => p.startsWith('124,')), `124,${id}\n`);
   });
 
   it('refuses a payload above 16,184 bytes with an s/e error', T, async (t) => {
