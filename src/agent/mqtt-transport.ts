@@ -53,6 +53,7 @@ export function backoffDelay(n: number, minMs: number, maxMs: number, rnd: () =>
 }
 
 const JSON_TOPIC = 'devicecontrol/notifications';
+const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS/;
 
 /** The MQTT transport. */
 export class MqttTransport implements Transport {
@@ -155,6 +156,14 @@ export class MqttTransport implements Transport {
         return;
       }
       this.log.error({ code: e.code }, e.message);
+      return;
+    }
+    if (!this.everReady && this.startWaiter && typeof err.code === 'string' && TLS_ERROR.test(err.code)) {
+      // A certificate the agent does not trust will not fix itself: fail the start (see --ca, --insecure).
+      this.startWaiter.reject(new TunnelError('AGENT_ERR_MQTT', `TLS verification of the MQTT broker failed (${err.code}); add its CA with --ca`));
+      this.startWaiter = undefined;
+      this.stopping = true;
+      client.end(true);
       return;
     }
     this.log.warn({ err: err.message, code: err.code }, 'MQTT error');
