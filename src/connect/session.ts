@@ -107,6 +107,7 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
       clearTimeout(watchTimer);
       input.removeListener('data', onLocalData);
       input.removeListener('end', onLocalEnd);
+      input.removeListener('close', onLocalEnd);
       if (!output.writableEnded && !output.destroyed) output.end();
       const t = setTimeout(() => {
         if ('destroy' in input && typeof input.destroy === 'function') input.destroy();
@@ -203,6 +204,7 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
     });
 
     input.on('end', onLocalEnd);
+    input.on('close', onLocalEnd); // destroyed without an end (listener shutdown)
     input.on('error', () => onLocalEnd());
     output.on('error', () => {
       // Nobody reads any more: stop at once.

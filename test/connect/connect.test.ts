@@ -113,6 +113,20 @@ describe('c8y-tunnel connect --listen', () => {
   });
 });
 
+describe('c8y-tunnel connect shutdown', () => {
+  it('SIGINT with a session open closes it on the cloud side and exits 0', T, async () => {
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '-l', '127.0.0.1:0']);
+    const port = Number((await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 10_000))[1]);
+    const before = sim.sessions().length;
+    const { sock } = await tcpEcho(port, Buffer.from('ping'));
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    p.child.kill('SIGINT');
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit with a session open'), 0);
+    await withTimeout(closed, 5000, 'local socket closed');
+    await waitFor(() => sim.sessions()[before]?.state === 'closed', 5000, 'the cloud session closed');
+  });
+});
+
 describe('c8y-tunnel connect --stdio', () => {
   it('carries 1 MiB through stdin/stdout intact and exits 0 when stdin ends', T, async () => {
     const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio'], {}, true);
