@@ -142,6 +142,22 @@ describe('c8y-tunnel connect --stdio', () => {
     assert.equal(p.stderr(), '', 'nothing on stderr in stdio mode');
   });
 
+  it('authenticates with C8Y_TOKEN as a Bearer token (an OAI-Secure login token) instead of the password', T, async () => {
+    const login = await fetch(`${sim.httpUrl}/tenant/oauth`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: `${sim.tenant}/${sim.user}`, password: sim.password }).toString(),
+    });
+    const token = /authorization=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
+    assert.ok(token, 'a token from the login');
+    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio'], { C8Y_USER: '', C8Y_PASSWORD: '', C8Y_TOKEN: token }, true);
+    const data = randomBytesSeeded(64 * 1024, 11);
+    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo with a token');
+    assert.equal(sha256(got), sha256(data));
+    p.child.stdin.end();
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+  });
+
   it('ends (exit 0, stdout closed) when the cloud closes the session', T, async () => {
     const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio'], {}, true);
     const before = sim.sessions().length;
