@@ -266,7 +266,13 @@ class EngineImpl implements Engine {
     h.done = true;
     this.handles.delete(h.id);
     if (summary.established && !h.settledUp) this.onUp(h);
-    else if (!summary.established) h.markFailed({ code: isErr(summary.code) ? summary.code : 'TUN_ERR_INTERNAL', message: summary.message ?? summary.code });
+    else if (!summary.established) {
+      // The task result may overtake the worker's `fail` event: rebuild the whole error from the summary.
+      const w: WireError = { code: isErr(summary.code) ? summary.code : 'TUN_ERR_INTERNAL', message: summary.message ?? summary.code };
+      if (summary.status !== undefined) w.status = summary.status;
+      if (summary.syscode !== undefined) w.syscode = summary.syscode;
+      h.markFailed(w);
+    }
     // Live counters already added h.up/h.down; add the rest.
     this.s.bytesUp += summary.bytesUp - h.up;
     this.s.bytesDown += summary.bytesDown - h.down;
@@ -367,6 +373,8 @@ function failedSummary(id: number, err: WireError, label: string | undefined, th
     peakBootstrapBytes: 0,
   };
   if (label !== undefined) s.label = label;
+  if (err.status !== undefined) s.status = err.status;
+  if (err.syscode !== undefined) s.syscode = err.syscode;
   return s;
 }
 

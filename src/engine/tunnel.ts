@@ -80,6 +80,8 @@ export class Tunnel {
   private endCode: EndCode = 'TUN_END_LOCAL';
   private endMessage: string | undefined;
   private wsCloseCode: number | undefined;
+  private endStatus: number | undefined;
+  private endSyscode: string | undefined;
   private readonly hwm: number;
   private readonly holdLimit: number;
   private heldFromWs = false;
@@ -262,6 +264,8 @@ export class Tunnel {
     this.endedBy = 'setup';
     this.endCode = err.code;
     this.endMessage = err.message;
+    this.endStatus = err.status;
+    this.endSyscode = err.syscode;
     this.clearTimers();
     this.held = null;
     this.heldBytes = 0;
@@ -450,6 +454,8 @@ export class Tunnel {
     if (this.setupMs !== undefined) s.setupMs = this.setupMs;
     if (this.endMessage !== undefined) s.message = this.endMessage;
     if (this.wsCloseCode !== undefined) s.wsCloseCode = this.wsCloseCode;
+    if (this.endStatus !== undefined) s.status = this.endStatus;
+    if (this.endSyscode !== undefined) s.syscode = this.endSyscode;
     this.tcp = null;
     this.ws = null;
     this.hooks.onEnd(this, s);

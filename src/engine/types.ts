@@ -76,6 +76,10 @@ export interface TunnelSummary {
   code: EndCode;
   /** Message of the ending error or close reason. */
   message?: string;
+  /** HTTP status of a refused upgrade or proxy CONNECT, when that ended the tunnel. */
+  status?: number;
+  /** System error code (ECONNREFUSED, ...), when one ended the tunnel. */
+  syscode?: string;
   /** WebSocket close code, when the cloud closed. */
   wsCloseCode?: number;
   /** The worker thread that carried the tunnel; 0 on the main thread. */
