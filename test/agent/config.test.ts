@@ -139,3 +139,15 @@ describe('agent config', () => {
     assert.ok(HELP.includes('--config'));
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('lists every setting by flag, library key and environment variable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const s of SETTINGS) {
+      assert.ok(doc.includes(`\`--${s.flag}`), `--${s.flag} missing from docs/configuration.md`);
+      assert.ok(doc.includes(`\`${s.key}\``), `${s.key} missing from docs/configuration.md`);
+      for (const e of s.env ?? []) assert.ok(doc.includes(`\`${e}\``), `${e} missing from docs/configuration.md`);
+    }
+  });
+});
