@@ -78,6 +78,9 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
 
 function restError(url: URL, err: NodeJS.ErrnoException): TunnelError {
   const why = err.code ?? err.message;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
+    return new TunnelError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why });
+  }
   return new TunnelError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${why}): check C8Y_HOST`, err.code ? { syscode: err.code } : undefined);
 }
 

@@ -3,7 +3,10 @@
  * target; sha256 of what went in and what came back, and each failure line.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { startAgentProcess, type AgentProcess } from 'c8y-tunnel/internal/connect/agent-process';
@@ -213,6 +216,49 @@ describe('c8y-tunnel connect failure lines', () => {
     } finally {
       await s2.close();
     }
+  });
+});
+
+describe('c8y-tunnel connect over TLS', () => {
+  const fixture = (f: string): string => readFileSync(new URL(`../../../test/fixtures/tls/${f}`, import.meta.url), 'utf8');
+  const caFile = fileURLToPath(new URL('../../../test/fixtures/tls/ca.pem', import.meta.url));
+
+  /** A TLS front for the emulator (a plain byte relay, like a load balancer terminating TLS). */
+  async function tlsFront(t: { after(fn: () => void | Promise<void>): void }): Promise<string> {
+    const url = new URL(sim.httpUrl);
+    const conns = new Set<net.Socket>();
+    const srv = tls.createServer({ key: fixture('server.key'), cert: fixture('server.pem') }, (c) => {
+      const up = net.connect(Number(url.port), url.hostname);
+      for (const s of [c, up]) {
+        conns.add(s);
+        s.on('error', () => {});
+        s.on('close', () => conns.delete(s));
+      }
+      c.pipe(up).pipe(c);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => {
+      for (const s of conns) s.destroy();
+      srv.close(() => r());
+    }));
+    return `https://127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+  }
+
+  it('verifies the tenant with --ca and carries a session over wss', T, async (t) => {
+    const host = await tlsFront(t);
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--ca', caFile], { C8Y_HOST: host }, true);
+    const data = randomBytesSeeded(64 * 1024, 12);
+    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo over wss');
+    assert.equal(sha256(got), sha256(data));
+    p.child.stdin.end();
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+  });
+
+  it('without the CA: one line saying TLS verification failed and how to fix it', T, async (t) => {
+    const host = await tlsFront(t);
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio'], { C8Y_HOST: host });
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 1);
+    assert.match(p.stderr(), /^c8y-tunnel connect: TLS verification of 127\.0\.0\.1:\d+ failed \(\w+\): pass its CA with --ca <file> \[CONNECT_ERR_CONFIG\]\n$/);
   });
 });
 
