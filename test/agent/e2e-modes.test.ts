@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, it } from 'node:test';
-import { echoServer, randomBytesSeeded, sha256, withTimeout } from '../helpers/net.js';
+import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { openClient, roundTrip, startRig, statuses } from './rig.js';
 
 function get(url: string): Promise<{ status: number; body: string }> {
@@ -92,6 +92,8 @@ describe('agent end to end: modes', () => {
     await rig.sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 5000);
     const bad = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: '127.0.0.1', port: 1 });
     await rig.sim.waitForOperationStatus(bad.id, 'FAILED', 5000);
+    // The failed tunnel's task ends just after its FAILED status went out.
+    await waitFor(() => rig.agent.stats().engine.open === 1, 5000, 'one open tunnel');
     const { status, body } = await get(`http://127.0.0.1:${port}/metrics`);
     assert.equal(status, 200);
     for (const name of [
