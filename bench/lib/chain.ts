@@ -80,8 +80,9 @@ export class Chain {
       starts.push(startNode('relay2', p('relay'), q).then((x) => (c.relays[1] = x)));
     }
     if (o.kind === 'engine' || o.kind === 'naive' || o.kind === 'websockify') {
-      // Unless a row says otherwise, the engine runs as the agent runs it: one worker thread.
-      const hostOpts = o.kind === 'engine' ? { impl: 'engine', engine: o.engine ?? { threads: 1 } } : { impl: 'naive' };
+      // Unless a row says otherwise, the engine runs as the agent runs it: one worker thread. A worker
+      // carries at most tunnelsPerWorker tunnels (more wait in the queue), so the scale rows raise it.
+      const hostOpts = o.kind === 'engine' ? { impl: 'engine', engine: { threads: 1, tunnelsPerWorker: 10_000, ...o.engine } } : { impl: 'naive' };
       const agentOpts: Parameters<typeof startNode>[2] = { quiet: !o.agentWrap, args: [JSON.stringify(hostOpts)], execArgv: ['--expose-gc', ...(o.agentExecArgv ?? [])] };
       if (o.agentWrap) agentOpts.wrap = o.agentWrap;
       starts.push(startNode('agent', p('engine-host'), agentOpts).then((x) => (c.agent = x)));
@@ -143,7 +144,7 @@ export class Chain {
           url = `ws://127.0.0.1:${this.cloudPort}/service/remoteaccess/device/`;
         }
         const prefix = `r${l.port}-${++this.keySeq}-`;
-        open = await this.agent!.call<NonNullable<Link['open']>>('open', { count: n, host: '127.0.0.1', port: t.port, url, keyPrefix: prefix, spec: this.o.spec ?? {} }, timeoutMs);
+        open = await this.agent!.call<NonNullable<Link['open']>>('open', { count: n, host: '127.0.0.1', port: t.port, url, keyPrefix: prefix, spec: this.o.spec ?? {}, timeoutMs: timeoutMs - 5_000 }, timeoutMs);
         if (open.failed > 0) throw new Error(`${open.failed} of ${n} tunnels failed: ${open.firstError}`);
         await this.loadgen.call('waitConns', { group: loadgen, count: n, timeoutMs }, timeoutMs + 1_000);
       }
@@ -158,11 +159,11 @@ export class Chain {
    * Opens `n` idle tunnels whose cloud end holds the session (no relay, no load generator): the idle
    * scale scenario. The target holds its end too.
    */
-  async connectHold(n: number, window = 256, timeoutMs = 300_000): Promise<Link & { open: NonNullable<Link['open']> }> {
+  async connectHold(n: number, window = 256, timeoutMs = 120_000): Promise<Link & { open: NonNullable<Link['open']> }> {
     if (!this.agent || !this.cloud) throw new Error(`connectHold needs an agent chain, not ${this.kind}`);
     const t = await this.target.call<{ group: number; port: number }>('listen', { role: 'sink' });
     const url = `ws://127.0.0.1:${this.cloudPort}/service/remoteaccess/device/`;
-    const open = await this.agent.call<NonNullable<Link['open']>>('open', { count: n, host: '127.0.0.1', port: t.port, url, keyPrefix: `h${++this.keySeq}-`, spec: this.o.spec ?? {}, window }, timeoutMs);
+    const open = await this.agent.call<NonNullable<Link['open']>>('open', { count: n, host: '127.0.0.1', port: t.port, url, keyPrefix: `h${++this.keySeq}-`, spec: this.o.spec ?? {}, window, timeoutMs: timeoutMs - 5_000 }, timeoutMs);
     if (open.failed > 0) throw new Error(`${open.failed} of ${n} tunnels failed: ${open.firstError}`);
     await this.target.call('waitConns', { group: t.group, count: n, timeoutMs }, timeoutMs + 1_000);
     return { target: t.group, loadgen: 0, open };

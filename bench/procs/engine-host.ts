@@ -34,7 +34,8 @@ serve({
    * Opens `count` tunnels to host:port, the i-th to `${url}${keyPrefix}${i}`, at most `window` setting up
    * at a time. Resolves when all are established (or failed).
    */
-  async open(a: { count: number; host: string; port: number; url: string; keyPrefix: string; spec?: Partial<TunnelSpec>; window?: number; headers?: Record<string, string> }) {
+  async open(a: { count: number; host: string; port: number; url: string; keyPrefix: string; spec?: Partial<TunnelSpec>; window?: number; headers?: Record<string, string>; timeoutMs?: number }) {
+    const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), a.timeoutMs ?? 60_000).unref());
     const t0 = performance.now();
     const setup: number[] = [];
     let failed = 0;
@@ -47,7 +48,7 @@ serve({
         const spec: TunnelSpec = { ...a.spec, host: a.host, port: a.port, url: `${a.url}${a.keyPrefix}${i}` };
         if (a.headers) spec.headers = a.headers;
         try {
-          await openOne(spec).established;
+          if ((await Promise.race([openOne(spec).established, deadline])) === 'late') throw new Error(`not established within ${a.timeoutMs ?? 60_000} ms (queued behind tunnelsPerWorker?)`);
           setup.push(performance.now() - s0);
         } catch (err) {
           failed++;

@@ -74,8 +74,8 @@ async function latencyRow(ctx: Ctx, kind: ChainKind, neighbours: number): Promis
 /** Scenario 4. */
 export async function scenario4(ctx: Ctx): Promise<ScenarioResult> {
   const rows: Row[] = [];
-  const alone: ChainKind[] = ctx.mode === 'tiny' ? ['relay', 'engine'] : ['direct', 'relay', 'socat', 'websockify', 'naive', 'engine'];
-  const busy: ChainKind[] = ctx.mode === 'tiny' ? ['engine'] : ['relay', 'naive', 'engine'];
+  const alone: ChainKind[] = ctx.mode === 'tiny' ? ['relay', 'engine'] : ctx.mode === 'quick' ? ['direct', 'relay', 'naive', 'engine'] : ['direct', 'relay', 'socat', 'websockify', 'naive', 'engine'];
+  const busy: ChainKind[] = ctx.mode === 'tiny' ? ['engine'] : ctx.mode === 'quick' ? ['relay', 'engine'] : ['relay', 'naive', 'engine'];
   for (const k of alone) if (wanted(ctx, `s4.alone.${k}`)) rows.push(await latencyRow(ctx, k, 0));
   for (const k of busy) if (wanted(ctx, `s4.busy.${k}`)) rows.push(await latencyRow(ctx, k, ctx.sizes.s4Neighbours));
   return {

@@ -116,7 +116,7 @@ export async function scenario5(ctx: Ctx): Promise<ScenarioResult> {
     ['s5.agent-t0', 'c8y-tunnel agent --threads 0', 0],
   ];
   for (const [key, label, threads] of variants) {
-    if (ctx.mode === 'tiny' && threads !== 1) continue;
+    if (ctx.mode !== 'full' && threads !== 1) continue;
     if (wanted(ctx, key)) rows.push(await setupRow(ctx, key, label, threads));
   }
   return {

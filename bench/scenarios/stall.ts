@@ -85,6 +85,7 @@ export async function scenario7(ctx: Ctx): Promise<ScenarioResult> {
   for (const dir of ['d2c', 'c2d'] as const) {
     for (const [id, label, k, e] of impls) {
       if (ctx.mode === 'tiny' && (id !== 'engine-t0' || dir !== 'd2c')) continue;
+      if (ctx.mode === 'quick' && id !== 'engine-t1') continue;
       if (!wanted(ctx, `s7.${dir}.${id}`)) continue;
       rows.push(await stallRow(ctx, id, label, k, e, dir));
     }

@@ -135,7 +135,7 @@ export async function scenario1(ctx: Ctx): Promise<ScenarioResult> {
 export async function scenario2(ctx: Ctx): Promise<ScenarioResult> {
   const rows: Row[] = [];
   for (const n of ctx.sizes.s2Counts) {
-    const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['engine'] : ['direct', 'relay', 'socat', 'naive', 'engine'];
+    const kinds: ChainKind[] = ctx.mode === 'tiny' ? ['engine'] : ctx.mode === 'quick' ? ['relay', 'naive', 'engine'] : ['direct', 'relay', 'socat', 'naive', 'engine'];
     for (const kind of kinds) {
       const key = `s2.n${n}.${kind}`;
       if (!wanted(ctx, key)) continue;
@@ -158,13 +158,13 @@ export async function scenario2(ctx: Ctx): Promise<ScenarioResult> {
 export async function scenario6(ctx: Ctx): Promise<ScenarioResult> {
   const rows: Row[] = [];
   const threads = ctx.mode === 'tiny' ? [0] : [0, 1, 2];
-  for (const n of ctx.mode === 'tiny' ? [1] : [1, ctx.sizes.s6Many]) {
+  for (const n of ctx.mode === 'full' ? [1, ctx.sizes.s6Many] : [1]) {
     for (const th of threads) {
       const key = `s6.n${n}.threads${th}`;
       if (!wanted(ctx, key)) continue;
       rows.push(await throughputRow(ctx, { key, label: `engine threads: ${th}, ${n} tunnel(s), random mask`, chain: 'engine', engine: { threads: th }, conns: n, bytes: ctx.sizes.s6Bytes, warmup: ctx.sizes.s6Bytes / 8, runs: ctx.sizes.runs, direction: 'd2c' }));
     }
-    for (const th of ctx.mode === 'tiny' ? [] : [0, 1]) {
+    for (const th of ctx.mode === 'tiny' ? [] : ctx.mode === 'quick' ? [1] : [0, 1]) {
       const key = `s6.n${n}.threads${th}.zeroMask`;
       if (!wanted(ctx, key)) continue;
       rows.push(
