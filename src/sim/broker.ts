@@ -66,6 +66,8 @@ export class SimBroker {
   ) {
     this.#server = net.createServer((socket) => {
       this.#sockets.add(socket);
+      // Small SmartREST lines must not wait for Nagle + delayed ACK (about 40 ms per round trip).
+      socket.setNoDelay(true);
       socket.on('error', () => {});
       socket.on('close', () => this.#sockets.delete(socket));
       this.aedes.handle(socket);

@@ -88,7 +88,7 @@ export class Delivery {
   #pendingFor(serial: string): SimOperation[] {
     const id = this.store.findExternal('c8y_Serial', serial);
     if (id === undefined) return [];
-    return this.store.operations({ status: 'PENDING' }).filter((op) => this.store.isSelfOrDescendant(op.deviceId, id));
+    return this.store.activeOperations(id, { status: 'PENDING', withChildren: true });
   }
 
   /** Cancels delayed deliveries. */

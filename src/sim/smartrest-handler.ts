@@ -48,7 +48,7 @@ export function createSmartRestHandler(d: SmartRestDeps): BrokerHooks {
   }
 
   function oldest(c: Ctx, fragment: string, status: OperationStatus): string | undefined {
-    return d.store.operations({ deviceId: c.target.id, status, fragmentType: fragment })[0]?.id;
+    return d.store.activeOperations(c.target.id, { status, fragmentType: fragment })[0]?.id;
   }
 
   function byId(c: Ctx, id: string): string | undefined {
@@ -118,7 +118,7 @@ export function createSmartRestHandler(d: SmartRestDeps): BrokerHooks {
       }
       case '507': {
         const frag = f[1] ? f[1] : undefined;
-        for (const op of d.store.operations({ deviceId: mo.id, status: 'EXECUTING', fragmentType: frag })) d.store.setStatus(op.id, 'FAILED', f[2] ?? '');
+        for (const op of d.store.activeOperations(mo.id, { status: 'EXECUTING', fragmentType: frag })) d.store.setStatus(op.id, 'FAILED', f[2] ?? '');
         return;
       }
       default:

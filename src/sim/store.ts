@@ -39,6 +39,8 @@ export class Store {
   readonly #extOf = new Map<string, Array<{ type: string; externalId: string }>>();
   readonly #parent = new Map<string, string>();
   readonly #ops = new Map<string, OpRecord>();
+  /** deviceId -> ids of its operations that are not final, oldest first (SmartREST lookups stay O(active)). */
+  readonly #active = new Map<string, Set<string>>();
   readonly #configs = new Map<string, Map<string, SimConfiguration>>();
 
   constructor() {
@@ -194,6 +196,9 @@ export class Store {
       description,
     } as unknown as SimOperation;
     this.#ops.set(id, { op, history: [{ status: 'PENDING', at: Date.now() }], forwarded: false });
+    let active = this.#active.get(deviceId);
+    if (!active) this.#active.set(deviceId, (active = new Set()));
+    active.add(id);
     this.events.emit('operation', structuredClone(op));
     return op;
   }
@@ -234,6 +239,11 @@ export class Store {
       delete r.op.failureReason;
     }
     r.history.push(change);
+    if (isFinal(status)) {
+      const active = this.#active.get(r.op.deviceId);
+      active?.delete(id);
+      if (active?.size === 0) this.#active.delete(r.op.deviceId);
+    }
     this.events.emit('status', structuredClone(r.op), status);
     return undefined;
   }
@@ -241,6 +251,25 @@ export class Store {
   /** Every status the operation went through. */
   history(id: string): StatusChange[] {
     return structuredClone(this.#ops.get(id)?.history ?? []);
+  }
+
+  /** Not-final operations of a device (or, with `withChildren`, of it and its descendants), oldest first. */
+  activeOperations(deviceId: string, filter: { status?: string; fragmentType?: string; withChildren?: boolean } = {}): SimOperation[] {
+    const ids: string[] = [];
+    if (filter.withChildren) {
+      for (const [dev, set] of this.#active) if (this.isSelfOrDescendant(dev, deviceId)) ids.push(...set);
+      ids.sort((a, b) => Number(a) - Number(b));
+    } else {
+      ids.push(...(this.#active.get(deviceId) ?? []));
+    }
+    const out: SimOperation[] = [];
+    for (const id of ids) {
+      const op = this.#ops.get(id)!.op;
+      if (filter.status !== undefined && op.status !== filter.status) continue;
+      if (filter.fragmentType !== undefined && !(filter.fragmentType in op)) continue;
+      out.push(op);
+    }
+    return out;
   }
 
   /** Operations matching the filter, oldest first (live objects). */
