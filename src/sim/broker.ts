@@ -83,7 +83,6 @@ export class SimBroker {
       authorizeSubscribe: (_client, sub, cb) => cb(null, sub.topic.startsWith('$SYS') ? null : sub),
       authorizeForward: (_client, packet) => ((packet as { clientId?: string }).clientId === SIM_ORIGIN ? packet : null),
     });
-    this.aedes.on('clientReady', (client) => this.#onReady(client));
     this.aedes.on('clientDisconnect', (client) => this.#onGone(client));
     this.aedes.on('subscribe', (subs, client) => {
       const serial = this.#serialOf.get(client);
@@ -114,16 +113,12 @@ export class SimBroker {
     // A device user may only speak for its own serial (the admin user may speak for any).
     if (p.kind === 'device' && p.serial !== serial) return done(authError(5, 'not authorized'), null);
     this.#serialOf.set(client, serial);
-    done(null, true);
-  }
-
-  #onReady(client: Client): void {
-    const serial = this.#serialOf.get(client);
-    if (serial === undefined) return;
+    // Registered before CONNACK, so replies to publishes pipelined behind CONNECT are not lost.
     const old = this.#bySerial.get(serial);
     this.#bySerial.set(serial, client);
-    // Uniqueness by identifier: `d:x` and `x` are the same device.
+    // Uniqueness by identifier: `d:x` and `x` are the same device; the newer connection wins.
     if (old && old !== client && !old.closed) old.close();
+    done(null, true);
   }
 
   #onGone(client: Client): void {

@@ -130,6 +130,16 @@ describe('sim MQTT: authentication and isolation', () => {
     assert.equal(await attempt('d:a1:myXid', 't1/device_a1', 'device'), 0, 'a template xid suffix is accepted');
   });
 
+  it('a newer connection for the same serial (d:x, then x) replaces the older one', T, async (t) => {
+    const sim = await testSim(t);
+    const first = await connectDevice(t, sim, 'dup-1');
+    const gone = withTimeout(new Promise<void>((r) => first.client.once('close', () => r())), 5000, 'older connection closed');
+    const second = await connectDevice(t, sim, 'dup-1', { clientId: 'dup-1' });
+    await gone;
+    await second.publish('s/us', '123');
+    assert.match(await second.next('s/ds'), /^124,/);
+  });
+
   it("one device cannot read another device's s/ds, s/e or s/us even with a # subscription", T, async (t) => {
     const sim = await testSim(t);
     const a = await connectDevice(t, sim, 'iso-a');
