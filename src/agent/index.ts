@@ -105,6 +105,7 @@ class AgentImpl implements Agent {
     const transport = cfg.transport === 'rest' ? new RestTransport(cfg, handlers, this.log, this.events, version) : new MqttTransport(cfg, handlers, this.log, this.events, version);
     this.transport = transport;
     if (cfg.metricsPort > 0) this.metrics = new AgentMetrics(engine, () => transport.connected, () => transport.pendingStatus());
+    const auth = this.authProvider(transport);
     this.ops = new Operations({
       engine,
       sink: transport,
@@ -112,7 +113,8 @@ class AgentImpl implements Agent {
       policy: cfg.policy,
       maxSessions: cfg.maxSessions,
       wsBase: cfg.wsBase,
-      authorization: this.authProvider(transport),
+      authorization: auth.header,
+      authRejected: auth.rejected,
       specDefaults: this.specDefaults(),
       dedupeWindowMs: cfg.dedupeWindowMs,
       events: this.events,
@@ -133,15 +135,19 @@ class AgentImpl implements Agent {
     if (this.state === 'starting') this.state = 'running';
   }
 
-  private authProvider(transport: Transport): () => string | Promise<string> {
+  private authProvider(transport: Transport): { header: () => string | Promise<string>; rejected: () => void } {
     if (this.config.auth === 'basic') {
       const header = basicAuth(this.config);
-      return () => header;
+      return { header: () => header, rejected: () => {} };
     }
     const cache = new JwtCache(() => transport.fetchJwt!());
-    return () => {
-      const t = cache.peek();
-      return t !== undefined ? `Bearer ${t}` : cache.get().then((tok) => `Bearer ${tok}`);
+    return {
+      header: () => {
+        const t = cache.peek();
+        return t !== undefined ? `Bearer ${t}` : cache.get().then((tok) => `Bearer ${tok}`);
+      },
+      // The next operation fetches a fresh token.
+      rejected: () => cache.invalidate(),
     };
   }
 

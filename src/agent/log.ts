@@ -56,8 +56,8 @@ function censor(value: unknown, path: string[]): unknown {
 
 /** Creates the agent's logger. `format: 'auto'` means pretty when `destination` is a TTY. */
 export function createLogger(opts: { level?: string; format?: 'json' | 'pretty' | 'auto'; destination?: DestinationStream & { isTTY?: boolean } } = {}): Logger {
-  const dest = opts.destination ?? (process.stderr as unknown as DestinationStream & { isTTY?: boolean });
-  const pretty = opts.format === 'pretty' || (opts.format !== 'json' && dest.isTTY === true);
+  const tty = opts.destination ? opts.destination.isTTY === true : process.stderr.isTTY === true;
+  const pretty = opts.format === 'pretty' || (opts.format !== 'json' && tty);
   const options = {
     level: opts.level ?? 'info',
     base: { name: 'c8y-tunnel' },
@@ -65,10 +65,11 @@ export function createLogger(opts: { level?: string; format?: 'json' | 'pretty' 
   };
   if (pretty) {
     // Synchronous pretty stream: no transport worker thread on a 2-core gateway.
-    const stream = pinoPretty({ destination: 2, sync: true, colorize: dest.isTTY === true, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss.l' });
+    const stream = pinoPretty({ destination: 2, sync: true, colorize: tty, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss.l' });
     return pino(options, stream);
   }
-  return pino(options, dest);
+  // Asynchronous writes to stderr (flushed at exit): a log line never blocks an operation.
+  return pino(options, opts.destination ?? pino.destination({ dest: 2, sync: false }));
 }
 
 /** A logger that writes nothing (library default when none is injected and level is silent). */

@@ -228,10 +228,8 @@ export class MqttTransport implements Transport {
     switch (topic) {
       case 's/ds': {
         const r = parseDownstream(text, this.serials);
-        for (const err of r.errors) {
-          this.log.warn({ code: err.code }, `malformed 530 line ignored: ${err.message}`);
-          this.handlers.malformed({ serial: this.cfg.deviceId }, err);
-        }
+        // No id and no trustworthy key: the line can only be logged (the cloud times the operation out).
+        for (const err of r.errors) this.handlers.malformed({ serial: this.cfg.deviceId }, err);
         for (const req of r.requests) this.handlers.request(req);
         return;
       }

@@ -48,6 +48,8 @@ export interface OperationsDeps {
   wsBase: string;
   /** Authorization header now, or a promise of it (jwt fetch). */
   authorization(): string | Promise<string>;
+  /** The cloud answered 401 to a device upgrade (a cached JWT may be stale). */
+  authRejected?(): void;
   /** Spec fields common to every tunnel (tls, proxy, timeouts). */
   specDefaults: Partial<TunnelSpec>;
   /** How long a 530 holds its statuses for a JSON twin, once twins have been seen (0 = never hold). */
@@ -259,6 +261,7 @@ export class Operations {
 
   private failErr(op: Op, err: unknown, execSent = true): void {
     const code = err instanceof TunnelError ? err.code : 'TUN_ERR_INTERNAL';
+    if (err instanceof TunnelError && err.status === 401) this.d.authRejected?.();
     const msg = err instanceof Error ? err.message : String(err);
     this.fail(op, code, code === 'TUN_ERR_ENGINE_CLOSED' ? 'agent is shutting down' : msg, execSent);
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, it } from 'node:test';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import { startSim } from 'c8y-tunnel';
 import { openClient, roundTrip, startRig, statuses } from './rig.js';
 
 function get(url: string): Promise<{ status: number; body: string }> {
@@ -37,6 +38,27 @@ describe('agent end to end: modes', () => {
     for (const op of rig.sim.listOperations({ deviceId: rig.deviceId })) assert.deepEqual(statuses(rig.sim, op.id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
     const text = rig.logs.join('');
     assert.ok(!/eyJ[\w-]+\.[\w-]+\.[\w-]+/.test(text), 'a JWT leaked into the logs');
+  });
+
+  it('jwt mode: renews the token in the background once half its lifetime has passed', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const sim = await startSim({ quiet: true, jwtLifetimeSec: 4 });
+    t.after(() => sim.close());
+    const rig = await startRig({ auth: 'jwt' }, { sim });
+    t.after(() => rig.close());
+    let uat = 0;
+    sim.events.on('mqtt:publish', (m: { topic: string }) => {
+      if (m.topic === 's/uat') uat++;
+    });
+    const target = { hostname: '127.0.0.1', port: echo.port };
+    const a = await sim.createRemoteAccessOperation(rig.deviceId, target);
+    assert.equal((await sim.waitForOperationStatus(a.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
+    assert.equal(uat, 1);
+    await new Promise((r) => setTimeout(r, 2200)); // past half of 4 s, before expiry
+    const b = await sim.createRemoteAccessOperation(rig.deviceId, target);
+    assert.equal((await sim.waitForOperationStatus(b.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
+    await waitFor(() => uat === 2, 3000, 'a background renewal on s/uat');
   });
 
   it('serves 530 requests for a configured child device and reports on its topic', { timeout: 20_000 }, async (t) => {
