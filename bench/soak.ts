@@ -277,11 +277,11 @@ async function main(): Promise<number> {
     if (fault === 'drop') {
       sock.write(down);
       void sendAll(ws, up);
+      if (!op) throw new Error('drop: no operation seen');
+      // Both legs up first: closing a client whose device leg is not there yet would fail the operation.
+      await sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 15_000);
       await sleep(rand(0, 20));
-      if (!op || !sim.dropDeviceLeg(op.c8y_RemoteAccessConnect.connectionKey)) {
-        // Already over (tiny payloads): nothing to drop; end it normally.
-        ws.close(1000);
-      }
+      if (!sim.dropDeviceLeg(op.c8y_RemoteAccessConnect.connectionKey)) fail(`drop: session of operation ${op.id} was not live`);
       await deadline(Promise.all([sockDone, wsDone]), 10_000, 'drop: both legs end');
       return;
     }
@@ -452,6 +452,7 @@ async function main(): Promise<number> {
       `  sessions ${summary.sessions} (${summary.sessionsPerSec}/s): ${summary.ok} checked clean, faults reset ${totals.faults.reset}, drop ${totals.faults.drop}, refused ${totals.faults.refused}; MQTT restarts ${totals.mqttRestarts}`,
       `  bytes verified (sha256): ${mib(totals.bytesUp / 1024)} MiB up, ${mib(totals.bytesDown / 1024)} MiB down`,
       `  agent idle start -> end: fds ${idleStart.fds} -> ${idleEnd.fds}, RSS ${mib(idleStart.rssKiB)} -> ${mib(idleEnd.rssKiB)} MiB, heap ${mib(idleStart.heapKiB)} -> ${mib(idleEnd.heapKiB)} MiB`,
+      `  agent tunnel ends: ${JSON.stringify(end.engine.endsByCode)}; operations ${JSON.stringify(end.operations)}`,
       ...Object.entries(growth).map(([k, g]) => `  ${k}: first-third median ${g.firstMedian}, last-third median ${g.lastMedian}, allowed +${g.allowed}: ${g.ok ? 'ok' : 'GREW'}`),
       `  errors ${totals.errors}${totals.firstErrors.length ? `: ${totals.firstErrors.slice(0, 5).join(' | ')}` : ''}`,
       `  ${summary.pass ? 'PASS' : 'FAIL'}`,
