@@ -19,6 +19,8 @@ Opens the user's side of a Cloud Remote Access session to a PASSTHROUGH configur
       --user <name>    user name (default: C8Y_USER)
       --ca <file>      extra CA certificate (PEM) for https/wss; repeatable
       --handshake-timeout <s>  give up on a session that is not set up after this many seconds (default 45)
+      --linger <s>     after local EOF, keep the session until the device has been quiet this long
+                       (default 2; CRA has no half-close, so this lets answers to piped input arrive)
   -q, --quiet          print failures and the listening address only
   -h, --help           this text
 

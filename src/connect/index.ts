@@ -18,7 +18,7 @@ export type { OperationWatch, OperationState } from './watch.js';
 export type { LocalProxy, SessionListener } from './proxy.js';
 
 /** Resolves device and configuration through REST and returns what a session needs. */
-export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'credentials' | 'device' | 'config' | 'ca' | 'handshakeTimeoutMs'>): Promise<{
+export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'credentials' | 'device' | 'config' | 'ca' | 'handshakeTimeoutMs' | 'lingerMs'>): Promise<{
   resolved: ResolvedTarget;
   target: SessionTarget;
 }> {
@@ -30,6 +30,7 @@ export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'cre
     authorization,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
     watch: () => createOperationWatch(rest, resolved.deviceId, resolved),
+    ...(opts.lingerMs !== undefined ? { lingerMs: opts.lingerMs } : {}),
     ...(opts.ca ? { ca: opts.ca } : {}),
   };
   return { resolved, target };

@@ -25,6 +25,8 @@ export interface ConnectOptions {
   ca?: string[];
   /** How long to wait for the WebSocket upgrade, ms. */
   handshakeTimeoutMs: number;
+  /** After local EOF, close once the device has been quiet this long, ms. */
+  lingerMs?: number;
   /** No informational lines on stderr (failures are still printed). */
   quiet: boolean;
 }
@@ -35,6 +37,14 @@ export const DEFAULT_LISTEN = '127.0.0.1:2222';
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 45_000;
 
 const configError = (msg: string): TunnelError => new TunnelError('CONNECT_ERR_CONFIG', msg);
+
+/** A flag in seconds (fractions allowed, 0 allowed) as ms. */
+function seconds(flag: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt * 1000;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw configError(`${flag} must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
+  return Math.round(n * 1000);
+}
 
 /** `https://host`, `http://host:port` or a bare `host[:port]` (https assumed) as a base URL. */
 export function normalizeBaseUrl(host: string): string {
@@ -97,6 +107,7 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv, readFil
         user: { type: 'string' },
         ca: { type: 'string', multiple: true },
         'handshake-timeout': { type: 'string' },
+        linger: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -120,6 +131,7 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv, readFil
     config: v.config,
     local: v.stdio ? { kind: 'stdio' } : { kind: 'listen', ...parseListen(v.listen ?? DEFAULT_LISTEN) },
     handshakeTimeoutMs: timeout,
+    lingerMs: seconds('--linger', v.linger, 2),
     quiet: v.quiet ?? false,
   };
   if (v.ca) {

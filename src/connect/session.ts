@@ -19,6 +19,8 @@ export interface SessionTarget {
   watch?: () => OperationWatch;
   /** How often the watch looks, ms (default 1000). */
   watchIntervalMs?: number;
+  /** After local EOF, close once the device has been quiet this long, ms (default 2000; 0 = at once). */
+  lingerMs?: number;
 }
 
 /** What a finished session reports. */
@@ -45,6 +47,8 @@ export interface SessionCounters {
 const HIGH_WATER = 256 * 1024;
 const LOW_WATER = 64 * 1024;
 const CLOSE_GRACE_MS = 5_000;
+/** After local EOF, how long the device must be quiet before the session closes. */
+export const DEFAULT_LINGER_MS = 2_000;
 
 /** Client WebSocket URL for a device and configuration under a tenant base URL. */
 export function clientUrl(baseUrl: string, deviceId: string, configId: string): string {
@@ -92,6 +96,11 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
     let localEnded = false;
     let paused = false;
     let watchTimer: NodeJS.Timeout | undefined;
+    let lingerTimer: NodeJS.Timeout | undefined;
+    let wsClosing = false;
+    let lastDownAt = 0;
+    /** The device has joined: a first byte came, or its operation is SUCCESSFUL. */
+    let deviceUp = false;
     const ws = new WebSocket(target.url, ['binary'], {
       headers: { Authorization: target.authorization },
       perMessageDeflate: false,
@@ -106,8 +115,9 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
       c.open = false;
       clearTimeout(watchTimer);
       input.removeListener('data', onLocalData);
-      input.removeListener('end', onLocalEnd);
-      input.removeListener('close', onLocalEnd);
+      input.removeListener('end', onLocalEof);
+      input.removeListener('close', onLocalClose);
+      clearTimeout(lingerTimer);
       if (!output.writableEnded && !output.destroyed) output.end();
       const t = setTimeout(() => {
         if ('destroy' in input && typeof input.destroy === 'function') input.destroy();
@@ -131,10 +141,39 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
         input.resume();
       }
     }
-    // CRA has no half-close: local EOF ends the session. Bytes the cloud still delivers until its close
-    // frame are written out (the local socket stays writable: allowHalfOpen), then the output ends.
-    function onLocalEnd(): void {
+    // CRA has no half-close. On local EOF (`printf hello | nc`, a piped file) the session stays open until
+    // the device has been quiet for `lingerMs`, so its answer still arrives (the local socket stays
+    // writable: allowHalfOpen); then the WebSocket closes. A local socket that is gone closes it at once.
+    function onLocalEof(): void {
       if (localEnded || finished) return;
+      const linger = target.lingerMs ?? DEFAULT_LINGER_MS;
+      if (ws.readyState !== WebSocket.OPEN || linger <= 0) return onLocalGone();
+      localEnded = true;
+      input.removeListener('data', onLocalData);
+      const endAt = Date.now();
+      const tick = (): void => {
+        if (finished || wsClosing) return;
+        // The quiet clock starts once the device has joined (when the watch can tell); until then the
+        // cloud's own operation timeout bounds the wait.
+        if (!deviceUp && watch?.enabled()) {
+          lingerTimer = setTimeout(tick, 100);
+          return;
+        }
+        const quiet = Date.now() - Math.max(endAt, lastDownAt);
+        if (quiet >= linger) onLocalGone();
+        else lingerTimer = setTimeout(tick, linger - quiet);
+      };
+      tick();
+    }
+    // A socket closes when destroyed (listener shutdown) or closed both ways: the session ends. stdin
+    // closes right after its EOF (autoDestroy) while stdout is still writable: that is a plain EOF.
+    function onLocalClose(): void {
+      if ((input as unknown) !== output && input.readableEnded) return;
+      onLocalGone();
+    }
+    function onLocalGone(): void {
+      if (wsClosing || finished) return;
+      wsClosing = true;
       localEnded = true;
       input.removeListener('data', onLocalData);
       if (ws.readyState === WebSocket.OPEN) {
@@ -152,6 +191,7 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
       if (!w || finished || c.bytesDown > 0) return;
       watchTimer = setTimeout(() => {
         void w.check().then((st) => {
+          if (st?.status === 'SUCCESSFUL') deviceUp = true;
           if (finished || c.bytesDown > 0 || st?.status === 'SUCCESSFUL') return;
           if (st?.status === 'FAILED') {
             finish('error', { error: deviceFailedError(st.failureReason) });
@@ -171,6 +211,8 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
       if (finished) return;
       const buf = isBinary ? data : Buffer.from(data);
       c.bytesDown += buf.length;
+      lastDownAt = Date.now();
+      deviceUp = true;
       if (!output.write(buf)) {
         ws.pause();
         output.once('drain', () => ws.resume());
@@ -203,9 +245,9 @@ function pump(input: Readable, output: Writable, target: SessionTarget, c: Sessi
       } else finish('cloud', { closeCode: code });
     });
 
-    input.on('end', onLocalEnd);
-    input.on('close', onLocalEnd); // destroyed without an end (listener shutdown)
-    input.on('error', () => onLocalEnd());
+    input.on('end', onLocalEof);
+    input.on('close', onLocalClose);
+    input.on('error', () => onLocalGone());
     output.on('error', () => {
       // Nobody reads any more: stop at once.
       ws.terminate();

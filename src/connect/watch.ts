@@ -18,6 +18,8 @@ export interface OperationState {
 export interface OperationWatch {
   baseline(): Promise<void>;
   check(): Promise<OperationState | undefined>;
+  /** False once the operations API turned out unusable (no permission): nothing to wait for. */
+  enabled(): boolean;
 }
 
 interface RawOp {
@@ -49,6 +51,7 @@ export function createOperationWatch(rest: RestTarget, deviceId: string, target:
     }
   };
   return {
+    enabled: () => !disabled && known !== undefined,
     async baseline() {
       const ops = await list();
       known = ops ? new Set(ops.map((o) => String(o.id))) : undefined;

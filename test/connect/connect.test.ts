@@ -12,7 +12,7 @@ import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { startAgentProcess, type AgentProcess } from 'c8y-tunnel/internal/connect/agent-process';
 import { startEchoService, type EchoService } from 'c8y-tunnel/internal/connect/echo';
 import { listenLocal } from 'c8y-tunnel';
-import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import { collect, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { CLI, spawnNode, type Proc } from './cli.js';
 
 const T = { timeout: 30_000 };
@@ -116,6 +116,20 @@ describe('c8y-tunnel connect --listen', () => {
   });
 });
 
+describe('c8y-tunnel connect half-close', () => {
+  it('a local client that half-closes (nc -N style) still reads the answer, then the socket closes', T, async () => {
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '-l', '127.0.0.1:0', '--linger', '0.3']);
+    const port = Number((await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 10_000))[1]);
+    const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    sock.on('error', () => {});
+    const got = collect(sock);
+    sock.end('ping\n');
+    assert.equal((await withTimeout(got, 10_000, 'answer after half-close')).toString(), 'ping\n');
+    p.child.kill('SIGINT');
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+  });
+});
+
 describe('c8y-tunnel connect shutdown', () => {
   it('SIGINT with a session open closes it on the cloud side and exits 0', T, async () => {
     const p = connect(['-d', 'dev-1', '-c', 'echo', '-l', '127.0.0.1:0']);
@@ -132,7 +146,7 @@ describe('c8y-tunnel connect shutdown', () => {
 
 describe('c8y-tunnel connect --stdio', () => {
   it('carries 1 MiB through stdin/stdout intact and exits 0 when stdin ends', T, async () => {
-    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio'], {}, true);
+    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio', '--linger', '0.1'], {}, true);
     const data = randomBytesSeeded(MiB, 9);
     const got = await withTimeout(
       roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data),
@@ -145,6 +159,15 @@ describe('c8y-tunnel connect --stdio', () => {
     assert.equal(p.stderr(), '', 'nothing on stderr in stdio mode');
   });
 
+  it('piped input (write, then EOF at once) still gets its answer: the session lingers until the device is quiet', T, async () => {
+    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio', '--linger', '0.5'], {}, true);
+    const parts: Buffer[] = [];
+    p.child.stdout.on('data', (d: Buffer) => parts.push(d));
+    p.child.stdin.end('hello through the tunnel\n');
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    assert.equal(Buffer.concat(parts).toString(), 'hello through the tunnel\n');
+  });
+
   it('authenticates with C8Y_TOKEN as a Bearer token (an OAI-Secure login token) instead of the password', T, async () => {
     const login = await fetch(`${sim.httpUrl}/tenant/oauth`, {
       method: 'POST',
@@ -153,7 +176,7 @@ describe('c8y-tunnel connect --stdio', () => {
     });
     const token = /authorization=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
     assert.ok(token, 'a token from the login');
-    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio'], { C8Y_USER: '', C8Y_PASSWORD: '', C8Y_TOKEN: token }, true);
+    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio', '--linger', '0.1'], { C8Y_USER: '', C8Y_PASSWORD: '', C8Y_TOKEN: token }, true);
     const data = randomBytesSeeded(64 * 1024, 11);
     const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo with a token');
     assert.equal(sha256(got), sha256(data));
@@ -246,7 +269,7 @@ describe('c8y-tunnel connect over TLS', () => {
 
   it('verifies the tenant with --ca and carries a session over wss', T, async (t) => {
     const host = await tlsFront(t);
-    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--ca', caFile], { C8Y_HOST: host }, true);
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', '--ca', caFile], { C8Y_HOST: host }, true);
     const data = randomBytesSeeded(64 * 1024, 12);
     const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo over wss');
     assert.equal(sha256(got), sha256(data));

@@ -15,6 +15,8 @@ describe('connect options', () => {
     assert.equal(o.baseUrl, 'https://example.cumulocity.com');
     assert.deepEqual(o.credentials, { kind: 'basic', tenant: 't7', user: 'me', password: 'secret' });
     assert.deepEqual(o.local, { kind: 'listen', host: '127.0.0.1', port: 2222 });
+    assert.equal(o.lingerMs, 2000);
+    assert.equal(parseConnectArgs(['-d', 'x', '-c', 'y', '--linger', '0.25'], ENV, noFile).lingerMs, 250);
     assert.equal(authHeader(o.credentials), 'Basic ' + Buffer.from('t7/me:secret').toString('base64'));
   });
 
@@ -35,6 +37,7 @@ describe('connect options', () => {
       [['-d', 'x', '-c', 'y', '--bogus'], ENV, /bogus/],
       [['-d', 'x', '-c', 'y', '--ca', '/nonexistent.pem'], ENV, /--ca \/nonexistent.pem: ENOENT/],
       [['-d', 'x', '-c', 'y'], { ...ENV, C8Y_HOST: 'ftp://h' }, /http:\/\/ or https:\/\//],
+      [['-d', 'x', '-c', 'y', '--linger', 'soon'], ENV, /--linger must be a number of seconds/],
     ];
     for (const [argv, env, msg] of cases) {
       assert.throws(() => parseConnectArgs(argv, env, noFile), (e: Error & { code?: string }) => e.code === 'CONNECT_ERR_CONFIG' && msg.test(e.message), argv.join(' '));
