@@ -94,6 +94,8 @@ export class Operations {
   private stopping = false;
   /** Set once the same operation arrived both as 530 and as JSON: from then on a 530 waits for its twin. */
   private twinsSeen = false;
+  /** 530s in a row whose hold expired without a twin; after a few, stop holding. */
+  private lonely = 0;
   readonly counts: Omit<OperationStats, 'active'> = { received: 0, duplicates: 0, successful: 0, failed: 0, malformed: 0 };
 
   constructor(private readonly d: OperationsDeps) {}
@@ -160,7 +162,10 @@ export class Operations {
   private onDuplicate(prior: Op, req: RemoteAccessRequest): void {
     this.counts.duplicates++;
     this.d.metrics?.duplicate();
-    if (req.via !== prior.req.via) this.twinsSeen = true;
+    if (req.via !== prior.req.via) {
+      this.twinsSeen = true;
+      this.lonely = 0;
+    }
     if (req.id !== undefined && prior.id === undefined) {
       // The JSON twin of a 530: every status not sent yet goes by id.
       prior.id = req.id;
@@ -184,6 +189,8 @@ export class Operations {
   private release(op: Op): void {
     if (!op.holding) return;
     op.holding = false;
+    // The cloud stopped sending JSON twins: report 530s by name at once again.
+    if (++this.lonely >= 3) this.twinsSeen = false;
     this.flushChain(op.req.serial);
   }
 
