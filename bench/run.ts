@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only s1,s4] [--rows engine] [--out DIR] [--no-docs]`
+ * `npm run bench [-- --quick] [--only s1,s4] [--rows engine] [--out DIR] [--no-docs] [--engine-module dist/index.js]`
  *
  * Runs the scenarios, every hop in its own process, and writes bench/results/<date>-<sha>[-quick].json;
  * a full run also regenerates docs/benchmarks.md and docs/benchmarks.svg.
@@ -26,6 +26,7 @@ interface Args {
   rows: string[];
   out: string;
   docs: boolean;
+  engineModule?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -50,12 +51,15 @@ function parseArgs(argv: string[]): Args {
       case '--out':
         a.out = resolve(value());
         break;
+      case '--engine-module':
+        a.engineModule = resolve(value());
+        break;
       case '--no-docs':
         a.docs = false;
         break;
       case '--help':
       case '-h':
-        process.stdout.write(`usage: npm run bench [-- --quick] [--only s1,s2,...] [--rows <key substring>,...] [--out DIR] [--no-docs]\nscenarios: ${SCENARIOS.map((s) => `${s.id} (${s.title})`).join(', ')}\n`);
+        process.stdout.write(`usage: npm run bench [-- --quick] [--only s1,s2,...] [--rows <key substring>,...] [--out DIR] [--no-docs] [--engine-module <another build's index.js>]\nscenarios: ${SCENARIOS.map((s) => `${s.id} (${s.title})`).join(', ')}\n`);
         process.exit(0);
         break;
       default:
@@ -64,7 +68,7 @@ function parseArgs(argv: string[]): Args {
     }
   }
   // Only a full run of every scenario describes the project; partial or quick runs leave the docs alone.
-  if (a.mode !== 'full' || a.only.length > 0 || a.rows.length > 0) a.docs = a.docs && argv.includes('--docs');
+  if (a.mode !== 'full' || a.only.length > 0 || a.rows.length > 0 || a.engineModule) a.docs = a.docs && argv.includes('--docs');
   return a;
 }
 
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
   const env = environment(root);
   const m0 = machineCpu();
   const ctx: Ctx = { mode: args.mode, sizes: SIZES[args.mode], distDir, progress: progressPrinter(t0), rowFilter: args.rows, benchCpu: { sec: 0 } };
+  if (args.engineModule) ctx.agentEnv = { BENCH_ENGINE_MODULE: args.engineModule };
   const scenarios: ScenarioResult[] = [];
   for (const s of SCENARIOS) {
     if (args.only.length > 0 && !args.only.includes(s.id)) continue;
@@ -108,12 +113,13 @@ async function main(): Promise<void> {
       foreignCpuSec: round(foreign, 1),
       note: 'busySec: all CPU time on the machine during the run; benchCpuSec: the measured processes inside measured intervals; the rest includes the harness, set-up phases and anything else running (other engineers\' tests).',
     },
+    ...(args.engineModule ? { engineModule: args.engineModule } : {}),
     scenarios,
     targets: evaluateTargets(scenarios),
   };
   mkdirSync(args.out, { recursive: true });
   const day = startedAt.slice(0, 10);
-  const base = `${day}-${env.commit}${env.dirty ? '-dirty' : ''}${args.mode === 'full' ? '' : `-${args.mode}`}`;
+  const base = `${day}-${env.commit}${env.dirty ? '-dirty' : ''}${args.mode === 'full' ? '' : `-${args.mode}`}${args.engineModule ? '-ab' : ''}${args.mode === 'full' && !args.engineModule ? '' : `-${startedAt.slice(11, 19).replace(/:/g, '')}`}`;
   const file = join(args.out, `${base}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   const svg = join(args.out, `${base}.svg`);

@@ -33,6 +33,7 @@ export interface ChainOptions {
   /** Run the agent under a wrapper (profiling). */
   agentWrap?: string[];
   agentExecArgv?: string[];
+  agentEnv?: Record<string, string>;
   distDir: string;
 }
 
@@ -85,6 +86,7 @@ export class Chain {
       const hostOpts = o.kind === 'engine' ? { impl: 'engine', engine: { threads: 1, tunnelsPerWorker: 10_000, ...o.engine } } : { impl: 'naive' };
       const agentOpts: Parameters<typeof startNode>[2] = { quiet: !o.agentWrap, args: [JSON.stringify(hostOpts)], execArgv: ['--expose-gc', ...(o.agentExecArgv ?? [])] };
       if (o.agentWrap) agentOpts.wrap = o.agentWrap;
+      if (o.agentEnv) agentOpts.env = o.agentEnv;
       starts.push(startNode('agent', p('engine-host'), agentOpts).then((x) => (c.agent = x)));
     }
     if (o.kind === 'engine' || o.kind === 'naive') {

@@ -40,6 +40,8 @@ export interface Ctx {
   /** Profiling: run the agent under this wrapper / with these node flags. */
   agentWrap?: string[];
   agentExecArgv?: string[];
+  /** Environment for agent processes (BENCH_ENGINE_MODULE for an A/B of another build). */
+  agentEnv?: Record<string, string>;
   /** CPU seconds of every benchmark process, summed (for the machine-load note). */
   benchCpu: { sec: number };
 }

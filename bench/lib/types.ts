@@ -74,6 +74,8 @@ export interface Results {
   durationSec: number;
   env: Environment;
   /** Busy CPU share of the machine outside the benchmark's own processes, over the whole run. */
+  /** Set when the agent processes loaded another build of the package (an A/B run). */
+  engineModule?: string;
   machine: { busySec: number; wallSec: number; benchCpuSec: number; foreignCpuSec: number; note: string };
   scenarios: ScenarioResult[];
   targets: Target[];

@@ -3,7 +3,7 @@
  * naive ws tunnel (`{"impl":"naive"}`). On command it opens N tunnels to a target and a cloud URL and
  * reports set-up times; the harness reads its CPU and memory from /proc.
  */
-import { createEngine, type EngineOptions, type TunnelSpec } from 'c8y-tunnel';
+import type { EngineOptions, TunnelSpec } from 'c8y-tunnel';
 import { serve } from '../lib/ipc.js';
 import { percentile, round } from '../lib/stats.js';
 import { openNaive } from './naive-tunnel.js';
@@ -19,6 +19,8 @@ interface AnyHandle {
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as HostOptions;
+// BENCH_ENGINE_MODULE points at another build of the package (A/B of an engine change in one run).
+const { createEngine } = (await import(process.env.BENCH_ENGINE_MODULE ?? 'c8y-tunnel')) as typeof import('c8y-tunnel');
 const engine = opts.impl === 'naive' ? null : createEngine(opts.engine ?? {});
 const handles = new Set<AnyHandle>();
 

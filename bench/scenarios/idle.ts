@@ -29,6 +29,7 @@ async function idleRow(ctx: Ctx, impl: IdleImpl, n: number): Promise<Row> {
     ctx.progress(`${key}: starting`);
     const co: Parameters<typeof Chain.start>[0] = { kind: impl.chain, distDir: ctx.distDir };
     if (impl.engine) co.engine = impl.engine;
+    if (ctx.agentEnv) co.agentEnv = ctx.agentEnv;
     chain = await Chain.start(co);
     const agent = chain.agent!;
     // Warm-up: load every module and start the workers, then measure from there.

@@ -34,6 +34,7 @@ async function latencyRow(ctx: Ctx, kind: ChainKind, neighbours: number): Promis
     const co: Parameters<typeof Chain.start>[0] = { kind, distDir: ctx.distDir };
     if (ctx.agentWrap) co.agentWrap = ctx.agentWrap;
     if (ctx.agentExecArgv) co.agentExecArgv = ctx.agentExecArgv;
+    if (ctx.agentEnv) co.agentEnv = ctx.agentEnv;
     chain = await Chain.start(co);
     const ping = await chain.connect(1, 'echo', 'pinger');
     let busy: Link | null = null;

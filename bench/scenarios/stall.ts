@@ -26,6 +26,7 @@ async function stallRow(ctx: Ctx, id: string, label: string, chainKind: ChainKin
     ctx.progress(`${key}: starting`);
     const co: Parameters<typeof Chain.start>[0] = { kind: chainKind, distDir: ctx.distDir };
     if (engine) co.engine = engine;
+    if (ctx.agentEnv) co.agentEnv = ctx.agentEnv;
     chain = await Chain.start(co);
     const n = ctx.sizes.s7Tunnels;
     const per = ctx.sizes.s7BytesPerTunnel;

@@ -40,6 +40,7 @@ export async function throughputRow(ctx: Ctx, t: ThroughputSpec): Promise<Row> {
     if (t.spec) co.spec = t.spec;
     if (ctx.agentWrap) co.agentWrap = ctx.agentWrap;
     if (ctx.agentExecArgv) co.agentExecArgv = ctx.agentExecArgv;
+    if (ctx.agentEnv) co.agentEnv = ctx.agentEnv;
     chain = await Chain.start(co);
     const d2c = t.direction === 'd2c';
     ctx.progress(`${t.key}: opening ${t.conns} connection(s)`);
