@@ -224,6 +224,15 @@ export class MqttTransport implements Transport {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    try {
+      this.dispatch(topic, payload);
+    } catch (err) {
+      // Nothing the cloud sends may take the agent down.
+      this.log.error({ topic, err: err instanceof Error ? err.message : String(err) }, 'error while handling an MQTT message');
+    }
+  }
+
+  private dispatch(topic: string, payload: Buffer): void {
     const text = payload.toString('utf8');
     switch (topic) {
       case 's/ds': {
