@@ -76,6 +76,14 @@ interface Op {
 
 const SEEN_LIMIT = 10_000;
 
+/** Name-reported operations of one device in arrival order; `head` = oldest without a final status sent. */
+interface Chain {
+  ops: Op[];
+  head: number;
+  /** Operations before this index had their EXECUTING sent (or left the chain). */
+  exec: number;
+}
+
 /** Counters for stats(). */
 export interface OperationStats {
   received: number;
@@ -89,7 +97,7 @@ export interface OperationStats {
 /** The operation coordinator. */
 export class Operations {
   private readonly seen = new Map<string, Op>();
-  private readonly chains = new Map<string, Op[]>();
+  private readonly chains = new Map<string, Chain>();
   private active = 0;
   private stopping = false;
   /** Set once the same operation arrived both as 530 and as JSON: from then on a 530 waits for its twin. */
@@ -153,8 +161,8 @@ export class Operations {
       }
       op.inChain = true;
       let chain = this.chains.get(req.serial);
-      if (!chain) this.chains.set(req.serial, (chain = []));
-      chain.push(op);
+      if (!chain) this.chains.set(req.serial, (chain = { ops: [], head: 0, exec: 0 }));
+      chain.ops.push(op);
     }
     this.start(op);
   }
@@ -173,9 +181,6 @@ export class Operations {
         // Nothing was sent by name: leave the name chain altogether.
         prior.holding = false;
         clearTimeout(prior.holdTimer);
-        const chain = this.chains.get(prior.req.serial);
-        const i = chain ? chain.indexOf(prior) : -1;
-        if (chain && i !== -1) chain.splice(i, 1);
         prior.inChain = false;
         this.flushById(prior);
       }
@@ -305,22 +310,38 @@ export class Operations {
 
   /** Sends name-based statuses in arrival order: every EXECUTING at once, finals only for the oldest. */
   private flushChain(serial: string): void {
-    const chain = this.chains.get(serial);
-    if (!chain) return;
-    while (chain.length > 0) {
-      const head = chain[0]!;
-      if (head.holding) return;
-      this.sendExec(head);
-      if (!head.final) break;
-      for (const s of head.out.splice(0)) this.d.sink.report(this.ref(head), s.status, s.reason);
-      head.finalSent = true;
-      chain.shift();
+    const c = this.chains.get(serial);
+    if (!c) return;
+    const ops = c.ops;
+    // Finals, oldest first; an operation that is not final (or still held) stops the line.
+    while (c.head < ops.length) {
+      const op = ops[c.head]!;
+      if (op.inChain) {
+        if (op.holding) break;
+        this.sendExec(op);
+        if (!op.final) break;
+        for (const st of op.out.splice(0)) this.d.sink.report(this.ref(op), st.status, st.reason);
+        op.finalSent = true;
+        op.inChain = false;
+      }
+      c.head++;
     }
-    for (const op of chain) {
-      if (op.holding) return;
-      this.sendExec(op);
+    // EXECUTING of the younger ones, in order, up to the first held one (a cursor keeps this O(1) amortised).
+    if (c.exec < c.head) c.exec = c.head;
+    while (c.exec < ops.length) {
+      const op = ops[c.exec]!;
+      if (op.inChain) {
+        if (op.holding) break;
+        this.sendExec(op);
+      }
+      c.exec++;
     }
-    if (chain.length === 0) this.chains.delete(serial);
+    if (c.head === ops.length) this.chains.delete(serial);
+    else if (c.head > 1024 && c.head * 2 > ops.length) {
+      c.ops = ops.slice(c.head);
+      c.exec -= c.head;
+      c.head = 0;
+    }
   }
 
   private sendExec(op: Op): void {
