@@ -3,6 +3,7 @@
  * WebSocket at /service/remoteaccess/client/{device}/configurations/{config}. When either side ends, the
  * other is closed; a session is never resumed (a reconnect is a new operation on the cloud side).
  */
+import type { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { WebSocket } from 'ws';
 import { TunnelError } from '../errors.js';
@@ -85,173 +86,208 @@ export async function runSession(input: Readable, output: Writable, target: Sess
   input.pause();
   const watch = target.watch?.();
   if (watch) await watch.baseline().catch(() => {});
-  return pump(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch);
+  return new ClientSession(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch).done;
 }
 
-function pump(input: Readable, output: Writable, target: SessionTarget, c: SessionCounters, watch: OperationWatch | undefined): Promise<SessionResult> {
-  return new Promise((resolve) => {
+/** One session's state machine: set-up, the byte pump both ways, linger after local EOF, and the end. */
+class ClientSession {
+  readonly done: Promise<SessionResult>;
+  private resolveDone!: (r: SessionResult) => void;
+  private readonly ws: WebSocket;
+  private opened = false;
+  private finished = false;
+  /** Local EOF seen: nothing more is read. */
+  private localEnded = false;
+  /** Our close frame is on its way. */
+  private wsClosing = false;
+  private inputPaused = false;
+  private wsPaused = false;
+  /** The device has joined: a first byte came, or its operation is SUCCESSFUL. */
+  private deviceUp = false;
+  private lastDownAt = 0;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+    private readonly target: SessionTarget,
+    private readonly c: SessionCounters,
+    private readonly watch: OperationWatch | undefined,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
     c.open = true;
-    let opened = false;
-    let finished = false;
-    let localEnded = false;
-    let paused = false;
-    let watchTimer: NodeJS.Timeout | undefined;
-    let lingerTimer: NodeJS.Timeout | undefined;
-    let wsClosing = false;
-    let lastDownAt = 0;
-    /** The device has joined: a first byte came, or its operation is SUCCESSFUL. */
-    let deviceUp = false;
-    const ws = new WebSocket(target.url, ['binary'], {
+    this.ws = new WebSocket(target.url, ['binary'], {
       headers: { Authorization: target.authorization },
       perMessageDeflate: false,
       handshakeTimeout: target.handshakeTimeoutMs,
       maxPayload: 64 * 1024 * 1024,
       ...(target.ca ? { ca: target.ca } : {}),
     });
+    this.ws.on('open', this.onOpen);
+    this.ws.on('message', this.onMessage);
+    this.ws.on('unexpected-response', this.onRefused);
+    this.ws.on('error', this.onWsError);
+    this.ws.on('close', this.onWsClose);
+    input.on('end', this.onLocalEof);
+    input.on('close', this.onLocalClose);
+    input.on('error', this.onLocalGone);
+    output.on('error', this.onOutputError);
+  }
 
-    const finish = (endedBy: SessionResult['endedBy'], extra: { closeCode?: number; error?: TunnelError }): void => {
-      if (finished) return;
-      finished = true;
-      c.open = false;
-      clearTimeout(watchTimer);
-      input.removeListener('data', onLocalData);
-      input.removeListener('end', onLocalEof);
-      input.removeListener('close', onLocalClose);
-      clearTimeout(lingerTimer);
-      if (!output.writableEnded && !output.destroyed) output.end();
-      const t = setTimeout(() => {
-        if ('destroy' in input && typeof input.destroy === 'function') input.destroy();
-        ws.terminate();
-      }, CLOSE_GRACE_MS);
-      t.unref();
-      resolve({ bytesUp: c.bytesUp, bytesDown: c.bytesDown, endedBy, ...extra });
-    };
-
-    function onLocalData(chunk: Buffer): void {
-      c.bytesUp += chunk.length;
-      ws.send(chunk, { binary: true }, onSent);
-      if (ws.bufferedAmount > HIGH_WATER && !paused) {
-        paused = true;
-        input.pause();
-      }
-    }
-    function onSent(): void {
-      if (paused && ws.bufferedAmount < LOW_WATER) {
-        paused = false;
-        input.resume();
-      }
-    }
-    // CRA has no half-close. On local EOF (`printf hello | nc`, a piped file) the session stays open until
-    // the device has been quiet for `lingerMs`, so its answer still arrives (the local socket stays
-    // writable: allowHalfOpen); then the WebSocket closes. A local socket that is gone closes it at once.
-    function onLocalEof(): void {
-      if (localEnded || finished) return;
-      const linger = target.lingerMs ?? DEFAULT_LINGER_MS;
-      if (ws.readyState !== WebSocket.OPEN || linger <= 0) return onLocalGone();
-      localEnded = true;
-      input.removeListener('data', onLocalData);
-      const endAt = Date.now();
-      const tick = (): void => {
-        if (finished || wsClosing) return;
-        // The quiet clock starts once the device has joined (when the watch can tell); until then the
-        // cloud's own operation timeout bounds the wait.
-        if (!deviceUp && watch?.enabled()) {
-          lingerTimer = setTimeout(tick, 100);
-          return;
-        }
-        const quiet = Date.now() - Math.max(endAt, lastDownAt);
-        if (quiet >= linger) onLocalGone();
-        else lingerTimer = setTimeout(tick, linger - quiet);
-      };
-      tick();
-    }
-    // A socket closes when destroyed (listener shutdown) or closed both ways: the session ends. stdin
-    // closes right after its EOF (autoDestroy) while stdout is still writable: that is a plain EOF.
-    function onLocalClose(): void {
-      if ((input as unknown) !== output && input.readableEnded) return;
-      onLocalGone();
-    }
-    function onLocalGone(): void {
-      if (wsClosing || finished) return;
-      wsClosing = true;
-      localEnded = true;
-      input.removeListener('data', onLocalData);
-      if (ws.readyState === WebSocket.OPEN) {
-        ws.close(1000);
-        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
-      } else {
-        ws.terminate();
-        finish('local', {});
-      }
-    }
-
-    // Until the first byte from the device (or SUCCESSFUL), look for the device's verdict.
-    function watchOperation(): void {
-      const w = watch;
-      if (!w || finished || c.bytesDown > 0) return;
-      watchTimer = setTimeout(() => {
-        void w.check().then((st) => {
-          if (st?.status === 'SUCCESSFUL') deviceUp = true;
-          if (finished || c.bytesDown > 0 || st?.status === 'SUCCESSFUL') return;
-          if (st?.status === 'FAILED') {
-            finish('error', { error: deviceFailedError(st.failureReason) });
-            ws.close(1000);
-          } else watchOperation();
-        }, watchOperation);
-      }, target.watchIntervalMs ?? 1000);
-    }
-
-    ws.on('open', () => {
-      opened = true;
-      input.on('data', onLocalData);
-      input.resume();
-      watchOperation();
-    });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (finished) return;
-      const buf = isBinary ? data : Buffer.from(data);
-      c.bytesDown += buf.length;
-      lastDownAt = Date.now();
-      deviceUp = true;
-      if (!output.write(buf)) {
-        ws.pause();
-        output.once('drain', () => ws.resume());
-      }
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      res.resume();
-      finish('error', { error: upgradeError(res.statusCode ?? 0) });
+  private finish(endedBy: SessionResult['endedBy'], extra: { closeCode?: number; error?: TunnelError }): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.c.open = false;
+    clearTimeout(this.watchTimer);
+    clearTimeout(this.lingerTimer);
+    const { input, output, ws } = this;
+    input.removeListener('data', this.onLocalData);
+    input.removeListener('end', this.onLocalEof);
+    input.removeListener('close', this.onLocalClose);
+    if (!output.writableEnded && !output.destroyed) output.end();
+    setTimeout(() => {
+      input.destroy();
       ws.terminate();
-    });
-    ws.on('error', (err: NodeJS.ErrnoException) => {
-      if (finished) return;
-      if (!opened && /handshake has timed out/i.test(err.message)) {
-        finish('error', { error: new TunnelError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time') });
-      } else {
-        const where = opened ? 'the session WebSocket failed' : 'could not open the session WebSocket';
-        finish('error', { error: new TunnelError('CONNECT_ERR_CONFIG', `${where} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined) });
-      }
-    });
-    ws.on('close', (code: number, reasonBuf: Buffer) => {
-      if (finished) return;
-      if (localEnded) {
-        finish('local', { closeCode: code });
+    }, CLOSE_GRACE_MS).unref();
+    this.resolveDone({ bytesUp: this.c.bytesUp, bytesDown: this.c.bytesDown, endedBy, ...extra });
+  }
+
+  private readonly onOpen = (): void => {
+    this.opened = true;
+    this.input.on('data', this.onLocalData);
+    this.input.resume();
+    this.watchOperation();
+  };
+
+  // Local -> cloud, pausing the input while the WebSocket holds too much (ws-style backpressure).
+  private readonly onLocalData = (chunk: Buffer): void => {
+    this.c.bytesUp += chunk.length;
+    this.ws.send(chunk, { binary: true }, this.onSent);
+    if (this.ws.bufferedAmount > HIGH_WATER && !this.inputPaused) {
+      this.inputPaused = true;
+      this.input.pause();
+    }
+  };
+
+  private readonly onSent = (): void => {
+    if (this.inputPaused && this.ws.bufferedAmount < LOW_WATER && !this.localEnded) {
+      this.inputPaused = false;
+      this.input.resume();
+    }
+  };
+
+  // Cloud -> local, pausing the WebSocket while the output does not drain.
+  private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
+    if (this.finished) return;
+    const buf = isBinary ? data : Buffer.from(data);
+    this.c.bytesDown += buf.length;
+    this.lastDownAt = Date.now();
+    this.deviceUp = true;
+    if (!this.output.write(buf) && !this.wsPaused) {
+      this.wsPaused = true;
+      this.ws.pause();
+      this.output.once('drain', () => {
+        this.wsPaused = false;
+        this.ws.resume();
+      });
+    }
+  };
+
+  // CRA has no half-close. On local EOF (`printf hello | nc`, a piped file) the session stays open until
+  // the device has been quiet for `lingerMs`, so its answer still arrives (the local socket stays
+  // writable: allowHalfOpen); then the WebSocket closes. A local socket that is gone closes it at once.
+  private readonly onLocalEof = (): void => {
+    if (this.localEnded || this.finished) return;
+    const linger = this.target.lingerMs ?? DEFAULT_LINGER_MS;
+    if (this.ws.readyState !== WebSocket.OPEN || linger <= 0) return this.onLocalGone();
+    this.localEnded = true;
+    this.input.removeListener('data', this.onLocalData);
+    const endAt = Date.now();
+    const tick = (): void => {
+      if (this.finished || this.wsClosing) return;
+      // The quiet clock starts once the device has joined (when the watch can tell); until then the
+      // cloud's own operation timeout bounds the wait.
+      if (!this.deviceUp && this.watch?.enabled()) {
+        this.lingerTimer = setTimeout(tick, 100);
         return;
       }
-      const reason = reasonBuf.toString('utf8');
-      if (isOfflineClose(code, reason, c.bytesDown)) {
-        const why = reason ? `: ${reason}` : '';
-        finish('error', { closeCode: code, error: new TunnelError('CONNECT_ERR_OFFLINE', `the device did not answer: the operation timed out (close ${code}${why})`) });
-      } else finish('cloud', { closeCode: code });
-    });
+      const quiet = Date.now() - Math.max(endAt, this.lastDownAt);
+      if (quiet >= linger) this.onLocalGone();
+      else this.lingerTimer = setTimeout(tick, linger - quiet);
+    };
+    tick();
+  };
 
-    input.on('end', onLocalEof);
-    input.on('close', onLocalClose);
-    input.on('error', () => onLocalGone());
-    output.on('error', () => {
-      // Nobody reads any more: stop at once.
-      ws.terminate();
-      finish('local', {});
-    });
-  });
+  // A socket closes when destroyed (listener shutdown) or closed both ways: the session ends. stdin
+  // closes right after its EOF (autoDestroy) while stdout is still writable: that is a plain EOF.
+  private readonly onLocalClose = (): void => {
+    if ((this.input as unknown) !== this.output && this.input.readableEnded) return;
+    this.onLocalGone();
+  };
+
+  private readonly onLocalGone = (): void => {
+    if (this.wsClosing || this.finished) return;
+    this.wsClosing = true;
+    this.localEnded = true;
+    this.input.removeListener('data', this.onLocalData);
+    if (this.ws.readyState === WebSocket.OPEN) {
+      this.ws.close(1000);
+      setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+    } else {
+      this.ws.terminate();
+      this.finish('local', {});
+    }
+  };
+
+  // Nobody reads any more: stop at once.
+  private readonly onOutputError = (): void => {
+    this.ws.terminate();
+    this.finish('local', {});
+  };
+
+  // Until the first byte from the device (or SUCCESSFUL), look for the device's verdict.
+  private watchOperation(): void {
+    const w = this.watch;
+    if (!w || this.finished || this.c.bytesDown > 0) return;
+    this.watchTimer = setTimeout(() => {
+      void w.check().then(
+        (st) => {
+          if (st?.status === 'SUCCESSFUL') this.deviceUp = true;
+          if (this.finished || this.c.bytesDown > 0 || st?.status === 'SUCCESSFUL') return;
+          if (st?.status === 'FAILED') {
+            this.finish('error', { error: deviceFailedError(st.failureReason) });
+            this.ws.close(1000);
+          } else this.watchOperation();
+        },
+        () => this.watchOperation(),
+      );
+    }, this.target.watchIntervalMs ?? 1000);
+  }
+
+  private readonly onRefused = (_req: unknown, res: IncomingMessage): void => {
+    res.resume();
+    this.finish('error', { error: upgradeError(res.statusCode ?? 0) });
+    this.ws.terminate();
+  };
+
+  private readonly onWsError = (err: NodeJS.ErrnoException): void => {
+    if (this.finished) return;
+    if (!this.opened && /handshake has timed out/i.test(err.message)) {
+      this.finish('error', { error: new TunnelError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time') });
+      return;
+    }
+    const where = this.opened ? 'the session WebSocket failed' : 'could not open the session WebSocket';
+    this.finish('error', { error: new TunnelError('CONNECT_ERR_CONFIG', `${where} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined) });
+  };
+
+  private readonly onWsClose = (code: number, reasonBuf: Buffer): void => {
+    if (this.finished) return;
+    if (this.localEnded) return this.finish('local', { closeCode: code });
+    const reason = reasonBuf.toString('utf8');
+    if (isOfflineClose(code, reason, this.c.bytesDown)) {
+      const why = reason ? `: ${reason}` : '';
+      this.finish('error', { closeCode: code, error: new TunnelError('CONNECT_ERR_OFFLINE', `the device did not answer: the operation timed out (close ${code}${why})`) });
+    } else this.finish('cloud', { closeCode: code });
+  };
 }
