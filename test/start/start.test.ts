@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { spawn } from 'node:child_process';
-import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import net from 'node:net';
+import { echoServer, listen0, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { alive, CLI, spawnNode, START } from '../connect/cli.js';
 
 /** Splits a printed shell line into env assignments and arguments (the demo prints no quotes for its defaults). */
@@ -106,5 +107,19 @@ describe('npm start (bin/start.js)', () => {
     process.kill(agentPid, 'SIGKILL');
     assert.equal(await withTimeout(demo.exited, 15_000, 'demo exit after the agent died'), 1);
     assert.match(demo.stderr(), /the agent exited unexpectedly \(killed by SIGKILL\); its last lines:\n {2}INFO agent starting/);
+  });
+
+  it('a port in use or a bad flag: one line saying what to do, nothing left running', { timeout: 30_000 }, async (t) => {
+    const busy = net.createServer();
+    const port = await listen0(busy);
+    t.after(() => busy.close());
+    const p = spawnNode(START, ['--http-port', String(port), '--mqtt-port', '0'], { C8Y_TUNNEL_SKIP_BUILD: '1' });
+    assert.equal(await withTimeout(p.exited, 15_000, 'demo exit'), 1);
+    assert.match(p.stderr(), /^c8y-tunnel demo: a port is already in use .*EADDRINUSE.*; pick others with --http-port\/--mqtt-port \(0 = any free port\)\n$/);
+    assert.doesNotMatch(p.stdout(), /starting the agent/);
+
+    const bad = spawnNode(START, ['--http-port', 'eighty'], { C8Y_TUNNEL_SKIP_BUILD: '1' });
+    assert.equal(await withTimeout(bad.exited, 15_000, 'demo exit'), 2);
+    assert.match(bad.stderr(), /--http-port must be a port 0-65535, got "eighty"/);
   });
 });
