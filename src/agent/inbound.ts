@@ -24,8 +24,11 @@ export interface RemoteAccessRequest {
 /** What one `s/ds` publish held. */
 export interface DownstreamResult {
   requests: RemoteAccessRequest[];
-  /** Malformed 530 lines (or lines that failed to parse): the message never contains the line itself. */
-  errors: TunnelError[];
+  /**
+   * Malformed 530 lines for one of our serials (so they can still be failed by name, in order); the
+   * message never contains the line itself.
+   */
+  errors: Array<{ serial: string; error: TunnelError }>;
   /** Lines for other templates or other devices. */
   ignored: number;
 }
@@ -35,8 +38,9 @@ export function parseDownstream(payload: string, serials: ReadonlySet<string>): 
   const out: DownstreamResult = { requests: [], errors: [], ignored: 0 };
   for (const p of parsePayload(payload)) {
     if (p.error) {
-      // Only lines that look like a 530 matter; others (unknown templates we could not parse) are noise.
-      if (p.line.trimStart().startsWith('530')) out.errors.push(p.error);
+      // Only 530 lines for our serials matter; others (unknown templates we could not parse) are noise.
+      const serial = naiveSerial(p.line);
+      if (p.line.trimStart().startsWith('530,') && serial !== undefined && serials.has(serial)) out.errors.push({ serial, error: p.error });
       else out.ignored++;
       continue;
     }
@@ -52,10 +56,16 @@ export function parseDownstream(payload: string, serials: ReadonlySet<string>): 
       const r = parseRemoteAccessConnect(p.fields);
       out.requests.push({ serial: r.serial, host: r.host, port: r.port, key: r.key, via: '530' });
     } catch (err) {
-      out.errors.push(err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_BAD_OPERATION', String(err)));
+      out.errors.push({ serial: p.fields[1]!, error: err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_BAD_OPERATION', String(err)) });
     }
   }
   return out;
+}
+
+/** Field 1 of a line that did not parse, by a plain split (quotes stripped). */
+function naiveSerial(line: string): string | undefined {
+  const f = line.split(',')[1];
+  return f === undefined ? undefined : f.trim().replace(/^"|"$/g, '');
 }
 
 /** The shape of an operation in JSON notifications and REST. */

@@ -237,8 +237,7 @@ export class MqttTransport implements Transport {
     switch (topic) {
       case 's/ds': {
         const r = parseDownstream(text, this.serials);
-        // No id and no trustworthy key: the line can only be logged (the cloud times the operation out).
-        for (const err of r.errors) this.handlers.malformed({ serial: this.cfg.deviceId }, err);
+        for (const e of r.errors) this.handlers.malformed({ serial: e.serial }, e.error);
         for (const req of r.requests) this.handlers.request(req);
         return;
       }

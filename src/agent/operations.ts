@@ -117,14 +117,36 @@ export class Operations {
     this.stopping = true;
   }
 
-  /** A malformed operation that still carried an id: fail it by id. */
+  /**
+   * A malformed operation: FAILED by id when it has one; a bare 530 is failed by name in its place in the
+   * arrival order (it is still the device's oldest PENDING one; skipping it would make the next 501 hit it).
+   */
   rejectMalformed(ref: { serial: string; id?: string }, err: TunnelError): void {
     this.counts.malformed++;
     this.d.log.warn({ code: err.code, id: ref.id, serial: ref.serial }, `malformed remote access operation: ${err.message}`);
-    if (ref.id === undefined) return;
+    if (this.stopping) return;
     const reason = sanitizeReason(`malformed operation: ${err.message}`);
-    this.d.sink.report(ref, 'EXECUTING');
-    this.d.sink.report(ref, 'FAILED', reason);
+    if (ref.id !== undefined) {
+      this.d.sink.report(ref, 'EXECUTING');
+      this.d.sink.report(ref, 'FAILED', reason);
+      return;
+    }
+    const op: Op = {
+      req: { serial: ref.serial, host: '', port: 0, key: '', via: '530' },
+      id: undefined,
+      arrived: performance.now(),
+      holding: false,
+      inChain: true,
+      holdTimer: undefined,
+      out: [{ status: 'EXECUTING' }, { status: 'FAILED', reason }],
+      execSent: false,
+      final: true,
+      finalSent: false,
+    };
+    let chain = this.chains.get(ref.serial);
+    if (!chain) this.chains.set(ref.serial, (chain = { ops: [], head: 0, exec: 0 }));
+    chain.ops.push(op);
+    this.flushChain(ref.serial);
   }
 
   /** Handles one request from any path. Never throws. */

@@ -65,3 +65,26 @@ describe('agent end to end: FAILED reasons', () => {
     assert.equal((await rig.sim.waitForOperationStatus(d.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
   });
 });
+
+describe('agent end to end: malformed operations', () => {
+  it('logs a 530 it cannot parse, never crashes, and serves the next operation', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const rig = await startRig();
+    t.after(() => rig.close());
+    const bad = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: 'bad host\tname', port: 22 });
+    const end = Date.now() + 5000;
+    while (!rig.logs.some((l) => l.includes('malformed remote access operation')) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const line = rig.logs.find((l) => l.includes('malformed remote access operation'));
+    assert.ok(line, 'the malformed line is logged');
+    assert.ok(!line.includes(bad.c8y_RemoteAccessConnect.connectionKey));
+    assert.equal(rig.agent.stats().operations.malformed, 1);
+    // Failed by name in its place, so the next operation's by-name statuses land on the right one.
+    const badDone = await rig.sim.waitForOperationStatus(bad.id, ['SUCCESSFUL', 'FAILED'], 5000);
+    assert.equal(badDone.status, 'FAILED');
+    assert.match(badDone.failureReason ?? '', /^malformed operation: invalid target host/);
+    const good = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: '127.0.0.1', port: echo.port });
+    assert.equal((await rig.sim.waitForOperationStatus(good.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
+    assert.deepEqual(statuses(rig.sim, good.id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
+  });
+});

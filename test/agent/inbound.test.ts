@@ -27,10 +27,14 @@ describe('inbound operations', () => {
   });
 
   it('reports malformed 530 lines as coded errors without the line, never throws', () => {
-    const r = parseDownstream(`530,dev1,127.0.0.1,99999,${KEY}\n530,"dev1\n530,dev1,h,22\n530,dev1,h,22,../../x\n`, serials);
+    const r = parseDownstream(`530,dev1,127.0.0.1,99999,${KEY}\n530,dev1,h,22\n530,child1,h,22,../../x\n530,other,h,0,k\n530,"dev1",h"x,22,k\n`, serials);
     assert.equal(r.requests.length, 0);
-    assert.deepEqual(r.errors.map((e) => e.code).sort(), ['SR_ERR_FIELD', 'SR_ERR_QUOTE']);
-    for (const e of r.errors) assert.ok(!e.message.includes(KEY));
+    assert.deepEqual(
+      r.errors.map((e) => `${e.serial} ${e.error.code}`),
+      ['dev1 SR_ERR_FIELD', 'dev1 SR_ERR_FIELDS', 'child1 SR_ERR_FIELD', 'dev1 SR_ERR_QUOTE'],
+    );
+    assert.equal(r.ignored, 1);
+    for (const e of r.errors) assert.ok(!e.error.message.includes(KEY));
     assert.doesNotThrow(() => parseDownstream('\u0000\u0001,,,"', serials));
   });
 
