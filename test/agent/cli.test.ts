@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startSim, type Sim } from 'c8y-tunnel';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
+import { holdingProxy } from './rig.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));
 
@@ -61,6 +62,30 @@ describe('c8y-tunnel agent (CLI)', () => {
     assert.ok(p.err().includes('"msg":"agent stopped"'), p.err());
     assert.ok(!p.err().includes(op.c8y_RemoteAccessConnect.connectionKey));
     assert.ok(!p.err().includes('Dev1cePassw0rd'));
+  });
+
+  it('sends the device WebSocket through HTTPS_PROXY unless NO_PROXY names the host', { timeout: 30_000 }, async (t) => {
+    const sim = await startSim({ quiet: true });
+    t.after(() => sim.close());
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const proxy = await holdingProxy();
+    t.after(() => proxy.close());
+    for (const [serial, noProxy, expected] of [
+      ['px-1', '', 1],
+      ['px-2', 'localhost,127.0.0.1', 0],
+    ] as const) {
+      const { id } = await sim.createDevice(serial);
+      const before = proxy.connects;
+      const p = runAgent(['--log-format', 'json'], { ...simEnv(sim, serial), HTTPS_PROXY: proxy.url, NO_PROXY: noProxy });
+      t.after(() => p.kill('SIGKILL'));
+      await waitFor(() => (sim.supportedOperations(serial) ?? []).length > 0, 10_000, 'agent connected');
+      const op = await sim.createRemoteAccessOperation(id, { hostname: '127.0.0.1', port: echo.port });
+      assert.equal((await sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
+      assert.equal(proxy.connects - before, expected, `NO_PROXY=${noProxy}`);
+      p.kill('SIGTERM');
+      assert.equal((await withTimeout(p.exited, 8000, 'exit')).code, 0);
+    }
   });
 
   it('exits 2 with one line naming a missing setting', { timeout: 10_000 }, async () => {
