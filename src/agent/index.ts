@@ -194,5 +194,6 @@ function emptyEngineStats(): EngineStats {
 
 /** Creates the agent; throws AGENT_ERR_CONFIG (one line naming the setting) on a bad or missing setting. */
 export function createAgent(options: AgentOptions): Agent {
+  if (!options || typeof options !== 'object') throw new TunnelError('AGENT_ERR_CONFIG', 'createAgent() needs a settings object');
   return new AgentImpl(options);
 }

@@ -127,6 +127,13 @@ describe('agent config', () => {
     assert.throws(() => readConfigFile(join(dir, 'unk.json')), /unknown key "hots"/);
   });
 
+  it('createAgent() validates at once, before anything starts', async () => {
+    const { createAgent } = await import('c8y-tunnel');
+    assert.throws(() => createAgent(undefined as never), { code: 'AGENT_ERR_CONFIG' });
+    assert.throws(() => createAgent({ ...base, host: undefined }), { code: 'AGENT_ERR_CONFIG', message: /missing setting host/ });
+    assert.throws(() => createAgent({ ...base, allow: ['nope:x'] }), { code: 'AGENT_ERR_CONFIG', message: /config.allow|setting allow/ });
+  });
+
   it('refuses unknown flags with a coded error', () => {
     assert.throws(() => configFromArgs(['--hots', 'x'], {}), { code: 'AGENT_ERR_CONFIG' });
   });
