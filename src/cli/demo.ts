@@ -140,18 +140,17 @@ function statusText(sim: Sim, meter: ReturnType<typeof createRateMeter>): string
   return `sessions open: ${open} (${all.length} so far) | to device ${formatRate(r.up)} | from device ${formatRate(r.down)} | total ${formatBytes(up)} / ${formatBytes(down)}`;
 }
 
-function waitForSignal(agent: AgentProcess): Promise<'signal' | 'agent-exit'> {
-  return new Promise((resolve) => {
-    const done = (why: 'signal' | 'agent-exit'): void => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      resolve(why);
-    };
-    const onSignal = (): void => done('signal');
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    void agent.exited.then(() => done('agent-exit'));
-  });
+/**
+ * SIGINT (Ctrl-C), SIGTERM and SIGHUP (terminal closed) all stop the demo in order; installed before the
+ * agent is spawned, so no signal can leave it running on its own (it is in its own process group).
+ */
+function installStopSignals(): { stopped: Promise<'signal'>; dispose(): void } {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  let fire: (v: 'signal') => void = () => {};
+  const stopped = new Promise<'signal'>((r) => (fire = r));
+  const onSignal = (): void => fire('signal');
+  for (const sig of signals) process.on(sig, onSignal);
+  return { stopped, dispose: () => signals.forEach((sig) => process.removeListener(sig, onSignal)) };
 }
 
 function watchSessions(sim: Sim, status: StatusLine): void {
@@ -196,6 +195,8 @@ export async function run(argv: string[]): Promise<number> {
   const status = createStatusLine(process.stdout);
   let timer: NodeJS.Timeout | undefined;
   let code = 0;
+  const stop = installStopSignals();
+  let why: 'signal' | 'signal-early' | 'agent-exit' | 'ready' = 'ready';
   try {
     sim = await startSim({ host: o.host, httpPort: o.httpPort, mqttPort: o.mqttPort, tenant: o.tenant, user: o.user, password: o.password, quiet: true }).catch((err: NodeJS.ErrnoException) => {
       if (/EADDRINUSE/.test(`${err.code} ${err.message}`)) {
@@ -209,16 +210,20 @@ export async function run(argv: string[]): Promise<number> {
     await sim.createConfiguration(dev.id, { name: 'ssh', hostname: o.ssh.host, port: o.ssh.port, protocol: 'PASSTHROUGH' });
     process.stdout.write(`emulator up at ${sim.httpUrl} and ${sim.mqttUrl}; starting the agent...\n`);
     agent = startAgentProcess(sim, o.device, o.verbose ? (line) => status.log(`agent | ${compactLog(line)}`) : undefined);
-    await agent.ready(30_000);
-    process.stdout.write(instructions(o, sim, echo, agent));
-    watchSessions(sim, status);
-    const meter = createRateMeter();
-    const s = sim;
-    timer = setInterval(() => status.update(statusText(s, meter)), 1000);
-    status.update(statusText(s, meter));
-    const why = await waitForSignal(agent);
-    clearInterval(timer);
-    status.stop();
+    const exited = agent.exited.then(() => 'agent-exit' as const);
+    why = await Promise.race([agent.ready(30_000).then(() => 'ready' as const), stop.stopped]);
+    if (why === 'signal') why = 'signal-early';
+    else {
+      process.stdout.write(instructions(o, sim, echo, agent));
+      watchSessions(sim, status);
+      const meter = createRateMeter();
+      const s = sim;
+      timer = setInterval(() => status.update(statusText(s, meter)), 1000);
+      status.update(statusText(s, meter));
+      why = await Promise.race([stop.stopped, exited]);
+      clearInterval(timer);
+      status.stop();
+    }
     if (why === 'agent-exit') {
       process.stderr.write(`c8y-tunnel demo: the agent exited unexpectedly (${agent.describeExit()}); its last lines:\n${agent.tail(compactLog)}`);
       code = 1;
@@ -232,11 +237,13 @@ export async function run(argv: string[]): Promise<number> {
     if (timer) clearInterval(timer);
     if (agent) {
       const exit = await agent.stop(10_000);
-      if (code === 0 && !exit.clean) code = 1;
+      // Stopped before it was up, the agent may die of the signal: only a running agent must exit 0.
+      if (code === 0 && why !== 'signal-early' && !exit.clean) code = 1;
       if (code === 0) process.stdout.write(`agent stopped (${agent.describeExit()})\n`);
     }
     await echo?.close();
     await sim?.close();
+    stop.dispose();
   }
   if (code === 0) process.stdout.write('stopped.\n');
   return code;
