@@ -122,4 +122,13 @@ describe('npm start (bin/start.js)', () => {
     assert.equal(await withTimeout(bad.exited, 15_000, 'demo exit'), 2);
     assert.match(bad.stderr(), /--http-port must be a port 0-65535, got "eighty"/);
   });
+
+  it('SIGHUP (the terminal closed) stops the demo and its agent too, exit 0', { timeout: 30_000 }, async (t) => {
+    const demo = spawnNode(START, ['--http-port', '0', '--mqtt-port', '0'], { C8Y_TUNNEL_SKIP_BUILD: '1' });
+    t.after(() => demo.child.kill('SIGKILL'));
+    const agentPid = Number((await demo.waitFor(/child process (\d+)/, 20_000))[1]);
+    demo.child.kill('SIGHUP');
+    assert.equal(await withTimeout(demo.exited, 15_000, 'demo exit after SIGHUP'), 0);
+    await waitFor(() => !alive(agentPid), 5000, 'the agent process is gone');
+  });
 });
