@@ -75,6 +75,9 @@ export async function run(argv: string[]): Promise<number> {
     });
     const { resolved } = proxy;
     info(`device "${opts.device}" (id ${resolved.deviceId}), configuration "${resolved.configName}" (id ${resolved.configId})`);
+    if (!/^(127\.|::1$|localhost$)/.test(proxy.host)) {
+      process.stderr.write(`warning: ${proxy.host} is not a loopback address; anyone who can reach this port can use your sessions\n`);
+    }
     // Always printed, even with --quiet: with port 0 it is the only way to learn the port.
     process.stderr.write(`listening on ${proxy.host}:${proxy.port}; each connection opens a session. Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {
