@@ -340,16 +340,18 @@ class EngineImpl implements Engine {
       else this.idleWaiters.push(resolve);
     });
     for (const t of this.local.values()) t.close('engine closing');
-    for (const port of this.ports.values()) port.postMessage({ t: 'closeAll', reason: 'engine closing', graceMs } satisfies ControlMessage);
+    // Workers destroy what is left a little before the grace ends, so the whole close stays within it.
+    const workerGrace = Math.max(0, graceMs - 150);
+    for (const port of this.ports.values()) port.postMessage({ t: 'closeAll', reason: 'engine closing', graceMs: workerGrace } satisfies ControlMessage);
     for (const h of this.handles.values()) if (h.threadId === undefined) h.pendingClose = 'engine closing';
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([allClosed, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
-    clearTimeout(timer);
+    const wait = (ms: number): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([allClosed, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+    };
+    await wait(Math.max(0, graceMs - 100));
     for (const t of this.local.values()) t.destroy('engine closing');
-    // Give the workers' own grace timers a moment to fire, then tear the pool down.
-    if (this.handles.size > 0 && this.pool) {
-      await Promise.race([allClosed, new Promise<void>((r) => setTimeout(r, 500))]);
-    }
+    // Destroyed sockets report 'close' on the next turns; a worker's own destroy lands just before this.
+    await wait(100);
     if (this.pool) await this.pool.destroy();
   }
 }

@@ -170,3 +170,22 @@ describe('frames the cloud should not send', () => {
     assert.equal(s.endedBy, 'ws');
   });
 });
+
+describe('engine.close', () => {
+  it('closes busy tunnels within the grace, on workers and on the main thread', { timeout: 20_000 }, async (t) => {
+    for (const threads of [1, 0]) {
+      // A target that never reads and a cloud that never reads: nothing can flush, so only the grace ends it.
+      const r = await rig(t, { threads, onTarget: (s) => s.pause() });
+      const handles = [r.open(), r.open()];
+      const wss = await Promise.all([r.cloud.next(), r.cloud.next()]);
+      for (const ws of wss) ws.pause();
+      await withTimeout(Promise.all(handles.map((h) => h.established)), 5000, 'established');
+      const t0 = Date.now();
+      await r.engine.close({ graceMs: 600 });
+      const took = Date.now() - t0;
+      assert.ok(took < 600 + 250, `close took ${took} ms with a 600 ms grace (threads ${threads})`);
+      const summaries = await withTimeout(Promise.all(handles.map((h) => h.closed)), 2000, 'summaries');
+      for (const s of summaries) assert.ok(s.code === 'TUN_END_LOCAL' || s.code === 'TUN_ERR_ENGINE_CLOSED', s.code);
+    }
+  });
+});
