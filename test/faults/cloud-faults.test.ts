@@ -1,0 +1,141 @@
+/** Faults 4-8 and 15: the cloud refuses the device upgrade, drops the device leg, or the proxy refuses CONNECT. */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
+import { chunkAt } from '../helpers/stream.js';
+import { statuses } from '../agent/rig.js';
+import { assertNoSecrets, closedFor, faultRig, lastOp } from './rig.js';
+
+/** An echo target that counts what it received. */
+async function countingEcho(t: { after(fn: () => unknown): void }): Promise<{ port: number; received: () => number; open: () => number }> {
+  const sockets = new Set<net.Socket>();
+  let got = 0;
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    s.on('data', (d: Buffer) => (got += d.length));
+    s.pipe(s);
+  });
+  const port = await listen0(server);
+  t.after(() => closeServer(server, sockets));
+  return { port, received: () => got, open: () => sockets.size };
+}
+
+/** An HTTP CONNECT proxy that tunnels until `refuse(status)` is called, then answers that status. */
+async function switchableProxy(t: { after(fn: () => unknown): void }): Promise<{ url: (auth?: string) => string; refuse(status: number): void; refused: () => number }> {
+  const sockets = new Set<net.Socket>();
+  let refuseWith = 0;
+  let refused = 0;
+  const server = http.createServer((_q, res) => res.writeHead(405).end());
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    sockets.add(client);
+    client.on('error', () => {});
+    client.on('close', () => sockets.delete(client));
+    if (refuseWith) {
+      refused++;
+      client.end(`HTTP/1.1 ${refuseWith} Forbidden by policy\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    const [host, port] = (req.url ?? '').split(':');
+    const up = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      if (head.length) up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    sockets.add(up);
+    up.on('error', () => client.destroy());
+    up.on('close', () => {
+      sockets.delete(up);
+      client.destroy();
+    });
+    client.on('close', () => up.destroy());
+  });
+  const port = await listen0(server);
+  t.after(() => closeServer(server, sockets));
+  return { url: (auth = '') => `http://${auth}127.0.0.1:${port}`, refuse: (s) => (refuseWith = s), refused: () => refused };
+}
+
+describe('faults: the cloud refuses the device upgrade', () => {
+  for (const [n, status] of [
+    [4, 401],
+    [5, 403],
+    [6, 404],
+    [7, 503],
+  ] as const) {
+    it(`${n}. the cloud answers the upgrade ${status}: FAILED "cloud refused WebSocket: HTTP ${status}", the target socket is closed, the bystander keeps working`, { timeout: 20_000 }, async (t) => {
+      const r = await faultRig(t);
+      const target = await countingEcho(t);
+      r.sim.faults.refuseDeviceUpgrade = status;
+      const op = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1', port: target.port });
+      const done = await r.sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000);
+      assert.equal(done.status, 'FAILED');
+      assert.equal(done.failureReason, `cloud refused WebSocket: HTTP ${status}`);
+      assert.deepEqual(statuses(r.sim, op.id), ['PENDING', 'EXECUTING', 'FAILED']);
+      await waitFor(() => r.agent.stats().engine.failuresByCode.TUN_ERR_WS_HTTP_STATUS === 1, 5000, 'TUN_ERR_WS_HTTP_STATUS counted');
+      // The target connection the agent opened for it is gone; nothing reached the target.
+      await waitFor(() => target.open() === 0, 5000, 'target socket closed');
+      assert.equal(target.received(), 0);
+      await r.bystander.check();
+      // Once the cloud accepts again, new sessions work.
+      r.sim.faults.refuseDeviceUpgrade = 0;
+      const again = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1', port: target.port });
+      assert.equal((await r.sim.waitForOperationStatus(again.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
+    });
+  }
+});
+
+describe('faults: the cloud drops the device leg', () => {
+  it('8. device leg dropped mid-stream (no close frame): the target gets every byte the agent took from the cloud, then EOF; the tunnel ends with a code; the bystander keeps working', { timeout: 20_000 }, async (t) => {
+    const r = await faultRig(t);
+    const target = await countingEcho(t);
+    const { id: configId } = await r.sim.createConfiguration(r.deviceId, { name: 'counting', hostname: '127.0.0.1', port: target.port });
+    const ws = await r.client(configId);
+    const op = lastOp(r);
+    await r.sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 5000);
+    const closed = new Promise<number>((res) => ws.once('close', (code) => res(code)));
+    // Keep bytes flowing both ways while the leg drops.
+    let i = 0;
+    let stop = false;
+    const pump = async (): Promise<void> => {
+      while (!stop && ws.readyState === ws.OPEN) {
+        ws.send(chunkAt(i++, 16 * 1024, 3));
+        await new Promise((res) => setTimeout(res, 1));
+      }
+    };
+    const pumping = pump();
+    await waitFor(() => target.received() > 256 * 1024, 5000, 'bytes flowing');
+    assert.ok(r.sim.dropDeviceLeg(op.c8y_RemoteAccessConnect.connectionKey));
+    await withTimeout(closed, 10_000, 'client leg closed after the drop');
+    stop = true;
+    await pumping;
+    const end = await closedFor(r.ends, op.c8y_RemoteAccessConnect.connectionKey);
+    assert.match(end.code, /^TUN_(END_WS_CLOSED|ERR_WS_)/);
+    await waitFor(() => target.open() === 0, 5000, 'target socket closed');
+    // Every byte the agent accepted from the cloud was written to the target.
+    assert.equal(target.received(), end.bytesDown, `agent took ${end.bytesDown} bytes from the cloud, the target got ${target.received()}`);
+    assert.deepEqual(statuses(r.sim, op.id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
+    await r.bystander.check();
+    assert.equal(r.agent.stats().engine.open, 1);
+  });
+});
+
+describe('faults: the HTTP proxy', () => {
+  it('15. the proxy refuses CONNECT: FAILED "proxy refused CONNECT: HTTP 403" (not a cloud refusal), proxy credentials never shown, the bystander keeps working', { timeout: 20_000 }, async (t) => {
+    const proxy = await switchableProxy(t);
+    const r = await faultRig(t, { proxy: proxy.url('squid:Pr0xy-pw-91c7@') });
+    proxy.refuse(403);
+    const op = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1', port: r.echo.port });
+    const done = await r.sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000);
+    assert.equal(done.status, 'FAILED');
+    assert.equal(done.failureReason, 'proxy refused CONNECT: HTTP 403');
+    assert.equal(proxy.refused(), 1);
+    await waitFor(() => r.agent.stats().engine.failuresByCode.TUN_ERR_PROXY === 1, 5000, 'TUN_ERR_PROXY counted');
+    // The bystander's tunnel went through the proxy before it started refusing; it is unaffected.
+    await r.bystander.check();
+    assertNoSecrets(r.logs, ['Pr0xy-pw-91c7']);
+  });
+});
