@@ -1,13 +1,12 @@
 /** Faults 9, 10, 13, 14: broker restart, worker death, duplicate delivery, JWT expiry between sessions. */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import net from 'node:net';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import type { Engine } from 'c8y-tunnel';
-import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
+import { waitFor, withTimeout } from '../helpers/net.js';
 import { statuses } from '../agent/rig.js';
-import { echoCheck, faultRig, lastOp } from './rig.js';
+import { echoCheck, faultRig, lastOp, tcpTarget } from './rig.js';
 
 /** The agent's engine, for the worker-crash hook (fault injection, not a mock). */
 function engineOf(agent: unknown): Engine {
@@ -73,16 +72,10 @@ describe('faults: inside the agent and its links', () => {
   it('13. the same operation delivered twice (530 and JSON): one tunnel, one status history, reported by id', { timeout: 20_000 }, async (t) => {
     const r = await faultRig(t);
     let connections = 0;
-    const sockets = new Set<net.Socket>();
-    const target = net.createServer((s) => {
+    const { port } = await tcpTarget(t, (s) => {
       connections++;
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
       s.pipe(s);
     });
-    const port = await listen0(target);
-    t.after(() => closeServer(target, sockets));
     const published: string[] = [];
     r.sim.events.on('mqtt:publish', (m: { topic: string; payload: string }) => {
       if (m.topic === 's/us') published.push(m.payload);

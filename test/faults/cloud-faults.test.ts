@@ -6,21 +6,15 @@ import { describe, it } from 'node:test';
 import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
 import { chunkAt } from '../helpers/stream.js';
 import { statuses } from '../agent/rig.js';
-import { assertNoSecrets, closedFor, faultRig, lastOp } from './rig.js';
+import { assertNoSecrets, closedFor, faultRig, lastOp, tcpTarget } from './rig.js';
 
 /** An echo target that counts what it received. */
 async function countingEcho(t: { after(fn: () => unknown): void }): Promise<{ port: number; received: () => number; open: () => number }> {
-  const sockets = new Set<net.Socket>();
   let got = 0;
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
+  const { port, sockets } = await tcpTarget(t, (s) => {
     s.on('data', (d: Buffer) => (got += d.length));
     s.pipe(s);
   });
-  const port = await listen0(server);
-  t.after(() => closeServer(server, sockets));
   return { port, received: () => got, open: () => sockets.size };
 }
 

@@ -106,22 +106,30 @@ export async function closedFor(ends: ClosedEvent[], key: string, ms = 10_000): 
   return ends.find((e) => e.key.startsWith(prefix))!;
 }
 
-/** A target that accepts, sends `prefix` bytes, then resets (RST) once it has read `after` bytes. */
-export async function resettingTarget(t: { after(fn: () => unknown): void }, prefix: Buffer, after = 1): Promise<{ port: number; received: () => number }> {
+/** A TCP target on port 0 whose connections go to `onConn` (errors ignored), closed after the test. */
+export async function tcpTarget(t: { after(fn: () => unknown): void }, onConn: (s: net.Socket) => void): Promise<{ port: number; sockets: Set<net.Socket> }> {
   const sockets = new Set<net.Socket>();
-  let got = 0;
   const server = net.createServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
     s.on('close', () => sockets.delete(s));
+    onConn(s);
+  });
+  const port = await listen0(server);
+  t.after(() => closeServer(server, sockets));
+  return { port, sockets };
+}
+
+/** A target that accepts, sends `prefix` bytes, then resets (RST) once it has read `after` bytes. */
+export async function resettingTarget(t: { after(fn: () => unknown): void }, prefix: Buffer, after = 1): Promise<{ port: number; received: () => number }> {
+  let got = 0;
+  const { port } = await tcpTarget(t, (s) => {
     s.write(prefix);
     s.on('data', (d: Buffer) => {
       got += d.length;
       if (got >= after && !s.destroyed) s.resetAndDestroy();
     });
   });
-  const port = await listen0(server);
-  t.after(() => closeServer(server, sockets));
   return { port, received: () => got };
 }
 

@@ -1,0 +1,47 @@
+/**
+ * The agent in a child process, driven over the IPC channel: `start` (createAgent options), `stats`,
+ * `usage` (descriptors, RSS and heap after a full GC; run with --expose-gc), `stop`. For tests that
+ * measure the agent's own process.
+ */
+import { readdirSync } from 'node:fs';
+import { createAgent, type Agent, type AgentOptions } from 'c8y-tunnel';
+import { createLogger } from 'c8y-tunnel/internal/agent/log';
+
+interface Msg {
+  id: number;
+  cmd: 'start' | 'stats' | 'usage' | 'stop';
+  args?: unknown;
+}
+
+let agent: Agent | undefined;
+
+async function handle(m: Msg): Promise<unknown> {
+  switch (m.cmd) {
+    case 'start':
+      agent = createAgent({ ...(m.args as AgentOptions), logger: createLogger({ level: 'warn', format: 'json' }) });
+      await agent.start();
+      return true;
+    case 'stats':
+      return agent?.stats();
+    case 'usage': {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      await new Promise((r) => setImmediate(r));
+      gc?.();
+      const mem = process.memoryUsage();
+      return { fds: readdirSync('/proc/self/fd').length, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external };
+    }
+    case 'stop':
+      await agent?.stop({ graceMs: 1000 });
+      return true;
+  }
+}
+
+process.on('message', (m: Msg) => {
+  handle(m).then(
+    (result) => process.send?.({ id: m.id, ok: true, result }),
+    (err: unknown) => process.send?.({ id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send?.({ ready: true });

@@ -1,0 +1,57 @@
+/** The agent as its own process (`c8y-tunnel agent`), for signal, port and log tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Sim } from 'c8y-tunnel';
+
+/** bin/c8y-tunnel.js of this checkout. */
+export const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));
+
+/** A running agent process. */
+export interface AgentProc {
+  child: ChildProcess;
+  pid: number;
+  out: () => string;
+  err: () => string;
+  /** stdout and stderr lines that parse as JSON (pino). */
+  json: () => Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  kill(sig: NodeJS.Signals): void;
+}
+
+/** Spawns `c8y-tunnel agent` with only the given C8Y_/proxy environment. */
+export function spawnAgent(args: string[], env: NodeJS.ProcessEnv): AgentProc {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('C8Y_') && !/^(https?|no)_proxy$/i.test(k)) clean[k] = v;
+  const child = spawn(process.execPath, [BIN, 'agent', ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  const json = (): Array<Record<string, unknown>> =>
+    `${out}\n${err}`
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  return { child, pid: child.pid!, out: () => out, err: () => err, json, exited, kill: (sig) => child.exitCode === null && child.signalCode === null && child.kill(sig) };
+}
+
+/** The environment that points an agent process at the emulator as device `serial`. */
+export function simEnv(sim: Sim, serial: string): NodeJS.ProcessEnv {
+  return {
+    C8Y_HOST: sim.httpUrl,
+    C8Y_MQTT_URL: sim.mqttUrl,
+    C8Y_TENANT: sim.tenant,
+    C8Y_USER: `device_${serial}`,
+    C8Y_PASSWORD: sim.devicePassword,
+    C8Y_DEVICE_ID: serial,
+  };
+}

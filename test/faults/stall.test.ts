@@ -1,0 +1,87 @@
+/**
+ * Fault 12: a stalled reader on either side. The proof that memory stays bounded is end to end: while
+ * one end does not read, the other end can only get a bounded number of bytes out (kernel buffers plus
+ * the agent's and the emulator's high-water marks), however much it tries to send; once the reader
+ * resumes, every byte arrives (sha256).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type net from 'node:net';
+import { describe, it } from 'node:test';
+import { withTimeout } from '../helpers/net.js';
+import { Sink, chunkAt, pumpTcp } from '../helpers/stream.js';
+import { statuses } from '../agent/rig.js';
+import { faultRig, lastOp, tcpTarget } from './rig.js';
+
+const MiB = 1024 * 1024;
+const TOTAL = 48 * MiB;
+/** What may pile up across the chain while a reader stalls (loopback socket buffers dominate). */
+const BOUND = 24 * MiB;
+
+async function target(t: { after(fn: () => unknown): void }, onConn: (s: net.Socket) => void): Promise<number> {
+  return (await tcpTarget(t, onConn)).port;
+}
+
+describe('faults: stalled readers', () => {
+  it('12a. the client stops reading: the target is held back (bounded bytes in flight), the bystander keeps working, then every byte arrives', { timeout: 30_000 }, async (t) => {
+    const r = await faultRig(t);
+    let sock: net.Socket | undefined;
+    let sent: Promise<string> = Promise.resolve('');
+    const port = await target(t, (s) => {
+      sock = s;
+      sent = pumpTcp(s, TOTAL, 12);
+    });
+    const { id: configId } = await r.sim.createConfiguration(r.deviceId, { name: 'flood', hostname: '127.0.0.1', port });
+    const ws = await r.client(configId);
+    ws.pause(); // the client stalls from the start
+    const sink = new Sink(TOTAL);
+    ws.on('message', sink.push);
+    await r.sim.waitForOperationStatus(lastOp(r).id, 'SUCCESSFUL', 5000);
+    await new Promise((res) => setTimeout(res, 1500));
+    const out = sock!.bytesWritten - sock!.writableLength;
+    assert.ok(out < BOUND, `the target got ${(out / MiB).toFixed(1)} MiB out while the client read nothing`);
+    assert.equal(sink.received, 0);
+    await r.bystander.check();
+    const heap0 = process.memoryUsage().arrayBuffers;
+    ws.resume();
+    assert.equal(await withTimeout(sink.done, 20_000, 'all bytes after resume'), await sent);
+    assert.ok(process.memoryUsage().arrayBuffers - heap0 < 64 * MiB);
+    assert.deepEqual(statuses(r.sim, lastOp(r).id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
+  });
+
+  it('12b. the target stops reading: the client is held back (bounded bytes in flight), the bystander keeps working, then every byte arrives', { timeout: 30_000 }, async (t) => {
+    const r = await faultRig(t);
+    let sock: net.Socket | undefined;
+    const sink = new Sink(TOTAL);
+    const port = await target(t, (s) => {
+      sock = s;
+      s.pause(); // the target stalls from the start
+      s.on('data', sink.push);
+    });
+    const { id: configId } = await r.sim.createConfiguration(r.deviceId, { name: 'stalled', hostname: '127.0.0.1', port });
+    const ws = await r.client(configId);
+    await r.sim.waitForOperationStatus(lastOp(r).id, 'SUCCESSFUL', 5000);
+    // The client sends as fast as its socket takes bytes (ws's own buffer kept under 1 MiB).
+    const hash = createHash('sha256');
+    let i = 0;
+    let handed = 0;
+    const flood = (): void => {
+      while (handed < TOTAL && ws.bufferedAmount < MiB && ws.readyState === ws.OPEN) {
+        const c = chunkAt(i++, 64 * 1024, 13);
+        hash.update(c);
+        handed += c.length;
+        ws.send(c);
+      }
+      if (handed < TOTAL && ws.readyState === ws.OPEN) setTimeout(flood, 2);
+    };
+    flood();
+    await new Promise((res) => setTimeout(res, 1500));
+    const out = handed - ws.bufferedAmount;
+    assert.ok(out < BOUND, `the client got ${(out / MiB).toFixed(1)} MiB out while the target read nothing`);
+    assert.equal(sink.received, 0);
+    await r.bystander.check();
+    sock!.resume();
+    assert.equal(await withTimeout(sink.done, 20_000, 'all bytes after resume'), hash.digest('hex'));
+    assert.deepEqual(statuses(r.sim, lastOp(r).id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
+  });
+});
