@@ -4,7 +4,7 @@
  * Runs the scenarios, every hop in its own process, and writes bench/results/<date>-<sha>[-quick].json;
  * a full run also regenerates docs/benchmarks.md and docs/benchmarks.svg.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,10 +27,11 @@ interface Args {
   out: string;
   docs: boolean;
   engineModule?: string;
+  freeze: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { mode: 'full', only: [], rows: [], out: join(root, 'bench/results'), docs: true };
+  const a: Args = { mode: 'full', only: [], rows: [], out: join(root, 'bench/results'), docs: true, freeze: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
@@ -54,12 +55,15 @@ function parseArgs(argv: string[]): Args {
       case '--engine-module':
         a.engineModule = resolve(value());
         break;
+      case '--no-freeze':
+        a.freeze = false;
+        break;
       case '--no-docs':
         a.docs = false;
         break;
       case '--help':
       case '-h':
-        process.stdout.write(`usage: npm run bench [-- --quick] [--only s1,s2,...] [--rows <key substring>,...] [--out DIR] [--no-docs] [--engine-module <another build's index.js>]\nscenarios: ${SCENARIOS.map((s) => `${s.id} (${s.title})`).join(', ')}\n`);
+        process.stdout.write(`usage: npm run bench [-- --quick] [--only s1,s2,...] [--rows <key substring>,...] [--out DIR] [--no-docs] [--no-freeze] [--engine-module <another build's index.js>]\nscenarios: ${SCENARIOS.map((s) => `${s.id} (${s.title})`).join(', ')}\n`);
         process.exit(0);
         break;
       default:
@@ -82,6 +86,18 @@ function progressPrinter(t0: number): (msg: string) => void {
   };
 }
 
+/**
+ * Copies dist/, bin/ and package.json aside so that every process of the run uses the build the run
+ * started with, even when someone rebuilds the shared tree meanwhile.
+ */
+function freeze(): string {
+  const dir = join(root, 'bench/results/tmp', `frozen-${process.pid}-${Date.now()}`);
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
+  cpSync(join(root, 'bin'), join(dir, 'bin'), { recursive: true });
+  copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
+  return dir;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
@@ -89,13 +105,20 @@ async function main(): Promise<void> {
   const env = environment(root);
   const m0 = machineCpu();
   const ctx: Ctx = { mode: args.mode, sizes: SIZES[args.mode], distDir, progress: progressPrinter(t0), rowFilter: args.rows, benchCpu: { sec: 0 } };
+  let frozen: string | undefined;
   if (args.engineModule) ctx.agentEnv = { BENCH_ENGINE_MODULE: args.engineModule };
+  else if (args.freeze && args.mode === 'full') {
+    frozen = freeze();
+    ctx.agentEnv = { BENCH_ENGINE_MODULE: join(frozen, 'dist/index.js'), BENCH_SIM_MODULE: join(frozen, 'dist/sim/index.js') };
+    ctx.cli = join(frozen, 'bin/c8y-tunnel.js');
+  }
   const scenarios: ScenarioResult[] = [];
   for (const s of SCENARIOS) {
     if (args.only.length > 0 && !args.only.includes(s.id)) continue;
     ctx.progress(`${s.id}: ${s.title}`);
     scenarios.push(await s.run(ctx));
   }
+  if (frozen) rmSync(frozen, { recursive: true, force: true });
   const m1 = machineCpu();
   const wallSec = (Date.now() - t0) / 1000;
   env.loadavgEnd = loadavg().map((x) => round(x, 2));

@@ -42,6 +42,8 @@ export interface Ctx {
   agentExecArgv?: string[];
   /** Environment for agent processes (BENCH_ENGINE_MODULE for an A/B of another build). */
   agentEnv?: Record<string, string>;
+  /** The `c8y-tunnel` launcher to run the agent with (a frozen snapshot's, or the repository's). */
+  cli?: string;
   /** CPU seconds of every benchmark process, summed (for the machine-load note). */
   benchCpu: { sec: number };
 }

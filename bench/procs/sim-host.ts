@@ -2,10 +2,12 @@
  * The emulator (`startSim`) in its own process, for the setup scenario: creates remote access operations
  * and times each from its creation to SUCCESSFUL, inside this process.
  */
-import { startSim, type Sim, type SimOperation } from 'c8y-tunnel/sim';
+import type { Sim, SimOperation } from 'c8y-tunnel/sim';
 import { serve } from '../lib/ipc.js';
 import { latencySummary, round } from '../lib/stats.js';
 
+// BENCH_SIM_MODULE: the snapshot of the build the run started with (see run.ts --freeze).
+const { startSim } = (await import(process.env.BENCH_SIM_MODULE ?? 'c8y-tunnel/sim')) as typeof import('c8y-tunnel/sim');
 let sim: Sim | null = null;
 const need = (): Sim => {
   if (!sim) throw new Error('sim not started');

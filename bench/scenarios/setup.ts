@@ -28,7 +28,7 @@ interface RunResult {
 
 async function setupRow(ctx: Ctx, key: string, label: string, threads: number): Promise<Row> {
   const root = resolve(ctx.distDir, '../..');
-  const cli = resolve(root, 'bin/c8y-tunnel.js');
+  const cli = ctx.cli ?? resolve(root, 'bin/c8y-tunnel.js');
   if (!existsSync(resolve(root, 'dist/agent/index.js')) || !existsSync(resolve(root, 'dist/sim/index.js'))) {
     return skipped(key, label, 'engine', 'the agent (src/agent) or the emulator (src/sim) is not built');
   }
@@ -39,7 +39,7 @@ async function setupRow(ctx: Ctx, key: string, label: string, threads: number): 
   let agentErr = '';
   try {
     ctx.progress(`${key}: starting emulator, target and agent`);
-    [sim, target] = await Promise.all([startNode('sim', `${ctx.distDir}/procs/sim-host.js`, { quiet: true }), startNode('target', `${ctx.distDir}/procs/tcp-end.js`, { quiet: true })]);
+    [sim, target] = await Promise.all([startNode('sim', `${ctx.distDir}/procs/sim-host.js`, { quiet: true, ...(ctx.agentEnv ? { env: ctx.agentEnv } : {}) }), startNode('target', `${ctx.distDir}/procs/tcp-end.js`, { quiet: true })]);
     const info = await sim.call<{ httpUrl: string; mqttUrl: string; tenant: string; devicePassword: string }>('start', {});
     const serial = 'bench-device';
     const deviceId = await sim.call<string>('device', { serial });

@@ -35,7 +35,7 @@ test('a tiny run of every scenario writes verified results, a report and a chart
   const r = await run('run.js', ['--tiny', '--out', out, '--no-docs'], 85_000);
   assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stdout}\n${r.stderr.slice(-3000)}`);
   const files = readdirSync(out);
-  const json = files.find((f) => f.endsWith('-tiny.json'));
+  const json = files.find((f) => /-tiny-\d{6}\.json$/.test(f));
   assert.ok(json, `no results file in ${files.join(', ')}`);
   assert.ok(files.includes(json.replace(/\.json$/, '.md')), 'markdown report written next to the results');
   const svg = readFileSync(join(out, json.replace(/\.json$/, '.svg')), 'utf8');
