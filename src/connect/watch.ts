@@ -2,8 +2,8 @@
  * Watches the c8y_RemoteAccessConnect operation behind a session, so a device that reports FAILED (target
  * refused, not allowed by policy, ...) ends the session with the device's reason at once, instead of a
  * silent wait for the cloud's 30 s operation timeout. The client never learns its operation id, so the
- * session's operation is the newest one for the same device and target that was not there before the
- * WebSocket opened. Best effort: without read access to operations the watch stays silent.
+ * session's operation is the oldest one for the same device and target created after a look just before
+ * the WebSocket opened. Best effort: without read access to operations the watch stays silent.
  */
 import { getJson, type RestTarget } from './rest.js';
 
@@ -26,6 +26,7 @@ interface RawOp {
   id?: unknown;
   status?: unknown;
   failureReason?: unknown;
+  creationTime?: unknown;
   c8y_RemoteAccessConnect?: { hostname?: unknown; port?: unknown };
 }
 
@@ -33,7 +34,10 @@ interface RawOp {
 export function createOperationWatch(rest: RestTarget, deviceId: string, target: { hostname?: string; port?: number }): OperationWatch {
   let known: Set<string> | undefined;
   let disabled = false;
-  const path = `/devicecontrol/operations?deviceId=${encodeURIComponent(deviceId)}&fragmentType=c8y_RemoteAccessConnect&revert=true&pageSize=20`;
+  // Cumulocity sorts newest first (revert=true) only for a range query, hence the dateFrom.
+  const path =
+    `/devicecontrol/operations?deviceId=${encodeURIComponent(deviceId)}&fragmentType=c8y_RemoteAccessConnect` +
+    '&dateFrom=1970-01-01T00:00:00.000Z&revert=true&pageSize=20';
   const matches = (op: RawOp): boolean => {
     const f = op.c8y_RemoteAccessConnect;
     if (!f) return false;
@@ -59,8 +63,10 @@ export function createOperationWatch(rest: RestTarget, deviceId: string, target:
     async check() {
       if (!known) return undefined;
       const ops = await list();
-      // Newest first: the newest operation we had not seen before is ours.
-      const mine = ops?.find((o) => !known!.has(String(o.id)));
+      // Ours is the oldest operation created after the baseline: our WebSocket opened right after it, so
+      // only sessions opened in those few milliseconds can come first; later ones come after.
+      const fresh = (ops ?? []).filter((o) => !known!.has(String(o.id)));
+      const mine = fresh.reduce<RawOp | undefined>((a, o) => (!a || String(o.creationTime ?? '') < String(a.creationTime ?? '') ? o : a), undefined);
       if (!mine) return undefined;
       const state: OperationState = { id: String(mine.id), status: String(mine.status) };
       if (typeof mine.failureReason === 'string') state.failureReason = mine.failureReason;
