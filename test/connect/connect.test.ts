@@ -22,6 +22,7 @@ let sim: Sim;
 let echo: EchoService;
 let agent: AgentProcess;
 let env: Record<string, string>;
+let dev1: { id: string; echoConfigId: string };
 const procs: Proc[] = [];
 
 function connect(args: string[], extraEnv: Record<string, string> = {}, binaryStdout = false): Proc {
@@ -65,7 +66,8 @@ before(async () => {
   sim = await startSim({ quiet: true, operationTimeoutMs: 1500 });
   echo = await startEchoService();
   const dev = await sim.createDevice('dev-1');
-  await sim.createConfiguration(dev.id, { name: 'echo', hostname: echo.host, port: echo.port });
+  const echoCfg = await sim.createConfiguration(dev.id, { name: 'echo', hostname: echo.host, port: echo.port });
+  dev1 = { id: dev.id, echoConfigId: echoCfg.id };
   await sim.createConfiguration(dev.id, { name: 'web-ssh', hostname: '127.0.0.1', port: 22, protocol: 'SSH' });
   await sim.createConfiguration(dev.id, { name: 'closed', hostname: '127.0.0.1', port: await closedPort() });
   const off = await sim.createDevice('dev-offline');
@@ -166,6 +168,16 @@ describe('c8y-tunnel connect --stdio', () => {
     p.child.stdin.end('hello through the tunnel\n');
     assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
     assert.equal(Buffer.concat(parts).toString(), 'hello through the tunnel\n');
+  });
+
+  it('takes the managed object id for --device and the configuration id for --config', T, async () => {
+    assert.notEqual(dev1.id, 'dev-1');
+    const p = connect(['--device', dev1.id, '--config', dev1.echoConfigId, '--stdio', '--linger', '0.1'], {}, true);
+    const data = randomBytesSeeded(4096, 13);
+    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo by ids');
+    assert.equal(sha256(got), sha256(data));
+    p.child.stdin.end();
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
   });
 
   it('authenticates with C8Y_TOKEN as a Bearer token (an OAI-Secure login token) instead of the password', T, async () => {
