@@ -29,7 +29,8 @@ Environment: C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD, or C8Y_TOKEN (Bearer;
 Examples:
   c8y-tunnel connect --device demo-device --config ssh --listen 127.0.0.1:2222   then: ssh -p 2222 me@127.0.0.1
   ssh -o ProxyCommand="c8y-tunnel connect --device demo-device --config ssh --stdio" me@demo-device
-Failures print one line naming the cause (credentials, unknown device/configuration, device offline); exit code 1.
+Failures print one line naming the cause and its code (docs/errors.md): credentials, unknown device or
+configuration, device offline, the device could not reach the target; exit code 1 (2 for bad options).
 `;
 
 /** One clear line for a failure. */
