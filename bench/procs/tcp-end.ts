@@ -235,7 +235,7 @@ serve({
     return true;
   },
   /** 1-byte ping-pong on the group's first connection; microseconds per round trip. */
-  async ping(a: { group: number; count: number; warmup?: number }) {
+  async ping(a: { group: number; count: number; warmup?: number; raw?: boolean }) {
     const g = group(a.group);
     const c = g.conns[0];
     if (!c) throw new Error('pinger has no connection');
@@ -265,7 +265,7 @@ serve({
       t0 = process.hrtime.bigint();
       s.write(one);
     });
-    return { ...latencySummary(rtts), bad };
+    return { ...latencySummary(rtts), bad, ...(a.raw ? { rtts } : {}) };
   },
   /** Closes every connection of a group (end, then destroy after 2 s). */
   async closeAll(a: { group: number }) {
