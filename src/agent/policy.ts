@@ -19,7 +19,12 @@ export interface Policy {
   allows(host: string, port: number): boolean;
 }
 
+/** An IPv4 pattern such as `10.0.0.*`: four parts of digits or `*`. */
+const IPV4_GLOB = /^(?:\d{1,3}|\*)(?:\.(?:\d{1,3}|\*)){3}$/;
+
 function globToRegExp(glob: string): RegExp {
+  // In an IPv4 pattern `*` is one octet: `10.0.0.*` must not match the name `10.0.0.1.attacker.example`.
+  if (IPV4_GLOB.test(glob)) return new RegExp(`^${glob.replace(/\./g, '\\.').replace(/\*/g, '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)')}$`);
   const esc = glob.toLowerCase().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
   return new RegExp(`^${esc}$`);
 }
