@@ -1,0 +1,34 @@
+/** The allow-list cannot be stepped around with names that merely start like an allowed address. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parsePolicy } from 'c8y-tunnel/internal/agent/policy';
+import { echoServer } from '../helpers/net.js';
+import { faultRig } from '../faults/rig.js';
+
+describe('allow-list', () => {
+  it('an IPv4 pattern matches addresses only: 10.0.0.* does not allow the name 10.0.0.1.attacker.example', () => {
+    const p = parsePolicy(['10.0.0.*:22', '192.168.*.*:5900-5910']);
+    assert.ok(p.allows('10.0.0.1', 22));
+    assert.ok(p.allows('10.0.0.255', 22));
+    for (const host of ['10.0.0.1.attacker.example', '10.0.0.1.nip.io', '10.0.0.256', '10.0.0.07', '10.0.0.', '10.0.0.1x']) {
+      assert.ok(!p.allows(host, 22), `${host} must not match 10.0.0.*`);
+    }
+    assert.ok(p.allows('192.168.3.4', 5901));
+    assert.ok(!p.allows('192.168.3.4.example', 5901));
+  });
+
+  it('end to end: a look-alike name is FAILED by policy before any socket is opened', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    let connections = 0;
+    echo.server.on('connection', () => connections++);
+    const r = await faultRig(t, { allow: [`127.0.0.*:${echo.port}`, '127.0.0.1:1-65535'] });
+    const before = connections;
+    const op = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1.attacker.example', port: echo.port });
+    const done = await r.sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000);
+    assert.equal(done.status, 'FAILED');
+    assert.equal(done.failureReason, `policy denies target 127.0.0.1.attacker.example:${echo.port}`);
+    assert.equal(connections, before);
+    await r.bystander.check();
+  });
+});
