@@ -16,7 +16,9 @@ import { faultRig, lastOp, tcpTarget } from './rig.js';
 const MiB = 1024 * 1024;
 const TOTAL = 48 * MiB;
 /** What may pile up across the chain while a reader stalls (loopback socket buffers dominate). */
-const BOUND = 24 * MiB;
+const BOUND = 32 * MiB;
+/** Once stalled, the amount out must stay put: it may not creep up into some unbounded buffer. */
+const CREEP = 1 * MiB;
 
 async function target(t: { after(fn: () => unknown): void }, onConn: (s: net.Socket) => void): Promise<number> {
   return (await tcpTarget(t, onConn)).port;
@@ -37,9 +39,12 @@ describe('faults: stalled readers', () => {
     const sink = new Sink(TOTAL);
     ws.on('message', sink.push);
     await r.sim.waitForOperationStatus(lastOp(r).id, 'SUCCESSFUL', 5000);
-    await new Promise((res) => setTimeout(res, 1500));
+    await new Promise((res) => setTimeout(res, 1000));
+    const out1 = sock!.bytesWritten - sock!.writableLength;
+    await new Promise((res) => setTimeout(res, 1000));
     const out = sock!.bytesWritten - sock!.writableLength;
     assert.ok(out < BOUND, `the target got ${(out / MiB).toFixed(1)} MiB out while the client read nothing`);
+    assert.ok(out - out1 < CREEP, `still creeping: ${(out1 / MiB).toFixed(1)} -> ${(out / MiB).toFixed(1)} MiB`);
     assert.equal(sink.received, 0);
     await r.bystander.check();
     const heap0 = process.memoryUsage().arrayBuffers;
@@ -75,9 +80,12 @@ describe('faults: stalled readers', () => {
       if (handed < TOTAL && ws.readyState === ws.OPEN) setTimeout(flood, 2);
     };
     flood();
-    await new Promise((res) => setTimeout(res, 1500));
+    await new Promise((res) => setTimeout(res, 1000));
+    const out1 = handed - ws.bufferedAmount;
+    await new Promise((res) => setTimeout(res, 1000));
     const out = handed - ws.bufferedAmount;
     assert.ok(out < BOUND, `the client got ${(out / MiB).toFixed(1)} MiB out while the target read nothing`);
+    assert.ok(out - out1 < CREEP, `still creeping: ${(out1 / MiB).toFixed(1)} -> ${(out / MiB).toFixed(1)} MiB`);
     assert.equal(sink.received, 0);
     await r.bystander.check();
     sock!.resume();
