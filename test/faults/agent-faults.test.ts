@@ -16,17 +16,21 @@ function engineOf(agent: unknown): Engine {
 }
 
 describe('faults: inside the agent and its links', () => {
-  it('9. the MQTT broker restarts while tunnels carry bytes: every byte arrives, new operations work after, statuses all SUCCESSFUL', { timeout: 30_000 }, async (t) => {
+  it('9. the MQTT broker restarts while tunnels carry bytes: every byte arrives, an operation made during the outage and new ones work, statuses all SUCCESSFUL', { timeout: 30_000 }, async (t) => {
     const r = await faultRig(t);
     const sessions = await Promise.all([1, 2, 3].map(() => r.client()));
     const down = once(r.agent.events, 'mqtt:disconnected');
     const up = once(r.agent.events, 'mqtt:connected');
     // Round trips run through the outage (4 MiB each, in 16 KiB messages).
     const traffic = Promise.all(sessions.map((ws) => echoCheck(ws, 4 * 1024 * 1024)));
-    await r.sim.restartMqtt(400);
+    const restarted = r.sim.restartMqtt(1000);
     await withTimeout(down, 5000, 'agent saw the disconnect');
+    // An operation created while the broker is down reaches the agent after it reconnects (500).
+    const during = r.client();
+    await withTimeout(restarted, 10_000, 'broker back');
     await withTimeout(traffic, 20_000, 'round trips through the outage');
     await withTimeout(up, 10_000, 'agent reconnected');
+    await echoCheck(await withTimeout(during, 15_000, 'session asked for during the outage'));
     await r.bystander.check();
     const after = await r.client();
     await echoCheck(after);
@@ -34,7 +38,7 @@ describe('faults: inside the agent and its links', () => {
       await r.sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 10_000);
       assert.deepEqual(statuses(r.sim, op.id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
     }
-    assert.equal(r.agent.stats().engine.open, 5);
+    assert.equal(r.agent.stats().engine.open, 6);
   });
 
   it('10. a worker thread dies: only its tunnels end (TUN_ERR_WORKER_EXIT), the others keep carrying bytes, the pool heals', { timeout: 30_000 }, async (t) => {
