@@ -43,6 +43,10 @@ if (why) {
 }
 
 const command = process.env.C8Y_HOST ? 'agent' : 'demo';
+if (command === 'agent') {
+  // go-c8y-cli users often have C8Y_HOST set for their own user: say which mode this is, and how to leave it.
+  process.stderr.write(`c8y-tunnel: C8Y_HOST is set, so npm start runs the agent against ${process.env.C8Y_HOST} (unset C8Y_HOST for the local demo)\n`);
+}
 const { main } = await import(pathToFileURL(marker).href);
 try {
   process.exitCode = await main([command, ...process.argv.slice(2)]);

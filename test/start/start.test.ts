@@ -96,6 +96,7 @@ describe('npm start (bin/start.js)', () => {
     t.after(() => agent.child.kill('SIGKILL'));
     await waitFor(() => (sim.supportedOperations('gw-7') ?? []).includes('c8y_RemoteAccessConnect'), 20_000, 'the agent announced c8y_RemoteAccessConnect');
     assert.doesNotMatch(agent.stdout(), /emulator/, 'no demo: the agent alone');
+    assert.match(agent.stderr(), /C8Y_HOST is set, so npm start runs the agent against http:\/\/127\.0\.0\.1:\d+ \(unset C8Y_HOST for the local demo\)/);
     agent.child.kill('SIGINT');
     assert.equal(await withTimeout(agent.exited, 15_000, 'agent exit'), 0, agent.stderr());
   });
