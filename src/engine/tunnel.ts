@@ -20,6 +20,7 @@ import {
   DEFAULT_WS_CONNECT_TIMEOUT_MS,
 } from '../constants.js';
 import { TunnelError, toWireError, type ErrorCode, type WireError } from '../errors.js';
+import { sendOwned } from './mask.js';
 import { connectViaProxy } from './proxy.js';
 import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
 
@@ -34,7 +35,6 @@ export interface TunnelHooks {
   onEnd(t: Tunnel, summary: TunnelSummary): void;
 }
 
-const SEND_BINARY = { binary: true } as const;
 const ZERO_MASK = (mask: Buffer): void => {
   mask.fill(0);
 };
@@ -301,6 +301,7 @@ export class Tunnel {
     else this.sendWs(buf);
   }
 
+  /** Sends a chunk read from the target (or held since): the tunnel owns it, so it is masked in place. */
   private sendWs(chunk: Buffer): void {
     const ws = this.ws!;
     const queued = ws.bufferedAmount + chunk.length;
@@ -309,9 +310,9 @@ export class Tunnel {
       // The last frame before the pause carries the wake-up: when it reaches the kernel, so has all before it.
       this.upPaused = true;
       this.tcp!.pause();
-      ws.send(chunk, SEND_BINARY, this.onSent);
+      sendOwned(ws, chunk, this.onSent);
     } else {
-      ws.send(chunk, SEND_BINARY);
+      sendOwned(ws, chunk);
     }
   }
 
