@@ -238,12 +238,16 @@ export async function scenario6(ctx: Ctx): Promise<ScenarioResult> {
       const key = `s6.n${n}.threads${th}.zeroMask`;
       if (wanted(ctx, key)) group.push({ key, label: `engine threads: ${th}, ${n} tunnel(s), zero mask (opt-in)`, chain: 'engine', engine: { threads: th }, spec: { zeroMask: true }, conns: n, bytes: ctx.sizes.s6Bytes, warmup: ctx.sizes.s6Bytes / 8, runs: ctx.sizes.runs, direction: 'd2c' });
     }
+    const young = `s6.n${n}.threads1.young4`;
+    if (ctx.mode === 'full' && wanted(ctx, young)) {
+      group.push({ key: young, label: `engine threads: 1, ${n} tunnel(s), worker young generation 4 MiB`, chain: 'engine', engine: { threads: 1, resourceLimits: { maxYoungGenerationSizeMb: 4 } }, conns: n, bytes: ctx.sizes.s6Bytes, warmup: ctx.sizes.s6Bytes / 8, runs: ctx.sizes.runs, direction: 'd2c' });
+    }
     rows.push(...(await throughputGroup(ctx, group)));
   }
   return {
     id: 's6',
     title: 'Engine modes: worker threads and mask',
-    description: `Device to cloud, ${Math.round(ctx.sizes.s6Bytes / MiB)} MiB per run, median of ${ctx.sizes.runs}; threads: 0 runs tunnels on the main thread. zeroMask is the spec's opt-in all-zero mask (not RFC 6455 conformant).`,
+    description: `Device to cloud, ${Math.round(ctx.sizes.s6Bytes / MiB)} MiB per run, median of ${ctx.sizes.runs}; threads: 0 runs tunnels on the main thread. zeroMask is the spec's opt-in all-zero mask (not RFC 6455 conformant). young4: resourceLimits.maxYoungGenerationSizeMb = 4 for the worker (what it costs in CPU; s3 shows what it saves in memory).`,
     rows,
   };
 }
