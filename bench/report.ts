@@ -83,10 +83,10 @@ function scenarioTable(r: Results, s: ScenarioResult): string {
       );
     default:
       return table(
-        ['row', 'agent RSS growth KiB/tunnel', 'arrayBuffers KiB/tunnel (main thread)', 'in flight KiB/tunnel (incl. kernel)', 'source blocked', 'verified after resume', 'status'],
+        ['row', 'engine peak queued KiB/tunnel', 'arrayBuffers KiB/tunnel (main thread)', 'agent RSS growth KiB/tunnel', 'in flight KiB/tunnel (incl. kernel)', 'source blocked', 'verified after resume', 'status'],
         s.rows.map((x) => {
           const m = x.metrics;
-          return [x.label, n(m.heldPerTunnelKiB, 0), n(m.arrayBuffersPerTunnelKiB, 0), n(m.inFlightPerTunnelKiB, 0), m.stalled === undefined ? '' : m.stalled ? 'yes' : 'no', x.verified === undefined ? '' : x.verified ? 'yes' : '**NO**', status(x)];
+          return [x.label, n(m.peakQueuedKiB, 0), n(m.arrayBuffersPerTunnelKiB, 0), n(m.heldPerTunnelKiB, 0), n(m.inFlightPerTunnelKiB, 0), m.stalled === undefined ? '' : m.stalled ? 'yes' : 'no', x.verified === undefined ? '' : x.verified ? 'yes' : '**NO**', status(x)];
         }),
       );
   }
@@ -158,7 +158,7 @@ export function panels(r: Results): Panel[] {
   const s6 = sc('s6');
   if (s6.length) p.push({ title: '6. Engine modes, device to cloud', unit: 'MB/s', bars: s6.map((x) => bar(x, x.metrics.mbps, x.key.replace(/^s6\./, '').replace('threads', 't'))) });
   const s7 = sc('s7');
-  if (s7.length) p.push({ title: '7. Stalled reader: agent RSS growth per tunnel', unit: 'KiB', lowerIsBetter: true, bars: s7.map((x) => bar(x, x.metrics.heldPerTunnelKiB, x.key.replace(/^s7\./, ''))) });
+  if (s7.length) p.push({ title: '7. Stalled reader: bytes one tunnel holds in user space', unit: 'KiB', lowerIsBetter: true, bars: s7.map((x) => bar(x, x.metrics.peakQueuedKiB ?? x.metrics.arrayBuffersPerTunnelKiB, x.key.replace(/^s7\./, ''))) });
   return p;
 }
 

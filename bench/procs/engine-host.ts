@@ -23,11 +23,17 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as HostOptions;
 const { createEngine } = (await import(process.env.BENCH_ENGINE_MODULE ?? 'c8y-tunnel')) as typeof import('c8y-tunnel');
 const engine = opts.impl === 'naive' ? null : createEngine(opts.engine ?? {});
 const handles = new Set<AnyHandle>();
+/** Per-tunnel peaks of bytes queued in user space, from the summaries of ended tunnels. */
+const peaks: Array<[up: number, down: number]> = [];
 
 function openOne(spec: TunnelSpec): AnyHandle {
   const h: AnyHandle = engine ? engine.open(spec) : openNaive(spec);
   handles.add(h);
-  void h.closed.then(() => handles.delete(h));
+  void h.closed.then((s) => {
+    handles.delete(h);
+    const sum = s as { peakBufferedUp?: number; peakBufferedDown?: number } | undefined;
+    if (sum && typeof sum === 'object') peaks.push([sum.peakBufferedUp ?? 0, sum.peakBufferedDown ?? 0]);
+  });
   return h;
 }
 
@@ -64,6 +70,12 @@ serve({
     return { opened: setup.length, failed, firstError, elapsedMs: round(elapsedMs, 1), setupP50Ms: round(percentile(setup, 50), 2), setupP99Ms: round(percentile(setup, 99), 2) };
   },
   count: () => handles.size,
+  /** Largest per-tunnel peaks of bytes queued toward the cloud and the target, over tunnels ended since the last call. */
+  peaks() {
+    const out = { tunnels: peaks.length, maxUp: Math.max(0, ...peaks.map((p) => p[0])), maxDown: Math.max(0, ...peaks.map((p) => p[1])) };
+    peaks.length = 0;
+    return out;
+  },
   async closeAll(a: { timeoutMs?: number }) {
     const all = [...handles];
     for (const h of all) h.close();

@@ -67,6 +67,11 @@ async function stallRow(ctx: Ctx, id: string, label: string, chainKind: ChainKin
     await dst.p.call('resume', { group: dst.g });
     const w = await dst.p.call<{ verified: boolean; exact: boolean }>('wait', { group: dst.g, timeoutMs: 120_000 }, 130_000);
     await chain.disconnect(link);
+    if (chainKind === 'engine') {
+      // The engine's own accounting of what it queued in user space (works inside worker threads too).
+      const pk = await chain.agent!.call<{ tunnels: number; maxUp: number; maxDown: number }>('peaks');
+      if (pk.tunnels > 0) metrics.peakQueuedKiB = round((dir === 'd2c' ? pk.maxUp : pk.maxDown) / 1024, 1);
+    }
     return { key, label: fullLabel, kind, status: 'ok', metrics, verified: w.verified && w.exact };
   } catch (err) {
     return failed(key, fullLabel, kind, err);
@@ -94,7 +99,7 @@ export async function scenario7(ctx: Ctx): Promise<ScenarioResult> {
   return {
     id: 's7',
     title: 'Stalled reader: memory held per tunnel',
-    description: `${ctx.sizes.s7Tunnels} tunnels; the reader at the far end stops while the source tries to send ${Math.round(ctx.sizes.s7BytesPerTunnel / MiB)} MiB each. heldPerTunnelKiB is the agent's RSS growth (after a GC) once the source is blocked; arrayBuffers counts the main thread only; inFlight is every byte between the source's kernel and the reader (kernel buffers included).`,
+    description: `${ctx.sizes.s7Tunnels} tunnels; the reader at the far end stops while the source tries to send ${Math.round(ctx.sizes.s7BytesPerTunnel / MiB)} MiB each. peakQueuedKiB is the engine's own peak of bytes queued in user space for one tunnel (WebSocket bufferedAmount toward the cloud, TCP writableLength toward the target), the figure that its highWaterMark bounds; arrayBuffersPerTunnelKiB is live Buffer memory after a GC (main thread only, so threads: 0 and the naive agent); heldPerTunnelKiB is RSS growth, which is mostly the one-off growth of the isolate's young generation divided by the tunnel count, not memory a tunnel keeps; inFlight is every byte between the source's kernel and the reader (kernel buffers included).`,
     rows,
   };
 }
