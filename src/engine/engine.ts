@@ -14,7 +14,7 @@ import {
 } from '../constants.js';
 import { TunnelError, toWireError, type WireError } from '../errors.js';
 import { bufferutilLoaded } from './native.js';
-import { startTunnel, validateSpec, type Tunnel } from './tunnel.js';
+import { failedSummary, startTunnel, validateSpec, type Tunnel } from './tunnel.js';
 import type { ControlMessage, EngineOptions, EngineStats, StartTunnelTask, TunnelSpec, TunnelSummary, WorkerEvent } from './types.js';
 
 /** The handle engine.open() returns. */
@@ -358,26 +358,6 @@ class EngineImpl implements Engine {
 
 function isErr(code: string): code is WireError['code'] {
   return code.startsWith('TUN_ERR_') || code.startsWith('AGENT_ERR_');
-}
-
-function failedSummary(id: number, err: WireError, label: string | undefined, threadId = 0): TunnelSummary {
-  const s: TunnelSummary = {
-    id,
-    bytesUp: 0,
-    bytesDown: 0,
-    textFrames: 0,
-    durationMs: 0,
-    established: false,
-    endedBy: 'setup',
-    code: err.code,
-    message: err.message,
-    threadId,
-    peakBootstrapBytes: 0,
-  };
-  if (label !== undefined) s.label = label;
-  if (err.status !== undefined) s.status = err.status;
-  if (err.syscode !== undefined) s.syscode = err.syscode;
-  return s;
 }
 
 /** Creates a tunnel engine. */

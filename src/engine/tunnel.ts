@@ -613,6 +613,27 @@ function wsConnectError(err: Error & { code?: string }): WireError {
   return { code: 'TUN_ERR_WS_CONNECT', message: `cloud WebSocket failed (${sys ?? err.message})` };
 }
 
+/** The summary of a tunnel that never got going (invalid spec, engine closed, worker lost). */
+export function failedSummary(id: number, err: WireError, label: string | undefined, threadId = 0): TunnelSummary {
+  const s: TunnelSummary = {
+    id,
+    bytesUp: 0,
+    bytesDown: 0,
+    textFrames: 0,
+    durationMs: 0,
+    established: false,
+    endedBy: 'setup',
+    code: err.code,
+    message: err.message,
+    threadId,
+    peakBootstrapBytes: 0,
+  };
+  if (label !== undefined) s.label = label;
+  if (err.status !== undefined) s.status = err.status;
+  if (err.syscode !== undefined) s.syscode = err.syscode;
+  return s;
+}
+
 /** Opens one tunnel. */
 export function startTunnel(id: number, spec: TunnelSpec, hooks: TunnelHooks): Tunnel {
   const t = new Tunnel(id, spec, hooks);

@@ -9,7 +9,7 @@
 import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import { toWireError } from '../errors.js';
 import { bufferutilLoaded } from './native.js';
-import { startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
+import { failedSummary, startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
 import type { ControlMessage, StartTunnelTask, TunnelSummary, WorkerEvent } from './types.js';
 
 const tunnels = new Map<number, Tunnel>();
@@ -111,19 +111,7 @@ export default function runTunnelTask(task: StartTunnelTask): Promise<TunnelSumm
     } catch (err) {
       const error = toWireError(err);
       post({ t: 'fail', engineId, id: task.id, error });
-      resolve({
-        id: task.id,
-        bytesUp: 0,
-        bytesDown: 0,
-        textFrames: 0,
-        durationMs: 0,
-        established: false,
-        endedBy: 'setup',
-        code: error.code,
-        message: error.message,
-        threadId,
-        peakBootstrapBytes: 0,
-      });
+      resolve(failedSummary(task.id, error, task.spec.label, threadId));
     }
   });
 }
