@@ -427,8 +427,10 @@ class Soak {
     for (const op of this.sim.listOperations({ deviceId: this.deviceId, status: 'FAILED' })) {
       if (op.c8y_RemoteAccessConnect.port !== this.closedPort && !this.faultedOps.has(op.id)) t.fail(`operation ${op.id} to port ${op.c8y_RemoteAccessConnect.port} FAILED: ${JSON.stringify(this.sim.operationHistory(op.id))}`);
     }
-    const resetsCoded = (end.engine.endsByCode.TUN_ERR_TCP_RESET ?? 0) + (end.engine.failuresByCode.TUN_ERR_TCP_RESET ?? 0);
-    if (resetsCoded < t.faults.reset) t.fail(`${t.faults.reset} target resets but only ${resetsCoded} tunnels ended with TUN_ERR_TCP_RESET`);
+    // endsByCode counts set-up failures too. A few resets are seen as a plain EOF (docs/reliability.md): no
+    // byte the agent read is lost then, but more than one in ten would mean resets are misread.
+    const resetsCoded = end.engine.endsByCode.TUN_ERR_TCP_RESET ?? 0;
+    if (resetsCoded < t.faults.reset * 0.9) t.fail(`${t.faults.reset} target resets but only ${resetsCoded} tunnels ended with TUN_ERR_TCP_RESET`);
     if (idleEnd.fds > idleStart.fds + 2) t.fail(`descriptors left behind: ${idleStart.fds} idle at start, ${idleEnd.fds} idle at the end`);
   }
 
@@ -478,6 +480,7 @@ function report(soak: Soak, end: AgentStats, idleStart: Sample, idleEnd: Sample,
     `  bytes verified (sha256): ${mib(t.bytesUp / 1024)} MiB up, ${mib(t.bytesDown / 1024)} MiB down`,
     `  agent idle start -> end: fds ${idleStart.fds} -> ${idleEnd.fds}, RSS ${mib(idleStart.rssKiB)} -> ${mib(idleEnd.rssKiB)} MiB, heap ${mib(idleStart.heapKiB)} -> ${mib(idleEnd.heapKiB)} MiB`,
     `  agent tunnel ends: ${JSON.stringify(end.engine.endsByCode)}; operations ${JSON.stringify(end.operations)}`,
+    `  target resets ended TUN_ERR_TCP_RESET: ${end.engine.endsByCode.TUN_ERR_TCP_RESET ?? 0} of ${t.faults.reset}`,
     ...Object.entries(growth).map(([k, g]) => `  ${k}: first-third median ${g.firstMedian}, last-third median ${g.lastMedian}, allowed +${g.allowed}: ${g.ok ? 'ok' : 'GREW'}`),
     `  errors ${t.errors}${t.firstErrors.length ? `: ${t.firstErrors.slice(0, 5).join(' | ')}` : ''}`,
     `  ${summary.pass ? 'PASS' : 'FAIL'}`,
