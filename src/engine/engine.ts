@@ -339,7 +339,7 @@ class EngineImpl implements Engine {
       if (this.handles.size === 0) resolve();
       else this.idleWaiters.push(resolve);
     });
-    for (const t of this.local.values()) t.close('engine closing');
+    for (const t of this.local.values()) t.close('engine closing', Math.max(0, graceMs - 150));
     // Workers destroy what is left a little before the grace ends, so the whole close stays within it.
     const workerGrace = Math.max(0, graceMs - 150);
     for (const port of this.ports.values()) port.postMessage({ t: 'closeAll', reason: 'engine closing', graceMs: workerGrace } satisfies ControlMessage);

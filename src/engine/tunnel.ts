@@ -72,6 +72,8 @@ export class Tunnel {
   private held: Buffer[] | null = null;
   private heldBytes = 0;
   peakHeld = 0;
+  /** Bytes that arrived after their destination had closed (counted, not forwarded). */
+  discarded = 0;
   private peakUp = 0;
   private peakDown = 0;
   private upPaused = false;
@@ -85,6 +87,7 @@ export class Tunnel {
   private readonly hwm: number;
   private readonly holdLimit: number;
   private heldFromWs = false;
+  private graceOverride: number | undefined;
 
   constructor(id: number, spec: TunnelSpec, hooks: TunnelHooks) {
     this.id = id;
@@ -280,19 +283,31 @@ export class Tunnel {
   // ---- forwarding ----
 
   /** @internal */ fromTcp(chunk: Buffer): void {
-    this.bytesUp += chunk.length;
     this.lastActivity = Date.now();
-    if (this.phase === OPEN) this.sendWs(chunk);
-    else if (this.phase === SETUP) this.hold(chunk, 'tcp');
-    // ENDING: the cloud leg is going away; the count above still reports what the target sent.
+    if (this.phase === OPEN) {
+      this.bytesUp += chunk.length;
+      this.sendWs(chunk);
+    } else if (this.phase === SETUP) {
+      this.bytesUp += chunk.length;
+      this.hold(chunk, 'tcp');
+    } else {
+      // ENDING: the cloud leg is closing and can take nothing more; said in the summary, never hidden.
+      this.discarded += chunk.length;
+    }
   }
 
   /** @internal */ fromWs(data: Buffer, isBinary: boolean): void {
     if (!isBinary) this.textFrames++;
-    this.bytesDown += data.length;
     this.lastActivity = Date.now();
-    if (this.phase === OPEN || (this.phase === ENDING && this.tcp && this.tcp.writable)) this.writeTcp(data);
-    else if (this.phase === SETUP) this.hold(data, 'ws');
+    if (this.phase === OPEN || (this.phase === ENDING && this.tcp && this.tcp.writable)) {
+      this.bytesDown += data.length;
+      this.writeTcp(data);
+    } else if (this.phase === SETUP) {
+      this.bytesDown += data.length;
+      this.hold(data, 'ws');
+    } else {
+      this.discarded += data.length;
+    }
   }
 
   private forward(buf: Buffer): void {
@@ -343,12 +358,13 @@ export class Tunnel {
   // ---- ending ----
 
   /** Closes the tunnel from our side (both legs, after a flush). */
-  close(reason?: string): void {
+  close(reason?: string, graceMs?: number): void {
     if (this.phase === SETUP) {
       this.failSetup({ code: 'TUN_ERR_ABORTED', message: reason ?? 'closed before the tunnel was established' });
       this.endedBy = 'local';
       return;
     }
+    if (graceMs !== undefined) this.graceOverride = graceMs;
     this.endFirst('local', 'TUN_END_LOCAL', reason);
   }
 
@@ -380,9 +396,18 @@ export class Tunnel {
     this.endCode = code;
     this.endMessage = message;
     if (!this.wsClosed) this.ws!.close(wsCode);
-    if (!this.tcpClosed) this.tcp!.end();
+    const grace = this.graceOverride ?? this.spec.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+    if ((by === 'local' || by === 'engine') && !this.wsClosed && !this.tcpClosed) {
+      // Our own close: the cloud may still have bytes in flight for the target. Keep the target writable
+      // until the cloud answers the close (wsGone ends it), and stop reading it: nothing read now could go
+      // out. If the cloud is slow to answer, the target still gets an orderly end at half the grace.
+      this.tcp!.pause();
+      this.tcpTimer = setTimeout(onEndTargetDue, grace / 2, this);
+    } else if (!this.tcpClosed) {
+      this.tcp!.end();
+    }
     if (this.downPaused) this.ws!.resume();
-    this.timer = setTimeout(onGraceExpired, this.spec.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS, this);
+    this.timer = setTimeout(onGraceExpired, grace, this);
     this.maybeFinish();
   }
 
@@ -400,7 +425,8 @@ export class Tunnel {
     }
     if (this.phase === OPEN) {
       this.wsCloseCode = code;
-      this.endFirst('ws', 'TUN_END_WS_CLOSED', reason || `close code ${code}`);
+      if (code === 1006) this.endFirst('ws', 'TUN_ERR_WS_DROPPED', 'cloud connection dropped without a close frame (1006)');
+      else this.endFirst('ws', 'TUN_END_WS_CLOSED', reason || `close code ${code}`);
     } else if (this.wsCloseCode === undefined) {
       this.wsCloseCode = code;
     }
@@ -424,6 +450,11 @@ export class Tunnel {
     if (this.tcpTimer) clearTimeout(this.tcpTimer);
     this.timer = null;
     this.tcpTimer = null;
+  }
+
+  /** @internal */ endTarget(): void {
+    this.tcpTimer = null;
+    if (this.tcp && !this.tcpClosed && !this.tcp.writableEnded) this.tcp.end();
   }
 
   /** @internal */ graceExpired(): void {
@@ -450,6 +481,7 @@ export class Tunnel {
       peakBootstrapBytes: this.peakHeld,
       peakBufferedUp: this.peakUp,
       peakBufferedDown: this.peakDown,
+      bytesDiscarded: this.discarded,
     };
     if (this.label !== undefined) s.label = this.label;
     if (this.setupMs !== undefined) s.setupMs = this.setupMs;
@@ -533,6 +565,9 @@ function onTcpTimeout(t: Tunnel): void {
 }
 function onWsTimeout(t: Tunnel): void {
   t.failSetup({ code: 'TUN_ERR_WS_TIMEOUT', message: 'cloud did not answer the WebSocket upgrade in time' });
+}
+function onEndTargetDue(t: Tunnel): void {
+  t.endTarget();
 }
 function onGraceExpired(t: Tunnel): void {
   t.graceExpired();

@@ -90,6 +90,8 @@ export interface TunnelSummary {
   peakBufferedUp?: number;
   /** Peak bytes queued in user space toward the target (TCP writableLength). */
   peakBufferedDown?: number;
+  /** Bytes that arrived on one leg after the other had closed: counted here, not in bytesUp/bytesDown. */
+  bytesDiscarded?: number;
 }
 
 /** Options of createEngine(). */

@@ -37,7 +37,7 @@ function onControl(msg: ControlMessage): void {
     if (msg.t === 'close') {
       tunnels.get(msg.id)?.close(msg.reason);
     } else if (msg.t === 'closeAll') {
-      for (const t of tunnels.values()) t.close(msg.reason);
+      for (const t of tunnels.values()) t.close(msg.reason, msg.graceMs);
       setTimeout(() => {
         for (const t of tunnels.values()) t.destroy(msg.reason);
       }, msg.graceMs).unref();

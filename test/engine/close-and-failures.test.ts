@@ -189,3 +189,32 @@ describe('engine.close', () => {
     }
   });
 });
+
+describe('abrupt ends', () => {
+  it('the cloud dropping the connection without a close frame ends with TUN_ERR_WS_DROPPED', { timeout: 20_000 }, async (t) => {
+    const r = await rig(t, { echo: true });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
+    await withTimeout(h.established, 5000, 'established');
+    ws.terminate();
+    const s = await withTimeout(h.closed, 5000, 'closed');
+    assert.equal(s.code, 'TUN_ERR_WS_DROPPED');
+    assert.equal(s.wsCloseCode, 1006);
+  });
+
+  it('our own close keeps delivering what the cloud already sent until the cloud answers the close', { timeout: 20_000 }, async (t) => {
+    let got!: Promise<Buffer>;
+    const r = await rig(t, { onTarget: (s) => (got = collect(s)) });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
+    await withTimeout(h.established, 5000, 'established');
+    // The cloud keeps sending after we close; the close frame crosses these bytes on the wire.
+    const payload = Buffer.alloc(4 * 1024 * 1024, 7);
+    for (let i = 0; i < 16; i++) ws.send(payload.subarray(i * 262144, (i + 1) * 262144));
+    h.close('operator');
+    const s = await withTimeout(h.closed, 5000, 'closed');
+    const received = (await withTimeout(got, 5000, 'target end')).length;
+    assert.equal(received, s.bytesDown, 'every byte counted as delivered reached the target');
+    assert.equal(s.bytesDown + (s.bytesDiscarded ?? 0), payload.length, 'nothing unaccounted');
+  });
+});
