@@ -4,6 +4,7 @@
  * ResolvedConfig. A bad or missing setting is one AGENT_ERR_CONFIG line naming where it came from.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { DEFAULT_TCP_CONNECT_TIMEOUT_MS, DEFAULT_WS_CONNECT_TIMEOUT_MS } from '../constants.js';
 import { TunnelError } from '../errors.js';
 import { parsePolicy, type Policy } from './policy.js';
@@ -50,8 +51,10 @@ export interface AgentConfig {
   logLevel?: string;
   /** `json`, `pretty`, or `auto` (pretty on a TTY). */
   logFormat?: string;
-  /** Prometheus metrics on 127.0.0.1:<port>; 0/undefined = off. */
+  /** Prometheus metrics on <metricsHost>:<port>; 0/undefined = off. */
   metricsPort?: number | string;
+  /** Address the metrics endpoint binds (default 127.0.0.1). */
+  metricsHost?: string;
   /** Agent name in 122. */
   agentName?: string;
   tcpConnectTimeoutMs?: number | string;
@@ -92,6 +95,7 @@ export interface ResolvedConfig {
   logLevel: string;
   logFormat: 'json' | 'pretty' | 'auto';
   metricsPort: number;
+  metricsHost: string;
   agentName: string;
   tcpConnectTimeoutMs: number;
   wsConnectTimeoutMs: number;
@@ -138,7 +142,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'noProxy', flag: 'no-proxy', env: ['NO_PROXY', 'no_proxy'], kind: 'string', default: '', arg: 'list', help: 'hosts that bypass the proxy: names, .suffixes, *, host:port' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', arg: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
   { key: 'logFormat', flag: 'log-format', kind: 'string', default: 'auto', arg: 'fmt', help: 'json, pretty, or auto (pretty on a TTY)' },
-  { key: 'metricsPort', flag: 'metrics-port', kind: 'int', default: 0, arg: 'port', help: 'serve Prometheus metrics on 127.0.0.1:<port>/metrics (0 = off)' },
+  { key: 'metricsPort', flag: 'metrics-port', kind: 'int', default: 0, arg: 'port', help: 'serve Prometheus metrics on <metrics-host>:<port>/metrics (0 = off)' },
+  { key: 'metricsHost', flag: 'metrics-host', kind: 'string', default: '127.0.0.1', arg: 'addr', help: 'address the metrics endpoint binds; loopback unless you mean to expose it' },
   { key: 'agentName', flag: 'agent-name', kind: 'string', default: 'c8y-tunnel', arg: 'name', help: 'agent name sent in 122' },
   { key: 'tcpConnectTimeoutMs', flag: 'tcp-timeout-ms', kind: 'int', default: DEFAULT_TCP_CONNECT_TIMEOUT_MS, arg: 'ms', help: 'target TCP connect timeout' },
   { key: 'wsConnectTimeoutMs', flag: 'ws-timeout-ms', kind: 'int', default: DEFAULT_WS_CONNECT_TIMEOUT_MS, arg: 'ms', help: 'cloud WebSocket upgrade timeout' },
@@ -327,6 +332,8 @@ export function resolveConfig(input: AgentConfig, origins: Origins = {}): Resolv
   } catch {
     throw bad(L('mqttUrl'), 'expected an mqtt:, mqtts:, ws: or wss: URL');
   }
+  const metricsHost = out.metricsHost as string;
+  if (!isIP(metricsHost) && metricsHost !== 'localhost') throw bad(L('metricsHost'), 'expected an IP address (127.0.0.1, ::1, 0.0.0.0) or localhost');
   const proxy = out.proxy as string | undefined;
   if (proxy !== undefined) {
     try {

@@ -125,7 +125,7 @@ class AgentImpl implements Agent {
       'agent starting',
     );
     try {
-      if (this.metrics) this.metricsPort = await this.metrics.listen(cfg.metricsPort);
+      if (this.metrics) this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
       await transport.start();
     } catch (err) {
       this.state = 'stopped';

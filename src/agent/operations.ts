@@ -288,8 +288,13 @@ export class Operations {
     h.closed.then((summary) => {
       this.active--;
       this.d.metrics?.closed(summary);
-      this.d.events.emit('session:closed', { id: op.id, key: redactKey(req.key), code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown });
-      if (summary.established) this.d.log.info({ id: op.id, key: redactKey(req.key), code: summary.code, up: summary.bytesUp, down: summary.bytesDown }, 'tunnel closed');
+      const ended = { id: op.id, key: redactKey(req.key), code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, bytesDiscarded: summary.bytesDiscarded ?? 0, wsCloseCode: summary.wsCloseCode };
+      this.d.events.emit('session:closed', ended);
+      if (!summary.established) return;
+      const fields = { id: op.id, key: ended.key, code: summary.code, up: summary.bytesUp, down: summary.bytesDown, discarded: ended.bytesDiscarded, wsClose: summary.wsCloseCode };
+      this.d.log.info(fields, 'tunnel closed');
+      // The cloud relays binary frames only; text frames mean a misbehaving peer (forwarded as bytes anyway).
+      if (summary.textFrames > 0) this.d.log.warn({ id: op.id, key: ended.key, textFrames: summary.textFrames }, 'cloud sent text frames (forwarded as bytes)');
     });
   }
 

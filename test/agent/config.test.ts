@@ -21,6 +21,7 @@ describe('agent config', () => {
 
   it('applies the documented defaults', () => {
     const c = resolveConfig(base);
+    assert.equal(c.metricsHost, '127.0.0.1', 'metrics bind loopback unless told otherwise');
     assert.equal(c.auth, 'basic');
     assert.equal(c.transport, 'mqtt');
     assert.equal(c.threads, 1);
@@ -50,6 +51,7 @@ describe('agent config', () => {
     assert.throws(() => resolveConfig({ ...base, host: 'ftp://x' }, { host: 'C8Y_HOST' }), /invalid C8Y_HOST: expected an http: or https: URL/);
     assert.throws(() => resolveConfig({ ...base, host: 'not a url' }), /invalid setting host: not a URL/);
     assert.throws(() => resolveConfig({ ...base, maxSessions: 'ten' }, { maxSessions: '--max-sessions' }), /invalid --max-sessions: expected an integer/);
+    assert.throws(() => resolveConfig({ ...base, metricsHost: 'example.com' }, { metricsHost: '--metrics-host' }), /invalid --metrics-host: expected an IP address/);
     assert.throws(() => resolveConfig({ ...base, threads: -1 }), /invalid setting threads/);
     assert.throws(() => resolveConfig({ ...base, allow: ['10.0.0.1:99999'] }), /invalid setting allow: port out of range/);
     assert.throws(() => resolveConfig({ ...base, mqttUrl: 'http://x' }), /invalid setting mqttUrl/);
