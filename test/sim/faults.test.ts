@@ -61,14 +61,16 @@ describe('sim fault switches', () => {
   });
 
   it('jwtLifetimeSec: an expired s/uat token is refused on the device WebSocket', T, async (t) => {
-    const sim = await testSim(t, { jwtLifetimeSec: 1 });
+    // JWT expiry has one-second granularity: a 3 s lifetime leaves the first use at least 2 s even on a
+    // loaded machine, and 3.1 s later the token is surely expired.
+    const sim = await testSim(t, { jwtLifetimeSec: 3 });
     const { dev, id, configId } = await deviceWithConfig(t, sim, 'f-5', ['s/ds', 's/dat']);
     await dev.publish('s/uat', '');
     const token = (await dev.next('s/dat')).trim().slice(3);
     const a = await openClient(sim, dev, id, configId);
     const ok = await openWs(`${sim.wsUrl}/service/remoteaccess/device/${a.key}`, { headers: { authorization: `Bearer ${token}` } });
     ok.close();
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 3100));
     const b = await openClient(sim, dev, id, configId);
     const r = await refusedStatus(`${sim.wsUrl}/service/remoteaccess/device/${b.key}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(r.status, 401);
