@@ -21,3 +21,5 @@ export const DEFAULT_TUNNELS_PER_WORKER = 512;
 export const DEFAULT_STATS_INTERVAL_MS = 1_000;
 /** Engine shutdown grace. */
 export const DEFAULT_ENGINE_CLOSE_GRACE_MS = 5_000;
+/** Young generation of a worker thread, MiB (a per-worker constant; see engine.ts). */
+export const DEFAULT_WORKER_YOUNG_GEN_MB = 4;

@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   TUN_ERR_WS_PAYLOAD_TOO_BIG: 'cloud sent a frame above maxPayload',
   TUN_ERR_WORKER_EXIT: 'the worker thread carrying the tunnel died',
   TUN_ERR_ENGINE_CLOSED: 'the engine is closed',
+  TUN_ERR_CAPACITY: 'the engine carries as many tunnels as its workers allow',
   TUN_ERR_ABORTED: 'tunnel closed before it was established',
   TUN_ERR_INTERNAL: 'internal error in the tunnel',
   // Agent

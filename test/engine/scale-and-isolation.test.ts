@@ -118,3 +118,26 @@ describe('containment', () => {
     assert.equal(st.failuresByCode.TUN_ERR_WORKER_EXIT, victims.length);
   });
 });
+
+describe('capacity', () => {
+  it('a tunnel beyond threads x tunnelsPerWorker is refused at once with TUN_ERR_CAPACITY, never queued', { timeout: 20_000 }, async (t) => {
+    const echo = await echoServer();
+    const cloud = await cloudLikeWss();
+    const engine = createEngine({ threads: 1, tunnelsPerWorker: 2 });
+    t.after(async () => {
+      await engine.close({ graceMs: 500 });
+      await cloud.close();
+      await echo.close();
+    });
+    const open = [0, 1].map((i) => engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(`/cap/${i}`) }));
+    await withTimeout(Promise.all(open.map((h) => h.established)), 5000, 'two tunnels');
+    const third = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url('/cap/2') });
+    await assert.rejects(withTimeout(third.established, 2000, 'refusal'), { code: 'TUN_ERR_CAPACITY' });
+    assert.equal((await third.closed).code, 'TUN_ERR_CAPACITY');
+    // A slot that frees up is usable again.
+    open[0]!.close();
+    await open[0]!.closed;
+    const again = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url('/cap/3') });
+    await withTimeout(again.established, 5000, 'a freed slot');
+  });
+});
