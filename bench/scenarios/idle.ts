@@ -93,7 +93,7 @@ export async function scenario3(ctx: Ctx): Promise<ScenarioResult> {
   return {
     id: 's3',
     title: 'Idle scale: RSS per tunnel and time to open',
-    description: 'N idle tunnels (TCP to the target plus WebSocket to the cloud, both held open) in one agent process (tunnelsPerWorker raised to 10,000: the default 512 queues the rest). RSS and heap are measured after a full GC, against the same process after a warm-up; time to open covers all N with at most 256 setting up at once.',
+    description: 'N idle tunnels (TCP to the target plus WebSocket to the cloud, both held open) in one agent process (tunnelsPerWorker raised to 10,000: with the default 512 the engine refuses the rest with TUN_ERR_CAPACITY). RSS and heap are measured after a full GC, against the same process after a warm-up; time to open covers all N with at most 256 setting up at once.',
     rows,
   };
 }
