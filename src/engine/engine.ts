@@ -13,7 +13,7 @@ import {
   DEFAULT_TUNNELS_PER_WORKER,
   DEFAULT_WORKER_YOUNG_GEN_MB,
 } from '../constants.js';
-import { TunnelError, toWireError, type WireError } from '../errors.js';
+import { isErrorCode, TunnelError, toWireError, type WireError } from '../errors.js';
 import { bufferutilLoaded } from './native.js';
 import { failedSummary, startTunnel, validateSpec, type Tunnel } from './tunnel.js';
 import type { ControlMessage, EngineOptions, EngineStats, StartTunnelTask, TunnelSpec, TunnelSummary, WorkerEvent } from './types.js';
@@ -36,8 +36,6 @@ export interface Engine {
   open(spec: TunnelSpec): TunnelHandle;
   stats(): EngineStats;
   close(options?: { graceMs?: number }): Promise<void>;
-  /** Resolves once every worker has started (no-op with threads: 0). */
-  ready(): Promise<void>;
   readonly threads: number;
   /** Whether the bufferutil addon loaded (in the main thread; workers report theirs in stats). */
   readonly bufferutil: boolean;
@@ -151,11 +149,6 @@ class EngineImpl implements Engine {
     this.pool.on('message', (ev: WorkerEvent) => this.onWorkerEvent(ev));
     // Errors outside any task (a worker failing to start): never crash the host.
     this.pool.on('error', noop);
-  }
-
-  ready(): Promise<void> {
-    // Piscina starts minThreads workers at construction; their hello comes with their first task.
-    return Promise.resolve();
   }
 
   open(spec: TunnelSpec): TunnelHandle {
@@ -284,7 +277,7 @@ class EngineImpl implements Engine {
     if (summary.established && !h.settledUp) this.onUp(h);
     else if (!summary.established) {
       // The task result may overtake the worker's `fail` event: rebuild the whole error from the summary.
-      const w: WireError = { code: isErr(summary.code) ? summary.code : 'TUN_ERR_INTERNAL', message: summary.message ?? summary.code };
+      const w: WireError = { code: isErrorCode(summary.code) ? summary.code : 'TUN_ERR_INTERNAL', message: summary.message ?? summary.code };
       if (summary.status !== undefined) w.status = summary.status;
       if (summary.syscode !== undefined) w.syscode = summary.syscode;
       h.markFailed(w);
@@ -296,7 +289,7 @@ class EngineImpl implements Engine {
     h.down = summary.bytesDown;
     this.s.closed++;
     this.s.endsByCode[summary.code] = (this.s.endsByCode[summary.code] ?? 0) + 1;
-    if (summary.code.startsWith('TUN_ERR_') || summary.code.startsWith('AGENT_ERR_')) {
+    if (isErrorCode(summary.code)) {
       this.s.failuresByCode[summary.code] = (this.s.failuresByCode[summary.code] ?? 0) + 1;
     }
     h.resolveClosed(summary);
@@ -370,10 +363,6 @@ class EngineImpl implements Engine {
     await wait(100);
     if (this.pool) await this.pool.destroy();
   }
-}
-
-function isErr(code: string): code is WireError['code'] {
-  return code.startsWith('TUN_ERR_') || code.startsWith('AGENT_ERR_');
 }
 
 /** Creates a tunnel engine. */
