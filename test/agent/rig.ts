@@ -1,10 +1,10 @@
 /** End-to-end rig for agent tests: the real emulator, the real agent (library), real TCP targets and clients. */
 import net from 'node:net';
-import http from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { createAgent, startSim, type Agent, type AgentOptions, type Sim } from 'c8y-tunnel';
+import { connectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 import { closeServer, listen0, withTimeout } from '../helpers/net.js';
 
 /** A pino logger that keeps its JSON lines in memory. */
@@ -114,55 +114,5 @@ export function statuses(sim: Sim, opId: string): string[] {
   return sim.operationHistory(opId).map((h) => h.status);
 }
 
-/**
- * A tiny HTTP CONNECT proxy whose CONNECTs can be held back (the cloud is the real emulator behind it):
- * lets a test decide when an agent's WebSocket leg may come up.
- */
-export async function holdingProxy(): Promise<{ url: string; connects: number; hold(): void; release(): void; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  let held: Array<() => void> = [];
-  let holding = false;
-  const state = { connects: 0 };
-  const server = http.createServer((_req, res) => res.writeHead(405).end());
-  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    state.connects++;
-    sockets.add(client);
-    client.on('error', () => {});
-    client.on('close', () => sockets.delete(client));
-    const go = (): void => {
-      const [host, port] = (req.url ?? '').split(':');
-      const up = net.connect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection established\r\n\r\n');
-        if (head.length) up.write(head);
-        up.pipe(client);
-        client.pipe(up);
-      });
-      sockets.add(up);
-      up.on('error', () => client.destroy());
-      up.on('close', () => {
-        sockets.delete(up);
-        client.destroy();
-      });
-      client.on('close', () => up.destroy());
-    };
-    if (holding) held.push(go);
-    else go();
-  });
-  const port = await listen0(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    get connects() {
-      return state.connects;
-    },
-    hold() {
-      holding = true;
-    },
-    release() {
-      holding = false;
-      const h = held;
-      held = [];
-      for (const go of h) go();
-    },
-    close: () => closeServer(server, sockets),
-  };
-}
+/** An HTTP CONNECT proxy whose CONNECTs can be held back (the cloud is the real emulator behind it). */
+export const holdingProxy = (): Promise<ConnectProxy> => connectProxy();

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { createEngine, TunnelError } from 'c8y-tunnel';
+import { connectProxy } from '../helpers/connect-proxy.js';
 import { closeServer, echoServer, listen0, withTimeout } from '../helpers/net.js';
 
 const fixture = (f: string): string => readFileSync(new URL(`../../../test/fixtures/tls/${f}`, import.meta.url), 'utf8');
@@ -73,39 +74,11 @@ describe('TLS', () => {
   });
 });
 
-/** A minimal HTTP CONNECT proxy: answers `status`, and tunnels on 200. Records what it was asked. */
-async function connectProxy(status: number, requireAuth?: string): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    sockets.add(c);
-    c.on('error', () => {});
-    c.once('data', (d) => {
-      const head = d.toString('latin1');
-      requests.push(head);
-      const m = /^CONNECT ([^ ]+):(\d+) HTTP/.exec(head);
-      const authOk = !requireAuth || head.includes(`Proxy-Authorization: Basic ${Buffer.from(requireAuth).toString('base64')}`);
-      if (!m || status !== 200 || !authOk) {
-        c.end(`HTTP/1.1 ${authOk ? status : 407} Refused\r\nContent-Length: 0\r\n\r\n`);
-        return;
-      }
-      const up = net.connect(Number(m[2]), m[1]!.replace(/^\[|\]$/g, ''), () => {
-        c.write('HTTP/1.1 200 Connection established\r\n\r\n');
-        up.pipe(c).pipe(up);
-      });
-      sockets.add(up);
-      up.on('error', () => c.destroy());
-    });
-  });
-  const port = await listen0(server);
-  return { port, requests, close: () => closeServer(server, sockets) };
-}
-
 describe('HTTP CONNECT proxy for the WebSocket leg', () => {
   it('tunnels through a proxy with Basic proxy auth', { timeout: 20_000 }, async (t) => {
     const echo = await echoServer();
     const srv = await wssServer();
-    const proxy = await connectProxy(200, 'pu:pp');
+    const proxy = await connectProxy({ requireAuth: 'pu:pp' });
     const engine = createEngine({ threads: 1 });
     t.after(async () => {
       await engine.close({ graceMs: 200 });
@@ -128,7 +101,7 @@ describe('HTTP CONNECT proxy for the WebSocket leg', () => {
 
   it('a refused CONNECT fails with TUN_ERR_PROXY and the proxy status, not as a cloud refusal', { timeout: 20_000 }, async (t) => {
     const echo = await echoServer();
-    const proxy = await connectProxy(403);
+    const proxy = await connectProxy({ refuse: 403 });
     const engine = createEngine({ threads: 1 });
     t.after(async () => {
       await engine.close({ graceMs: 200 });

@@ -1,9 +1,8 @@
 /** Faults 4-8 and 15: the cloud refuses the device upgrade, drops the device leg, or the proxy refuses CONNECT. */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
 import { describe, it } from 'node:test';
-import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
+import { connectProxy } from '../helpers/connect-proxy.js';
+import { waitFor, withTimeout } from '../helpers/net.js';
 import { chunkAt } from '../helpers/stream.js';
 import { statuses } from '../agent/rig.js';
 import { assertNoSecrets, closedFor, faultRig, lastOp, tcpTarget } from './rig.js';
@@ -16,41 +15,6 @@ async function countingEcho(t: { after(fn: () => unknown): void }): Promise<{ po
     s.pipe(s);
   });
   return { port, received: () => got, open: () => sockets.size };
-}
-
-/** An HTTP CONNECT proxy that tunnels until `refuse(status)` is called, then answers that status. */
-async function switchableProxy(t: { after(fn: () => unknown): void }): Promise<{ url: (auth?: string) => string; refuse(status: number): void; refused: () => number }> {
-  const sockets = new Set<net.Socket>();
-  let refuseWith = 0;
-  let refused = 0;
-  const server = http.createServer((_q, res) => res.writeHead(405).end());
-  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    sockets.add(client);
-    client.on('error', () => {});
-    client.on('close', () => sockets.delete(client));
-    if (refuseWith) {
-      refused++;
-      client.end(`HTTP/1.1 ${refuseWith} Forbidden by policy\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
-    const [host, port] = (req.url ?? '').split(':');
-    const up = net.connect(Number(port), host, () => {
-      client.write('HTTP/1.1 200 Connection established\r\n\r\n');
-      if (head.length) up.write(head);
-      up.pipe(client);
-      client.pipe(up);
-    });
-    sockets.add(up);
-    up.on('error', () => client.destroy());
-    up.on('close', () => {
-      sockets.delete(up);
-      client.destroy();
-    });
-    client.on('close', () => up.destroy());
-  });
-  const port = await listen0(server);
-  t.after(() => closeServer(server, sockets));
-  return { url: (auth = '') => `http://${auth}127.0.0.1:${port}`, refuse: (s) => (refuseWith = s), refused: () => refused };
 }
 
 describe('faults: the cloud refuses the device upgrade', () => {
@@ -119,14 +83,15 @@ describe('faults: the cloud drops the device leg', () => {
 
 describe('faults: the HTTP proxy', () => {
   it('15. the proxy refuses CONNECT: FAILED "proxy refused CONNECT: HTTP 403" (not a cloud refusal), proxy credentials never shown, the bystander keeps working', { timeout: 20_000 }, async (t) => {
-    const proxy = await switchableProxy(t);
-    const r = await faultRig(t, { proxy: proxy.url('squid:Pr0xy-pw-91c7@') });
+    const proxy = await connectProxy();
+    t.after(() => proxy.close());
+    const r = await faultRig(t, { proxy: proxy.withAuth('squid:Pr0xy-pw-91c7') });
     proxy.refuse(403);
     const op = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1', port: r.echo.port });
     const done = await r.sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000);
     assert.equal(done.status, 'FAILED');
     assert.equal(done.failureReason, 'proxy refused CONNECT: HTTP 403');
-    assert.equal(proxy.refused(), 1);
+    assert.equal(proxy.refused, 1);
     await waitFor(() => r.agent.stats().engine.failuresByCode.TUN_ERR_PROXY === 1, 5000, 'TUN_ERR_PROXY counted');
     // The bystander's tunnel went through the proxy before it started refusing; it is unaffected.
     await r.bystander.check();
