@@ -1,5 +1,5 @@
 /** What every scenario gets: sizes for the mode, the progress line and row filters. */
-import type { Member } from './chain.js';
+import type { ChainKind, ChainOptions, Member } from './chain.js';
 import { machineCpu, sampleTree, type PeakSampler } from './procstat.js';
 import type { ProcFigure, Row } from './types.js';
 import { GiB, MiB, round } from './stats.js';
@@ -51,6 +51,15 @@ export interface Ctx {
 /** Whether a row key passes the filter. */
 export function wanted(ctx: Ctx, key: string): boolean {
   return ctx.rowFilter.length === 0 || ctx.rowFilter.some((f) => key.includes(f));
+}
+
+/** Options for a chain whose agent runs as the context says (profiling wrapper, node flags, environment). */
+export function chainOptions(ctx: Ctx, kind: ChainKind): ChainOptions {
+  const co: ChainOptions = { kind, distDir: ctx.distDir };
+  if (ctx.agentWrap) co.agentWrap = ctx.agentWrap;
+  if (ctx.agentExecArgv) co.agentExecArgv = ctx.agentExecArgv;
+  if (ctx.agentEnv) co.agentEnv = ctx.agentEnv;
+  return co;
 }
 
 /** CPU snapshot of a chain's members plus the machine. */

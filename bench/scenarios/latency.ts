@@ -5,7 +5,7 @@
  * so that load from outside the benchmark hits each row alike.
  */
 import { Chain, unavailable, type ChainKind, type Link, type Member } from '../lib/chain.js';
-import { cpuDelta, failed, procFigures, skipped, snap, wanted, type Ctx } from '../lib/context.js';
+import { chainOptions, cpuDelta, failed, procFigures, skipped, snap, wanted, type Ctx } from '../lib/context.js';
 import { PeakSampler } from '../lib/procstat.js';
 import { latencySummary, round } from '../lib/stats.js';
 import type { Row, ScenarioResult } from '../lib/types.js';
@@ -58,11 +58,7 @@ class LatencyRow {
     try {
       const { ctx } = this;
       ctx.progress(`${this.key}: starting`);
-      const co: Parameters<typeof Chain.start>[0] = { kind: this.chainKind, distDir: ctx.distDir };
-      if (ctx.agentWrap) co.agentWrap = ctx.agentWrap;
-      if (ctx.agentExecArgv) co.agentExecArgv = ctx.agentExecArgv;
-      if (ctx.agentEnv) co.agentEnv = ctx.agentEnv;
-      this.chain = await Chain.start(co);
+      this.chain = await Chain.start(chainOptions(ctx, this.chainKind));
       this.ping = await this.chain.connect(1, 'echo', 'pinger');
       if (this.neighbours > 0) {
         ctx.progress(`${this.key}: opening ${this.neighbours} neighbours`);

@@ -6,7 +6,7 @@
  */
 import type { EngineOptions, TunnelSpec } from 'c8y-tunnel';
 import { Chain, unavailable, type ChainKind, type Link, type Member } from '../lib/chain.js';
-import { cpuDelta, failed, procFigures, skipped, snap, wanted, type Ctx } from '../lib/context.js';
+import { chainOptions, cpuDelta, failed, procFigures, skipped, snap, wanted, type Ctx } from '../lib/context.js';
 import { PeakSampler } from '../lib/procstat.js';
 import { GiB, median, MiB, round } from '../lib/stats.js';
 import type { Row, ScenarioResult } from '../lib/types.js';
@@ -62,12 +62,9 @@ class ThroughputRow {
     }
     try {
       ctx.progress(`${t.key}: starting ${t.chain} chain`);
-      const co: Parameters<typeof Chain.start>[0] = { kind: t.chain, distDir: ctx.distDir };
+      const co = chainOptions(ctx, t.chain);
       if (t.engine) co.engine = t.engine;
       if (t.spec) co.spec = t.spec;
-      if (ctx.agentWrap) co.agentWrap = ctx.agentWrap;
-      if (ctx.agentExecArgv) co.agentExecArgv = ctx.agentExecArgv;
-      if (ctx.agentEnv) co.agentEnv = ctx.agentEnv;
       this.chain = await Chain.start(co);
       const d2c = t.direction === 'd2c';
       ctx.progress(`${t.key}: opening ${t.conns} connection(s)`);
