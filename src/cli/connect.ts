@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_LISTEN, connectListen, connectStdio, parseConnectArgs } from '../connect/index.js';
 import type { ConnectOptions, SessionResult } from '../connect/index.js';
 import { TunnelError } from '../errors.js';
+import { installStopSignals } from './common.js';
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel connect --device <serial or id> --config <name or id> [--listen [host:]port | --stdio]
@@ -81,15 +82,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     // Always printed, even with --quiet: with port 0 it is the only way to learn the port.
     process.stderr.write(`listening on ${proxy.host}:${proxy.port}; each connection opens a session. Ctrl-C to stop.\n`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.removeListener('SIGINT', stop);
-        process.removeListener('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const stop = installStopSignals();
+    await stop.stopped;
+    stop.dispose();
     await proxy.close();
     return 0;
   } catch (err) {

@@ -11,6 +11,7 @@ import { startEchoService, type EchoService } from '../connect/echo.js';
 import { startAgentProcess, type AgentProcess } from '../connect/agent-process.js';
 import { createRateMeter, createStatusLine, formatBytes, formatRate, type StatusLine } from '../connect/status.js';
 import { TunnelError } from '../errors.js';
+import { installStopSignals } from './common.js';
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel demo [options]      (what \`npm start\` runs when C8Y_HOST is not set)
@@ -140,19 +141,6 @@ function statusText(sim: Sim, meter: ReturnType<typeof createRateMeter>): string
   return `sessions open: ${open} (${all.length} so far) | to device ${formatRate(r.up)} | from device ${formatRate(r.down)} | total ${formatBytes(up)} / ${formatBytes(down)}`;
 }
 
-/**
- * SIGINT (Ctrl-C), SIGTERM and SIGHUP (terminal closed) all stop the demo in order; installed before the
- * agent is spawned, so no signal can leave it running on its own (it is in its own process group).
- */
-function installStopSignals(): { stopped: Promise<'signal'>; dispose(): void } {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  let fire: (v: 'signal') => void = () => {};
-  const stopped = new Promise<'signal'>((r) => (fire = r));
-  const onSignal = (): void => fire('signal');
-  for (const sig of signals) process.on(sig, onSignal);
-  return { stopped, dispose: () => signals.forEach((sig) => process.removeListener(sig, onSignal)) };
-}
-
 function watchSessions(sim: Sim, status: StatusLine): void {
   sim.events.on('session:paired', (s: { operationId: string }) => status.log(`session opened (operation ${s.operationId})`));
   sim.events.on('session:closed', (s: { operationId: string; clientToDevice: number; deviceToClient: number }) =>
@@ -195,7 +183,9 @@ export async function run(argv: string[]): Promise<number> {
   const status = createStatusLine(process.stdout);
   let timer: NodeJS.Timeout | undefined;
   let code = 0;
-  const stop = installStopSignals();
+  // SIGHUP too (terminal closed); installed before the agent is spawned, so no signal can leave it running
+  // on its own (it is in its own process group).
+  const stop = installStopSignals(['SIGINT', 'SIGTERM', 'SIGHUP']);
   let why: 'signal' | 'signal-early' | 'agent-exit' | 'ready' = 'ready';
   try {
     sim = await startSim({ host: o.host, httpPort: o.httpPort, mqttPort: o.mqttPort, tenant: o.tenant, user: o.user, password: o.password, quiet: true }).catch((err: NodeJS.ErrnoException) => {

@@ -1,6 +1,7 @@
 /** `c8y-tunnel sim`: runs the Cumulocity cloud emulator until SIGINT/SIGTERM. */
 import { parseArgs } from 'node:util';
 import { TunnelError } from '../errors.js';
+import { installStopSignals } from './common.js';
 import { SIM_DEFAULTS, startSim } from '../sim/index.js';
 import type { SimOptions } from '../sim/index.js';
 
@@ -109,18 +110,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   // The first SIGINT/SIGTERM closes the emulator; more signals while it closes are ignored.
   // Installed before start-up and the banner, so a supervisor that signals as soon as it reads the banner is heard.
-  let onSignal = (): void => {};
-  const signalled = new Promise<void>((resolve) => (onSignal = resolve));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = installStopSignals();
   let sim;
   try {
     sim = await startSim({ ...args.options, quiet: args.quiet });
   } catch (err) {
     const e = err as { code?: string; message?: string };
     process.stderr.write(`c8y-tunnel sim: cannot start: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}\n`);
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stop.dispose();
     return 1;
   }
   const out = process.stdout;
@@ -145,9 +142,8 @@ export async function run(argv: string[]): Promise<number> {
       log(`session of operation ${s.operationId} closed: ${s.clientToDevice} bytes to the device, ${s.deviceToClient} bytes back`),
     );
   }
-  await signalled;
+  await stop.stopped;
   await sim.close();
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
+  stop.dispose();
   return 0;
 }
