@@ -66,6 +66,11 @@ export interface AgentConfig {
   dedupeWindowMs?: number | string;
 }
 
+/** The Basic authorization header of the device credentials. */
+export function basicAuth(cfg: Pick<ResolvedConfig, 'tenant' | 'user' | 'password'>): string {
+  return `Basic ${Buffer.from(`${cfg.tenant}/${cfg.user}:${cfg.password}`).toString('base64')}`;
+}
+
 /** Validated settings. */
 export interface ResolvedConfig {
   host: string;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createEngine, type Engine } from '../engine/engine.js';
 import type { EngineOptions, EngineStats, TunnelSpec } from '../engine/types.js';
 import { TunnelError } from '../errors.js';
-import { resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
+import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
 import { JwtCache } from './jwt.js';
 import { createLogger, type Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
@@ -61,11 +61,6 @@ export function agentVersion(): string {
   } catch {
     return '0.0.0';
   }
-}
-
-/** The Basic authorization header of the device credentials. */
-export function basicAuth(cfg: Pick<ResolvedConfig, 'tenant' | 'user' | 'password'>): string {
-  return `Basic ${Buffer.from(`${cfg.tenant}/${cfg.user}:${cfg.password}`).toString('base64')}`;
 }
 
 class AgentImpl implements Agent {

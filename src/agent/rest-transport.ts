@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { EventEmitter } from 'node:events';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { TunnelError } from '../errors.js';
-import type { ResolvedConfig } from './config.js';
+import { basicAuth, type ResolvedConfig } from './config.js';
 import { FRAGMENT, parseOperationJson } from './inbound.js';
 import type { Logger } from './log.js';
 import type { TransportHandlers, Transport } from './mqtt-transport.js';
@@ -40,7 +40,7 @@ export class RestTransport implements Transport {
     private readonly events: EventEmitter,
     private readonly version: string,
   ) {
-    this.auth = `Basic ${Buffer.from(`${cfg.tenant}/${cfg.user}:${cfg.password}`).toString('base64')}`;
+    this.auth = basicAuth(cfg);
     this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);
     const proxy = proxyFor(cfg.host, cfg.proxy, cfg.noProxy);
     if (proxy) this.agent = new HttpsProxyAgent(proxy, { ...(cfg.ca.length ? { ca: cfg.ca } : {}), rejectUnauthorized: !cfg.insecure });
