@@ -64,6 +64,11 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
 
   const store = new Store();
   for (const ev of ['operation', 'status'] as const) store.events.on(ev, (...args: unknown[]) => events.emit(ev, ...args));
+  // waitForOperationStatus callers by operation id: a status change wakes only its own waiters, not every waiter.
+  const waiters = new Map<string, Set<(op: SimOperation) => void>>();
+  store.events.on('status', (op: SimOperation) => {
+    for (const w of waiters.get(op.id) ?? []) w(op);
+  });
   // The broker and the SmartREST handler refer to each other; the handler is built once both exist.
   const ref: { hooks?: ReturnType<typeof createSmartRestHandler> } = {};
   const broker = new SimBroker(auth, { onPublish: (...a) => ref.hooks?.onPublish(...a), onSubscribe: (...a) => ref.hooks?.onSubscribe(...a) }, 16184);
@@ -149,7 +154,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
         const now = store.op(id);
         if (now && want.has(now.status)) return resolve(structuredClone(now));
         const onStatus = (op: SimOperation): void => {
-          if (op.id !== id || !want.has(op.status)) return;
+          if (!want.has(op.status)) return;
           cleanup();
           resolve(op);
         };
@@ -159,9 +164,13 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
         }, timeoutMs);
         const cleanup = (): void => {
           clearTimeout(timer);
-          events.off('status', onStatus);
+          const set = waiters.get(id);
+          set?.delete(onStatus);
+          if (set?.size === 0) waiters.delete(id);
         };
-        events.on('status', onStatus);
+        let set = waiters.get(id);
+        if (!set) waiters.set(id, (set = new Set()));
+        set.add(onStatus);
       });
     },
     supportedOperations(serial) {
