@@ -99,16 +99,11 @@ export class Session {
 
   #legClosed(other: WebSocket | undefined): void {
     this.#openLegs--;
-    if (this.state !== 'closed') this.state = 'closed';
-    this.#pending = [];
     if (other && other.readyState === OPEN) other.close(this.#errored ? 1011 : 1000);
-    if (this.#openLegs <= 0 && !this.#closedEmitted) {
-      this.#closedEmitted = true;
-      this.events.emit('session:closed', this.info());
-    }
+    this.markClosed();
   }
 
-  /** Marks a session that never got a client or device leg as closed. */
+  /** Marks the session closed; emits 'session:closed' once no leg is open. */
   markClosed(): void {
     this.state = 'closed';
     this.#pending = [];
