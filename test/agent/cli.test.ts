@@ -1,44 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { startSim, type Sim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
+import { simEnv, spawnAgent } from '../faults/proc.js';
 import { holdingProxy } from './rig.js';
-
-const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));
-
-interface Proc {
-  out: () => string;
-  err: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-  kill(sig: NodeJS.Signals): void;
-}
-
-function runAgent(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('C8Y_') && !/^(https?|no)_proxy$/i.test(k)) clean[k] = v;
-  const child = spawn(process.execPath, [BIN, 'agent', ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-  );
-  return { out: () => out, err: () => err, exited, kill: (sig) => child.kill(sig) };
-}
-
-function simEnv(sim: Sim, serial: string): NodeJS.ProcessEnv {
-  return {
-    C8Y_HOST: sim.httpUrl,
-    C8Y_MQTT_URL: sim.mqttUrl,
-    C8Y_TENANT: sim.tenant,
-    C8Y_USER: `device_${serial}`,
-    C8Y_PASSWORD: sim.devicePassword,
-    C8Y_DEVICE_ID: serial,
-  };
-}
 
 describe('c8y-tunnel agent (CLI)', () => {
   it('on SIGTERM closes its tunnels and exits 0 within the grace', { timeout: 30_000 }, async (t) => {
@@ -47,7 +12,7 @@ describe('c8y-tunnel agent (CLI)', () => {
     const echo = await echoServer();
     t.after(() => echo.close());
     const { id } = await sim.createDevice('cli-1');
-    const p = runAgent(['--grace-ms', '2000', '--log-format', 'json', '--supported-operations', 'c8y_Restart'], simEnv(sim, 'cli-1'));
+    const p = spawnAgent(['--grace-ms', '2000', '--log-format', 'json', '--supported-operations', 'c8y_Restart'], simEnv(sim, 'cli-1'));
     t.after(() => p.kill('SIGKILL'));
     await waitFor(() => (sim.supportedOperations('cli-1') ?? []).includes('c8y_Restart'), 10_000, 'agent connected');
     const op = await sim.createRemoteAccessOperation(id, { hostname: '127.0.0.1', port: echo.port });
@@ -77,7 +42,7 @@ describe('c8y-tunnel agent (CLI)', () => {
     ] as const) {
       const { id } = await sim.createDevice(serial);
       const before = proxy.connects;
-      const p = runAgent(['--log-format', 'json'], { ...simEnv(sim, serial), HTTPS_PROXY: proxy.url, NO_PROXY: noProxy });
+      const p = spawnAgent(['--log-format', 'json'], { ...simEnv(sim, serial), HTTPS_PROXY: proxy.url, NO_PROXY: noProxy });
       t.after(() => p.kill('SIGKILL'));
       await waitFor(() => (sim.supportedOperations(serial) ?? []).length > 0, 10_000, 'agent connected');
       const op = await sim.createRemoteAccessOperation(id, { hostname: '127.0.0.1', port: echo.port });
@@ -89,7 +54,7 @@ describe('c8y-tunnel agent (CLI)', () => {
   });
 
   it('exits 2 with one line naming a missing setting', { timeout: 10_000 }, async () => {
-    const p = runAgent([], { C8Y_TENANT: 't1', C8Y_USER: 'u', C8Y_PASSWORD: 'p', C8Y_DEVICE_ID: 'd' });
+    const p = spawnAgent([], { C8Y_TENANT: 't1', C8Y_USER: 'u', C8Y_PASSWORD: 'p', C8Y_DEVICE_ID: 'd' });
     const r = await p.exited;
     assert.equal(r.code, 2);
     assert.equal(p.err().trim().split('\n').length, 1);
@@ -98,10 +63,10 @@ describe('c8y-tunnel agent (CLI)', () => {
 
   it('exits 2 naming an invalid environment value or flag', { timeout: 10_000 }, async () => {
     const env = { C8Y_HOST: 'http://127.0.0.1:1', C8Y_TENANT: 't1', C8Y_USER: 'u', C8Y_PASSWORD: 'secretpw', C8Y_DEVICE_ID: 'd' };
-    const a = runAgent([], { ...env, C8Y_AUTH: 'oauth' });
-    const b = runAgent(['--max-sessions', 'lots'], env);
-    const c = runAgent(['--bogus'], env);
-    const d = runAgent(['--config', '/nonexistent/agent.json'], env);
+    const a = spawnAgent([], { ...env, C8Y_AUTH: 'oauth' });
+    const b = spawnAgent(['--max-sessions', 'lots'], env);
+    const c = spawnAgent(['--bogus'], env);
+    const d = spawnAgent(['--config', '/nonexistent/agent.json'], env);
     const codes = await Promise.all([a, b, c, d].map(async (p) => (await p.exited).code));
     assert.deepEqual(codes, [2, 2, 2, 2]);
     assert.match(a.err(), /invalid C8Y_AUTH: expected basic or jwt/);
@@ -114,7 +79,7 @@ describe('c8y-tunnel agent (CLI)', () => {
   it('exits 1 when the broker refuses the credentials', { timeout: 15_000 }, async (t) => {
     const sim = await startSim({ quiet: true });
     t.after(() => sim.close());
-    const p = runAgent(['--log-format', 'json'], { ...simEnv(sim, 'cli-2'), C8Y_PASSWORD: 'wrong-password' });
+    const p = spawnAgent(['--log-format', 'json'], { ...simEnv(sim, 'cli-2'), C8Y_PASSWORD: 'wrong-password' });
     const r = await withTimeout(p.exited, 10_000, 'agent exit');
     assert.equal(r.code, 1);
     assert.match(p.err(), /AGENT_ERR_MQTT: MQTT broker refused the connection: bad user name or password \(CONNACK 4\)|not authorized \(CONNACK 5\)/);
@@ -122,7 +87,7 @@ describe('c8y-tunnel agent (CLI)', () => {
   });
 
   it('prints every option with --help and exits 0', { timeout: 10_000 }, async () => {
-    const p = runAgent(['--help'], {});
+    const p = spawnAgent(['--help'], {});
     assert.equal((await p.exited).code, 0);
     for (const s of ['--host', '--supported-operations', '--allow', '--max-sessions', '--metrics-port', '--insecure', '--ca', '--proxy', 'C8Y_HOST', 'C8Y_AUTH']) assert.ok(p.out().includes(s), s);
   });

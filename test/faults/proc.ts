@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sim } from 'c8y-tunnel';
+import { agentEnv } from 'c8y-tunnel/internal/connect/agent-process';
 
 /** bin/c8y-tunnel.js of this checkout. */
 export const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));
@@ -44,14 +45,5 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv): AgentProc {
   return { child, pid: child.pid!, out: () => out, err: () => err, json, exited, kill: (sig) => child.exitCode === null && child.signalCode === null && child.kill(sig) };
 }
 
-/** The environment that points an agent process at the emulator as device `serial`. */
-export function simEnv(sim: Sim, serial: string): NodeJS.ProcessEnv {
-  return {
-    C8Y_HOST: sim.httpUrl,
-    C8Y_MQTT_URL: sim.mqttUrl,
-    C8Y_TENANT: sim.tenant,
-    C8Y_USER: `device_${serial}`,
-    C8Y_PASSWORD: sim.devicePassword,
-    C8Y_DEVICE_ID: serial,
-  };
-}
+/** The environment that points an agent process at the emulator as device `serial` (C8Y_* only). */
+export const simEnv = (sim: Sim, serial: string): NodeJS.ProcessEnv => agentEnv(sim, serial, {});
