@@ -65,22 +65,19 @@ export function processTree(root: number): number[] {
 export interface TreeSample {
   cpuSec: number;
   rssKiB: number;
-  hwmKiB: number;
 }
 
-/** CPU seconds so far (including exited, reaped children) and current/peak RSS of a process tree. */
+/** CPU seconds so far (including exited, reaped children) and current RSS of a process tree. */
 export function sampleTree(root: number): TreeSample {
   let cpuSec = 0;
   let rssKiB = 0;
-  let hwmKiB = 0;
   for (const pid of processTree(root)) {
     const st = readStat(pid);
     if (!st) continue;
     cpuSec += st.cpuSec;
     rssKiB += statusKiB(pid, 'VmRSS');
-    hwmKiB += statusKiB(pid, 'VmHWM');
   }
-  return { cpuSec, rssKiB, hwmKiB };
+  return { cpuSec, rssKiB };
 }
 
 /** RSS of one process, KiB. */
