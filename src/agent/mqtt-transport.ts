@@ -11,7 +11,7 @@ import type { EventEmitter } from 'node:events';
 import { TunnelError } from '../errors.js';
 import { formatLine } from '../cumulocity/smartrest.js';
 import type { ResolvedConfig } from './config.js';
-import { FRAGMENT, parseDownstream, parseOperationJson, type RemoteAccessRequest } from './inbound.js';
+import { FRAGMENT, parseDownstream, parseOperationJson, type JsonResult, type RemoteAccessRequest } from './inbound.js';
 import { redactUrl, type Logger } from './log.js';
 import type { OpStatus } from './operations.js';
 import { StatusQueue, type OutboxMessage } from './status-queue.js';
@@ -20,6 +20,17 @@ import { StatusQueue, type OutboxMessage } from './status-queue.js';
 export interface TransportHandlers {
   request(req: RemoteAccessRequest): void;
   malformed(ref: { serial: string; id?: string }, err: TunnelError): void;
+}
+
+/** Hands one parsed operation object (JSON notification or REST) to the agent; ignored ones are dropped. */
+export function deliverOperation(handlers: TransportHandlers, r: JsonResult): void {
+  if ('request' in r) handlers.request(r.request);
+  else if ('error' in r) handlers.malformed(r.id !== undefined ? { serial: r.serial, id: r.id } : { serial: r.serial }, r.error);
+}
+
+/** The operations the device announces (114, c8y_SupportedOperations): c8y_RemoteAccessConnect first, no repeats. */
+export function announcedOperations(cfg: Pick<ResolvedConfig, 'supportedOperations'>): string[] {
+  return [...new Set([FRAGMENT, ...cfg.supportedOperations])];
 }
 
 /** What every transport offers the agent. */
@@ -205,8 +216,7 @@ export class MqttTransport implements Transport {
     );
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
     if (refused.length > 0) throw new Error(`subscription refused for ${refused.join(', ')}`);
-    const ops = [FRAGMENT, ...this.cfg.supportedOperations.filter((o) => o !== FRAGMENT)];
-    await this.publish(client, 's/us', formatLine(['114', ...new Set(ops)]));
+    await this.publish(client, 's/us', formatLine(['114', ...announcedOperations(this.cfg)]));
     await this.publish(client, 's/us', formatLine(['122', this.cfg.agentName, this.version]));
     if (this.client !== client) return;
     this.ready = true;
@@ -249,9 +259,7 @@ export class MqttTransport implements Transport {
           this.log.warn({ bytes: payload.length }, 'malformed JSON notification ignored');
           return;
         }
-        const r = parseOperationJson(obj, this.serials, this.cfg.deviceId, 'json');
-        if ('request' in r) this.handlers.request(r.request);
-        else if ('error' in r) this.handlers.malformed(r.id !== undefined ? { serial: r.serial, id: r.id } : { serial: r.serial }, r.error);
+        deliverOperation(this.handlers, parseOperationJson(obj, this.serials, this.cfg.deviceId, 'json'));
         return;
       }
       case 's/e': {

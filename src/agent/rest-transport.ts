@@ -12,7 +12,7 @@ import { basicAuth, type ResolvedConfig } from './config.js';
 import { FRAGMENT, parseOperationJson } from './inbound.js';
 import type { Logger } from './log.js';
 import type { TransportHandlers, Transport } from './mqtt-transport.js';
-import { backoffDelay } from './mqtt-transport.js';
+import { announcedOperations, backoffDelay, deliverOperation } from './mqtt-transport.js';
 import { proxyFor } from './no-proxy.js';
 import type { OpStatus } from './operations.js';
 
@@ -128,8 +128,7 @@ export class RestTransport implements Transport {
       if (id === undefined) this.log.warn({ child }, 'child device not found; its operations are not served');
       else this.devices.set(id, child);
     }
-    const ops = [FRAGMENT, ...this.cfg.supportedOperations.filter((o) => o !== FRAGMENT)];
-    await this.expect('PUT', `/inventory/managedObjects/${own}`, { c8y_SupportedOperations: [...new Set(ops)], c8y_Agent: { name: this.cfg.agentName, version: this.version } });
+    await this.expect('PUT', `/inventory/managedObjects/${own}`, { c8y_SupportedOperations: announcedOperations(this.cfg), c8y_Agent: { name: this.cfg.agentName, version: this.version } });
     // Like 507: operations an earlier run left EXECUTING are failed.
     for (const id of this.devices.keys()) {
       const list = await this.list(id, 'EXECUTING');
@@ -167,9 +166,7 @@ export class RestTransport implements Transport {
       for (const [moId, serial] of this.devices) {
         for (const obj of await this.list(moId, 'PENDING')) {
           if (this.stopping) return;
-          const r = parseOperationJson(obj, this.serials, serial, 'rest');
-          if ('request' in r) this.handlers.request(r.request);
-          else if ('error' in r) this.handlers.malformed(r.id !== undefined ? { serial: r.serial, id: r.id } : { serial: r.serial }, r.error);
+          deliverOperation(this.handlers, parseOperationJson(obj, this.serials, serial, 'rest'));
         }
       }
       if (!this.ok) this.log.info('REST polling recovered');
