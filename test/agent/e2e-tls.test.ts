@@ -1,32 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { createAgent, startSim, type Sim } from 'c8y-tunnel';
-import { echoServer, listen0, closeServer, withTimeout } from '../helpers/net.js';
+import { echoServer, withTimeout } from '../helpers/net.js';
+import { tlsFixture, tlsFront } from '../helpers/tls.js';
 import { capturingLogger, statuses } from './rig.js';
 
-const fixture = (f: string): string => fileURLToPath(new URL(`../../../test/fixtures/tls/${f}`, import.meta.url));
-
-/** Terminates TLS (certificate for 127.0.0.1 from the test CA) in front of a plain port of the emulator. */
-async function tlsFront(port: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ cert: readFileSync(fixture('server.pem')), key: readFileSync(fixture('server.key')) }, (s) => {
-    const up = net.connect(port, '127.0.0.1');
-    for (const x of [s, up]) {
-      sockets.add(x);
-      x.on('error', () => {});
-      x.on('close', () => sockets.delete(x));
-    }
-    s.pipe(up).pipe(s);
-    s.on('close', () => up.destroy());
-    up.on('close', () => s.destroy());
-  });
-  server.on('tlsClientError', () => {});
-  return { port: await listen0(server), close: () => closeServer(server, sockets) };
-}
+const fixture = tlsFixture;
 
 async function tlsRig(sim: Sim): Promise<{ https: string; mqtts: string; close(): Promise<void> }> {
   const http = await tlsFront(Number(new URL(sim.httpUrl).port));

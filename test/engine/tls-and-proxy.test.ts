@@ -7,8 +7,9 @@ import { WebSocketServer } from 'ws';
 import { createEngine, TunnelError } from 'c8y-tunnel';
 import { connectProxy } from '../helpers/connect-proxy.js';
 import { closeServer, echoServer, listen0, withTimeout } from '../helpers/net.js';
+import { tlsFixture } from '../helpers/tls.js';
 
-const fixture = (f: string): string => readFileSync(new URL(`../../../test/fixtures/tls/${f}`, import.meta.url), 'utf8');
+const fixture = (f: string): string => readFileSync(tlsFixture(f), 'utf8');
 
 /** A wss server with a certificate from the test CA, answering `binary` like Cumulocity. */
 async function wssServer(): Promise<{ port: number; close(): Promise<void> }> {

@@ -4,36 +4,20 @@
  * emulator's HTTP port (MQTT stays plain, so only the WebSocket leg is under test).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import tls from 'node:tls';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createAgent, startSim, type Agent, type Sim } from 'c8y-tunnel';
 import { configFromArgs } from 'c8y-tunnel/internal/cli/agent';
-import { closeServer, echoServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
+import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
+import { tlsFixture, tlsFront } from '../helpers/tls.js';
 import { capturingLogger, statuses } from '../agent/rig.js';
 
-const fixture = (f: string): string => fileURLToPath(new URL(`../../../test/fixtures/tls/${f}`, import.meta.url));
+const fixture = tlsFixture;
 
-/** TLS in front of a plain port, with the given certificate. */
-async function tlsFront(t: { after(fn: () => unknown): void }, port: number, cert: string, key: string): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ cert: readFileSync(fixture(cert)), key: readFileSync(fixture(key)) }, (s) => {
-    const up = net.connect(port, '127.0.0.1');
-    for (const x of [s, up]) {
-      sockets.add(x);
-      x.on('error', () => {});
-      x.on('close', () => sockets.delete(x));
-    }
-    s.pipe(up).pipe(s);
-    s.on('close', () => up.destroy());
-    up.on('close', () => s.destroy());
-  });
-  server.on('tlsClientError', () => {});
-  const p = await listen0(server);
-  t.after(() => closeServer(server, sockets));
-  return p;
+/** TLS in front of a plain port, with the given certificate; closed after the test. */
+async function front(t: { after(fn: () => unknown): void }, port: number, cert: string, key: string): Promise<number> {
+  const f = await tlsFront(port, cert, key);
+  t.after(() => f.close());
+  return f.port;
 }
 
 /** An agent for `serial` from command-line style arguments, against a TLS front on `httpsPort`. */
@@ -53,7 +37,7 @@ describe('TLS verification of the cloud (agent)', () => {
     t.after(() => sim.close());
     const echo = await echoServer();
     t.after(() => echo.close());
-    const port = await tlsFront(t, Number(new URL(sim.httpUrl).port), 'server.pem', 'server.key');
+    const port = await front(t, Number(new URL(sim.httpUrl).port), 'server.pem', 'server.key');
     const { id } = await sim.createDevice('tls-a');
 
     const plain = await cliAgent(t, sim, 'tls-a', port, []);
@@ -79,7 +63,7 @@ describe('TLS verification of the cloud (agent)', () => {
     const echo = await echoServer();
     t.after(() => echo.close());
     // The CA's own certificate names "c8y-tunnel test CA", not 127.0.0.1.
-    const port = await tlsFront(t, Number(new URL(sim.httpUrl).port), 'ca.pem', 'ca.key');
+    const port = await front(t, Number(new URL(sim.httpUrl).port), 'ca.pem', 'ca.key');
     const { id } = await sim.createDevice('tls-b');
     await cliAgent(t, sim, 'tls-b', port, ['--ca', fixture('ca.pem')]);
     const op = await sim.createRemoteAccessOperation(id, { hostname: '127.0.0.1', port: echo.port });
