@@ -22,7 +22,7 @@ export function scrub(text: string, secrets: ReadonlyArray<{ value: string | und
   return out;
 }
 
-/** A URL with its password (and token-looking query values) hidden, for logs. */
+/** A URL with its password hidden, for logs (query values are left as they are). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
