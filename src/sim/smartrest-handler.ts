@@ -48,7 +48,7 @@ export function createSmartRestHandler(d: SmartRestDeps): BrokerHooks {
   }
 
   function oldest(c: Ctx, fragment: string, status: OperationStatus): string | undefined {
-    return d.store.activeOperations(c.target.id, { status, fragmentType: fragment })[0]?.id;
+    return d.store.oldestActive(c.target.id, { status, fragmentType: fragment })?.id;
   }
 
   function byId(c: Ctx, id: string): string | undefined {

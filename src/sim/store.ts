@@ -21,6 +21,11 @@ export function isFinal(s: string): boolean {
   return FINAL.has(s);
 }
 
+/** The status and fragment filters shared by the operation queries. */
+function matches(op: SimOperation, filter: { status?: string; fragmentType?: string }): boolean {
+  return (filter.status === undefined || op.status === filter.status) && (filter.fragmentType === undefined || filter.fragmentType in op);
+}
+
 interface OpRecord {
   op: SimOperation;
   history: StatusChange[];
@@ -265,11 +270,18 @@ export class Store {
     const out: SimOperation[] = [];
     for (const id of ids) {
       const op = this.#ops.get(id)!.op;
-      if (filter.status !== undefined && op.status !== filter.status) continue;
-      if (filter.fragmentType !== undefined && !(filter.fragmentType in op)) continue;
-      out.push(op);
+      if (matches(op, filter)) out.push(op);
     }
     return out;
+  }
+
+  /** The oldest not-final operation of the device itself matching the filter (stops at the first match). */
+  oldestActive(deviceId: string, filter: { status?: string; fragmentType?: string }): SimOperation | undefined {
+    for (const id of this.#active.get(deviceId) ?? []) {
+      const op = this.#ops.get(id)!.op;
+      if (matches(op, filter)) return op;
+    }
+    return undefined;
   }
 
   /** Operations matching the filter, oldest first (live objects). */
@@ -277,9 +289,7 @@ export class Store {
     const out: SimOperation[] = [];
     for (const { op } of this.#ops.values()) {
       if (filter.deviceId !== undefined && op.deviceId !== filter.deviceId) continue;
-      if (filter.status !== undefined && op.status !== filter.status) continue;
-      if (filter.fragmentType !== undefined && !(filter.fragmentType in op)) continue;
-      out.push(op);
+      if (matches(op, filter)) out.push(op);
     }
     return out;
   }
