@@ -23,6 +23,7 @@ import { createLogger } from 'c8y-tunnel/internal/agent/log';
 import { startSim, type Sim, type SimOperation } from 'c8y-tunnel/sim';
 import { serve, startNode, type Proc, type SelfUsage } from './lib/ipc.js';
 import { rssKiB } from './lib/procstat.js';
+import { median } from './lib/stats.js';
 
 type Fault = 'none' | 'reset' | 'drop' | 'refused';
 interface Sample {
@@ -59,12 +60,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const rand = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo + 1));
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const mib = (kib: number): string => (kib / 1024).toFixed(1);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout;
