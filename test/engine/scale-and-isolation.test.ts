@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
-import { createEngine, type TunnelHandle } from 'c8y-tunnel';
-import { cloudLikeWss, echoServer, sha256, withTimeout } from '../helpers/net.js';
+import type { TunnelHandle } from 'c8y-tunnel';
+import { sha256, withTimeout } from '../helpers/net.js';
+import { rig } from '../helpers/rig.js';
 import { chunkAt } from '../helpers/stream.js';
 
 /** Sends `payload` on the cloud side and resolves once the echo came back whole. */
@@ -27,19 +28,12 @@ function echoOnce(ws: WebSocket, payload: Buffer): Promise<string> {
 describe('many tunnels', () => {
   it('1,000 concurrent tunnels over 2 workers each echo 64 KiB, and stats() adds up', { timeout: 60_000 }, async (t) => {
     const N = 1000;
-    const echo = await echoServer();
-    const cloud = await cloudLikeWss();
-    const engine = createEngine({ threads: 2, tunnelsPerWorker: 600 });
-    t.after(async () => {
-      await engine.close({ graceMs: 1000 });
-      await cloud.close();
-      await echo.close();
-    });
+    const { engine, cloud, open: openTunnel } = await rig(t, { echo: true, engine: { threads: 2, tunnelsPerWorker: 600 } });
     const byPath = new Map<string, WebSocket>();
     cloud.wss.on('connection', (ws, req) => byPath.set(req.url!, ws));
     const handles: TunnelHandle[] = [];
     for (let i = 0; i < N; i++) {
-      handles.push(engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(`/service/remoteaccess/device/key-${i}`), label: `op-${i}` }));
+      handles.push(openTunnel({ url: cloud.url(`/service/remoteaccess/device/key-${i}`), label: `op-${i}` }));
     }
     await withTimeout(Promise.all(handles.map((h) => h.established)), 30_000, `${N} tunnels established`);
     const open = engine.stats();
@@ -74,17 +68,10 @@ describe('many tunnels', () => {
 
 describe('containment', () => {
   it('a worker that dies ends only its own tunnels; the pool replaces it', { timeout: 30_000 }, async (t) => {
-    const echo = await echoServer();
-    const cloud = await cloudLikeWss();
-    const engine = createEngine({ threads: 2 });
-    t.after(async () => {
-      await engine.close({ graceMs: 500 });
-      await cloud.close();
-      await echo.close();
-    });
+    const { engine, cloud, open: openTunnel } = await rig(t, { echo: true, engine: { threads: 2 } });
     const byPath = new Map<string, WebSocket>();
     cloud.wss.on('connection', (ws, req) => byPath.set(req.url!, ws));
-    const handles = Array.from({ length: 20 }, (_, i) => engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(`/k/${i}`) }));
+    const handles = Array.from({ length: 20 }, (_, i) => openTunnel({ url: cloud.url(`/k/${i}`) }));
     await withTimeout(Promise.all(handles.map((h) => h.established)), 10_000, 'established');
     const threads = [...new Set(handles.map((h) => h.threadId!))];
     assert.equal(threads.length, 2);
@@ -106,7 +93,7 @@ describe('containment', () => {
     // The pool heals: a replacement worker starts and carries new tunnels.
     let replacement: number | undefined;
     for (let i = 0; i < 50 && replacement === undefined; i++) {
-      const h = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(`/fresh/${i}`) });
+      const h = openTunnel({ url: cloud.url(`/fresh/${i}`) });
       await withTimeout(h.established, 5000, 'fresh tunnel');
       if (h.threadId !== victim && h.threadId !== survivor) replacement = h.threadId;
       else await new Promise((r) => setTimeout(r, 100));
@@ -121,23 +108,16 @@ describe('containment', () => {
 
 describe('capacity', () => {
   it('a tunnel beyond threads x tunnelsPerWorker is refused at once with TUN_ERR_CAPACITY, never queued', { timeout: 20_000 }, async (t) => {
-    const echo = await echoServer();
-    const cloud = await cloudLikeWss();
-    const engine = createEngine({ threads: 1, tunnelsPerWorker: 2 });
-    t.after(async () => {
-      await engine.close({ graceMs: 500 });
-      await cloud.close();
-      await echo.close();
-    });
-    const open = [0, 1].map((i) => engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url(`/cap/${i}`) }));
+    const { cloud, open: openTunnel } = await rig(t, { echo: true, engine: { threads: 1, tunnelsPerWorker: 2 } });
+    const open = [0, 1].map((i) => openTunnel({ url: cloud.url(`/cap/${i}`) }));
     await withTimeout(Promise.all(open.map((h) => h.established)), 5000, 'two tunnels');
-    const third = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url('/cap/2') });
+    const third = openTunnel({ url: cloud.url('/cap/2') });
     await assert.rejects(withTimeout(third.established, 2000, 'refusal'), { code: 'TUN_ERR_CAPACITY' });
     assert.equal((await third.closed).code, 'TUN_ERR_CAPACITY');
     // A slot that frees up is usable again.
     open[0]!.close();
     await open[0]!.closed;
-    const again = engine.open({ host: '127.0.0.1', port: echo.port, url: cloud.url('/cap/3') });
+    const again = openTunnel({ url: cloud.url('/cap/3') });
     await withTimeout(again.established, 5000, 'a freed slot');
   });
 });

@@ -1,7 +1,7 @@
 /** One engine, one cloud-like WebSocket server and one TCP target, all on port 0 and closed after the test. */
 import net from 'node:net';
 import type { TestContext } from 'node:test';
-import { createEngine, type Engine, type TunnelHandle, type TunnelSpec } from 'c8y-tunnel';
+import { createEngine, type Engine, type EngineOptions, type TunnelHandle, type TunnelSpec } from 'c8y-tunnel';
 import { cloudLikeWss, closeServer, listen0 } from './net.js';
 
 export interface Rig {
@@ -15,7 +15,7 @@ export interface Rig {
 
 export async function rig(
   t: TestContext,
-  opts: { threads?: number; echo?: boolean; onTarget?: (s: net.Socket) => void; cloud?: Parameters<typeof cloudLikeWss>[0] } = {},
+  opts: { threads?: number; engine?: EngineOptions; echo?: boolean; onTarget?: (s: net.Socket) => void; cloud?: Parameters<typeof cloudLikeWss>[0] } = {},
 ): Promise<Rig> {
   const sockets = new Set<net.Socket>();
   const target = net.createServer((s) => {
@@ -27,7 +27,7 @@ export async function rig(
   });
   const port = await listen0(target);
   const cloud = await cloudLikeWss(opts.cloud);
-  const engine = createEngine({ threads: opts.threads ?? 1 });
+  const engine = createEngine({ threads: opts.threads ?? 1, ...opts.engine });
   t.after(async () => {
     await engine.close({ graceMs: 500 });
     await cloud.close();
