@@ -161,10 +161,11 @@ export function createSmartRestHandler(d: SmartRestDeps): BrokerHooks {
 
   return {
     onPublish(serial, topic, payload, clientId) {
-      d.events.emit('mqtt:publish', { clientId, topic, payload: payload.toString('utf8') });
+      const text = payload.toString('utf8');
+      d.events.emit('mqtt:publish', { clientId, topic, payload: text });
       if (payload.length > MAX_SMARTREST_PAYLOAD) return error(serial, '', `Payload of ${payload.length} bytes exceeds ${MAX_SMARTREST_PAYLOAD}`);
       const m = UPSTREAM.exec(topic);
-      if (m) return upstream(serial, m[1], payload.toString('utf8'));
+      if (m) return upstream(serial, m[1], text);
       if (topic === 's/uat') return reply(serial, 's/dat', ['71', d.jwt.issue(`device_${serial}`).token]);
       if (topic === 's/ucr') return reply(serial, 's/dcr', ['70', d.tenant, `device_${serial}`, d.devicePassword]);
     },
