@@ -233,8 +233,8 @@ class Soak {
   async measure(): Promise<Sample> {
     const rss = rssKiB(this.agent.pid);
     const fds = fdCount(this.agent.pid);
-    await this.agent.call('gc', {}, 10_000);
-    const u = await this.agent.call<SelfUsage>('usage', {}, 10_000);
+    // gc answers with the usage after the collection.
+    const u = await this.agent.call<SelfUsage>('gc', {}, 10_000);
     const st = await this.stats();
     return { tSec: Math.round((Date.now() - this.t0) / 1000), fds, rssKiB: rss, heapKiB: Math.round(u.heapUsed / 1024), open: st.engine.open, sessions: this.totals.sessions };
   }
