@@ -52,6 +52,9 @@ export class Tunnel {
   bytesUp = 0;
   bytesDown = 0;
   textFrames = 0;
+  /** Byte counts the worker last reported to the coordinator (worker.ts). */
+  reportedUp = 0;
+  reportedDown = 0;
 
   private phase = SETUP;
   private readonly started: number;

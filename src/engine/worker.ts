@@ -13,7 +13,6 @@ import { failedSummary, startTunnel, type Tunnel, type TunnelHooks } from './tun
 import type { ControlMessage, StartTunnelTask, TunnelSummary, WorkerEvent } from './types.js';
 
 const tunnels = new Map<number, Tunnel>();
-const reported = new Map<number, [up: number, down: number]>();
 let control: MessagePort | null = null;
 let engineId = '';
 let ticker: NodeJS.Timeout | null = null;
@@ -55,19 +54,12 @@ function onControl(msg: ControlMessage): void {
 function reportBytes(): void {
   const live: Array<[number, number, number]> = [];
   for (const t of tunnels.values()) {
-    const r = reported.get(t.id);
-    const up = t.bytesUp;
-    const down = t.bytesDown;
-    if (!r) {
-      if (up || down) {
-        live.push([t.id, up, down]);
-        reported.set(t.id, [up, down]);
-      }
-    } else if (r[0] !== up || r[1] !== down) {
-      live.push([t.id, up - r[0], down - r[1]]);
-      r[0] = up;
-      r[1] = down;
-    }
+    const dUp = t.bytesUp - t.reportedUp;
+    const dDown = t.bytesDown - t.reportedDown;
+    if (dUp === 0 && dDown === 0) continue;
+    live.push([t.id, dUp, dDown]);
+    t.reportedUp = t.bytesUp;
+    t.reportedDown = t.bytesDown;
   }
   if (live.length > 0) post({ t: 'bytes', engineId, threadId, live });
 }
@@ -81,7 +73,6 @@ const hooks: TunnelHooks = {
   },
   onEnd(t) {
     tunnels.delete(t.id);
-    reported.delete(t.id);
     if (tunnels.size === 0 && ticker) {
       clearInterval(ticker);
       ticker = null;
