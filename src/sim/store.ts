@@ -286,6 +286,10 @@ export class Store {
 
   /** Operations matching the filter, oldest first (live objects). */
   operations(filter: { deviceId?: string; status?: string; fragmentType?: string } = {}): SimOperation[] {
+    // One device's not-final operations are indexed (same creation order), so the agent's REST poll skips the full history.
+    if (filter.deviceId !== undefined && filter.status !== undefined && !isFinal(filter.status)) {
+      return this.activeOperations(filter.deviceId, { status: filter.status, fragmentType: filter.fragmentType });
+    }
     const out: SimOperation[] = [];
     for (const { op } of this.#ops.values()) {
       if (filter.deviceId !== undefined && op.deviceId !== filter.deviceId) continue;
