@@ -1,9 +1,10 @@
 /**
- * Who is calling: Basic `<tenant>/<user>:<password>`, Bearer JWT, the OAI-Secure cookie plus
- * `X-XSRF-TOKEN`, or `?token=` (base64 Basic credentials or a JWT). Devices are the users
- * `device_<serial>` with the emulator's device password (its stand-in for device bootstrap).
+ * Who is calling: Basic `<tenant>/<user>:<password>`, Bearer JWT, the OAI-Secure cookie plus its XSRF
+ * token (the `X-XSRF-TOKEN` header, or `?XSRF-TOKEN=` where a browser cannot set headers: WebSockets),
+ * or `?token=` (base64 Basic credentials or a JWT). Devices are the users `device_<serial>` with the
+ * emulator's device password (its stand-in for device bootstrap).
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { JwtIssuer } from './jwt.js';
 import { looksLikeJwt } from './jwt.js';
 
@@ -14,6 +15,25 @@ export const ADMIN_ROLES = [ROLE_REMOTE_ACCESS, 'ROLE_INVENTORY_ADMIN', 'ROLE_DE
 /** Roles every device user has. */
 export const DEVICE_ROLES = ['ROLE_DEVICE'];
 
+/** The challenge a 401 carries. */
+export const BASIC_CHALLENGE = 'Basic realm="Cumulocity"';
+/** The challenge a 401 carries when the request said `UseXBasic: true` (docs/sim.md, guesses). */
+export const XBASIC_CHALLENGE = 'XBasic realm="Cumulocity"';
+
+/**
+ * The `WWW-Authenticate` value of a 401 to this request. The Web SDK's FetchClient sends `UseXBasic: true`
+ * on every request so that a failed login never reaches the browser as a `Basic` challenge (which opens
+ * the browser's own password dialog, and hangs a headless page's fetch); such a request gets a scheme no
+ * browser knows.
+ */
+export function challengeFor(headers: IncomingHttpHeaders | undefined): string {
+  const v = headers?.usexbasic;
+  return typeof v === 'string' && v.trim().toLowerCase() === 'true' ? XBASIC_CHALLENGE : BASIC_CHALLENGE;
+}
+
+/** Logged-out tokens remembered until they expire (a bound no emulator session comes near). */
+const MAX_REVOKED = 100_000;
+
 /** An authenticated caller. */
 export type Principal =
   | { kind: 'user'; user: string; roles: string[] }
@@ -22,6 +42,8 @@ export type Principal =
 /** The credential book of one emulator. */
 export class Authenticator {
   readonly users = new Map<string, { password: string; roles: string[] }>();
+  /** jti -> exp (s) of tokens ended by `POST /user/logout`. */
+  readonly #revoked = new Map<string, number>();
 
   constructor(
     readonly tenant: string,
@@ -70,21 +92,41 @@ export class Authenticator {
 
   /** A JWT this emulator issued and that has not expired. */
   fromToken(token: string): Principal | undefined {
-    const claims = this.jwt.verify(token);
+    const claims = this.#verify(token);
     return claims ? this.principalFor(claims.sub) : undefined;
+  }
+
+  /** The claims of a valid token that was not logged out. */
+  #verify(token: string): ReturnType<JwtIssuer['verify']> {
+    const claims = this.jwt.verify(token);
+    return claims && !this.#revoked.has(claims.jti) ? claims : undefined;
+  }
+
+  /** Ends a token (logout): it is refused from now on. Unknown or invalid tokens are ignored. */
+  revoke(token: string): void {
+    const claims = this.jwt.verify(token);
+    if (!claims) return;
+    const now = Date.now() / 1000;
+    if (this.#revoked.size >= MAX_REVOKED) {
+      for (const [jti, exp] of this.#revoked) if (exp <= now) this.#revoked.delete(jti);
+      // Still full: the oldest revocation goes first (tokens live jwtLifetimeSec, one hour by default).
+      if (this.#revoked.size >= MAX_REVOKED) this.#revoked.delete(this.#revoked.keys().next().value!);
+    }
+    this.#revoked.set(claims.jti, claims.exp);
   }
 
   /**
    * Every form a request may carry: Authorization header, `authorization` cookie with a matching
-   * `X-XSRF-TOKEN` header, or `?token=`.
+   * XSRF token (`X-XSRF-TOKEN` header, else `?XSRF-TOKEN=`, what the web UI puts on its WebSocket URL),
+   * or `?token=`.
    */
   fromRequest(req: IncomingMessage, url: URL): Principal | undefined {
     if (req.headers.authorization) return this.fromHeader(req.headers.authorization);
     const cookies = parseCookies(req.headers.cookie);
     const cookieToken = cookies.get('authorization');
     if (cookieToken) {
-      const xsrf = req.headers['x-xsrf-token'];
-      const claims = this.jwt.verify(cookieToken);
+      const xsrf = req.headers['x-xsrf-token'] ?? url.searchParams.get('XSRF-TOKEN') ?? undefined;
+      const claims = this.#verify(cookieToken);
       if (!claims || typeof xsrf !== 'string' || (xsrf !== claims.xsrfToken && xsrf !== cookies.get('XSRF-TOKEN'))) return undefined;
       return this.principalFor(claims.sub);
     }

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Principal } from './auth.js';
-import { ROLE_REMOTE_ACCESS } from './auth.js';
+import { BASIC_CHALLENGE, challengeFor, ROLE_REMOTE_ACCESS } from './auth.js';
 
 /** The headers Cumulocity adds to its responses (and its 101 upgrade replies). */
 export const CLOUD_HEADERS: ReadonlyArray<[string, string]> = [
@@ -14,8 +14,8 @@ export const CLOUD_HEADERS: ReadonlyArray<[string, string]> = [
   ['Expires', '0'],
 ];
 
-/** The challenge every 401 carries. */
-export const WWW_AUTHENTICATE = 'Basic realm="Cumulocity"';
+/** The challenge a 401 carries (`challengeFor` picks XBasic for `UseXBasic: true`). */
+export const WWW_AUTHENTICATE = BASIC_CHALLENGE;
 
 /** A Cumulocity-style error body. */
 export function errorBody(status: number, message: string, error?: string): { error: string; message: string; info: string } {
@@ -38,7 +38,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, con
   const text = body === undefined ? '' : JSON.stringify(body);
   res.statusCode = status;
   for (const [k, v] of CLOUD_HEADERS) res.setHeader(k, v);
-  if (status === 401) res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
+  if (status === 401) res.setHeader('WWW-Authenticate', challengeFor(res.req?.headers));
   if (text !== '') {
     res.setHeader('Content-Type', contentType);
     res.setHeader('Content-Length', Buffer.byteLength(text));
