@@ -16,4 +16,9 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ regex: '^(fs|net|http|https|os|path|crypto|stream|events|util|worker_threads|tls|child_process|url|assert|readline|zlib|dns|perf_hooks|timers|diagnostics_channel)(/.*)?$', message: 'Use the node: specifier.' }] }],
     },
   },
+  {
+    // The emulator console's page scripts (src/sim/console/assets): plain browser ES modules.
+    files: ['src/sim/console/assets/**/*.js'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly', WebSocket: 'readonly', TextEncoder: 'readonly', URLSearchParams: 'readonly', Node: 'readonly', globalThis: 'readonly' } },
+  },
 );

@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { TunnelError } from '../errors.js';
 import { ADMIN_ROLES, Authenticator, basicHeader } from './auth.js';
 import { SimBroker } from './broker.js';
+import { createConsole } from './console/index.js';
 import { Delivery } from './delivery.js';
 import { refuseUpgrade } from './http-util.js';
 import { JwtIssuer } from './jwt.js';
@@ -78,7 +79,10 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   const rest = new Rest(store, auth, delivery);
 
   const sockets = new Set<Socket>();
-  const server = http.createServer((req, res) => rest.handle(req, res));
+  const browserConsole = createConsole({ auth, store, isConnected: (serial) => broker.isConnected(serial), sessions: () => ra.sessions(), history: (id) => store.history(id) });
+  const server = http.createServer((req, res) => {
+    if (!browserConsole(req, res)) rest.handle(req, res);
+  });
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('error', () => {});
