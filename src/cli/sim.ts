@@ -125,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     [
       'c8y-tunnel sim: Cumulocity cloud emulator running',
       `  REST + remote access:  ${sim.httpUrl}   (WebSockets on ${sim.wsUrl})`,
+      `  console (browser):     ${sim.httpUrl}/apps/console/   (log in as ${sim.tenant} / ${sim.user})`,
       `  MQTT:                  ${sim.mqttUrl}`,
       `  tenant:                ${sim.tenant}`,
       `  admin:                 ${sim.tenant}/${sim.user}  password ${sim.password}`,

@@ -329,7 +329,8 @@ async function removeConfig(c) {
 function connect(config) {
   closeTerminal();
   const device = ui.devices.find((d) => d.id === ui.selected);
-  $('term-title').textContent = `${config.name} · ${device?.name ?? ui.selected} · ${config.protocol} ${config.hostname}:${config.port}`;
+  $('term-title').textContent = `${config.name} · ${device?.name ?? ui.selected}`;
+  $('term-target').textContent = `${config.protocol} ${config.hostname}:${config.port}`;
   show($('term-card'));
   const pill = $('term-state');
   const setState = (s, detail) => {
