@@ -4,8 +4,10 @@
  * operation's status, the session's end, markup in device names, a wrong password, logout.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { waitFor } from '../helpers/net.js';
+import { closedPort } from '../agent/rig.js';
+import { listen0, waitFor } from '../helpers/net.js';
 import { closeBrowser, consoleSim, echo, logIn, openPage, SKIP, startAgent, T, terminalText } from './browser.js';
 
 /** Only the page's own files and the login call may be requested before the user logs in. */
@@ -206,5 +208,84 @@ describe('console in a browser', { skip: SKIP }, () => {
     assert.equal(await tryOpen(`${base}?token=${encodeURIComponent(Buffer.from('t1/admin:wrong').toString('base64'))}`), 'closed 1006');
     assert.equal(await tryOpen(`${base}?XSRF-TOKEN=whatever`), 'closed 1006', 'no cookie, no session');
     assert.deepEqual(w.dialogs, []);
+  });
+
+  it('TELNET: answers the option negotiation (WONT/DONT), keeps IAC off the screen, and types through', T, async (t) => {
+    const sim = await consoleSim(t);
+    // A telnet server: IAC DO ECHO, IAC WILL SUPPRESS-GO-AHEAD, a prompt; then it echoes lines upper-cased.
+    const replies: number[] = [];
+    const lines: string[] = [];
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.write(Buffer.from([255, 253, 1, 255, 251, 3]));
+      s.write('router login: ');
+      let text = '';
+      s.on('data', (d: Buffer) => {
+        for (const b of d) {
+          if (b >= 240 || replies.length % 3 !== 0) replies.push(b);
+          else text += String.fromCharCode(b);
+        }
+        const nl = text.indexOf('\r\n');
+        if (nl >= 0) {
+          lines.push(text.slice(0, nl));
+          s.write(`\r\nhello ${text.slice(0, nl).toUpperCase()}\r\n`);
+          text = text.slice(nl + 2);
+        }
+      });
+    });
+    const port = await listen0(server);
+    t.after(() => server.close());
+    await startAgent(t, sim, 'telnet-dev');
+    const w = await openPage(t, sim);
+    const { page } = w;
+    await logIn(w, sim);
+    await page.locator('#device-rows tr', { hasText: 'telnet-dev' }).click();
+    await page.fill('#cfg-name', 'router');
+    await page.selectOption('#cfg-protocol', 'TELNET');
+    await page.fill('#cfg-port', String(port));
+    await page.click('#cfg-save');
+    await page.locator('#cfg-rows tr', { hasText: 'router' }).locator('button.connect').click();
+    await page.locator('#terminal .xterm-rows', { hasText: 'router login:' }).waitFor();
+    await waitFor(() => replies.length >= 6, 10_000, 'the negotiation answers');
+    assert.deepEqual(replies.slice(0, 6), [255, 252, 1, 255, 254, 3], 'WONT ECHO, DONT SUPPRESS-GO-AHEAD');
+    await page.click('#terminal');
+    await page.keyboard.type('admin');
+    await page.keyboard.press('Enter');
+    await page.locator('#terminal .xterm-rows', { hasText: 'hello ADMIN' }).waitFor();
+    assert.deepEqual(lines, ['admin']);
+    assert.doesNotMatch(await terminalText(page), /\uFFFD|\u00FF/, 'no IAC bytes on the screen');
+    await page.click('#term-close');
+    await page.locator('#session-rows tr[data-state="closed"]').waitFor();
+    assert.deepEqual(w.errors, []);
+  });
+
+  it('child devices are listed and open; a FAILED operation shows its reason', T, async (t) => {
+    const sim = await consoleSim(t);
+    await startAgent(t, sim, 'gw-parent');
+    await sim.createDevice('plc-7', { name: 'PLC 7', parentSerial: 'gw-parent' });
+    const parentId = (await sim.createDevice('gw-parent')).id;
+    await sim.createConfiguration(parentId, { name: 'nothing there', hostname: '127.0.0.1', port: await closedPort() });
+    const w = await openPage(t, sim);
+    const { page } = w;
+    await logIn(w, sim);
+    const parent = page.locator(`#device-rows tr[data-id="${parentId}"]`);
+    await parent.locator('td.num', { hasText: '1' }).waitFor();
+    await parent.click();
+    const child = page.locator('#d-children button', { hasText: 'PLC 7' });
+    await child.waitFor();
+
+    await page.locator('#cfg-rows tr', { hasText: 'nothing there' }).locator('button.connect').click();
+    const failed = page.locator('#op-rows tr[data-status="FAILED"]');
+    await failed.waitFor();
+    assert.match((await failed.textContent()) ?? '', /refused/i, 'the agent\'s reason is shown');
+    assert.match((await failed.locator('.history').textContent()) ?? '', /PENDING.*FAILED/);
+    await page.click('#term-close');
+
+    await child.click();
+    await page.locator('#d-name', { hasText: 'PLC 7' }).waitFor();
+    assert.equal(await page.textContent('#d-serial'), 'plc-7');
+    // The child's agent is its parent's, which is connected.
+    await page.locator('#d-agent .pill.on').waitFor();
+    assert.deepEqual(w.errors, []);
   });
 });
