@@ -106,7 +106,13 @@ export function createConsole(deps: ConsoleDeps): ConsoleHandler {
         sendError(res, 405, `Method ${method} not allowed`);
         return true;
       }
-      assets ??= loadAssets();
+      try {
+        assets ??= loadAssets();
+      } catch (err) {
+        // A build that skipped the asset copy (plain `tsc`): say so instead of failing the request.
+        sendError(res, 500, `The console's files are missing (${(err as Error).message.split('\n')[0]}); run npm run build`);
+        return true;
+      }
       const a = assets.get(path.slice(CONSOLE_PATH.length));
       if (!a) {
         sendError(res, 404, `Not found: ${path.slice(0, 100)}`);
