@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { startSim } from 'c8y-tunnel';
-import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
+import { startSim, type Sim } from 'c8y-tunnel';
+import { closeServer, listen0, withTimeout } from '../helpers/net.js';
 import { expectedMaskKind } from '../helpers/mask.js';
 import { pumpWs } from '../helpers/stream.js';
 import { simEnv, spawnAgent } from '../faults/proc.js';
@@ -21,6 +21,21 @@ async function freePort(): Promise<number> {
   const port = await listen0(s);
   await closeServer(s);
   return port;
+}
+
+/** Resolves once the agent for `serial` has announced its operations (its 114 has been handled). */
+function announced(sim: Sim, serial: string): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if ((sim.supportedOperations(serial) ?? []).length === 0) return;
+      sim.events.off('mqtt:publish', onPublish);
+      resolve();
+    };
+    // The emulator emits before it handles the message: look once it has.
+    const onPublish = (): void => void setImmediate(check);
+    sim.events.on('mqtt:publish', onPublish);
+    check();
+  });
 }
 
 async function maskInfo(port: number): Promise<string[]> {
@@ -44,14 +59,15 @@ async function echoThroughAgent(env: NodeJS.ProcessEnv, serial: string): Promise
     const metricsPort = await freePort();
     const p = spawnAgent(['--log-format', 'json', '--log-level', 'info', '--metrics-port', String(metricsPort)], { ...simEnv(sim, serial), ...env });
     agentProc.kill = p.kill;
-    await waitFor(() => (sim.supportedOperations(serial) ?? []).length > 0, 10_000, 'agent connected');
+    // Bounded by the test's timeout: on a loaded machine an agent process may take a while to start.
+    await Promise.race([announced(sim, serial), p.exited.then((e) => Promise.reject(new Error(`agent exited (${e.code ?? e.signal}): ${p.err().slice(0, 2000)}`)))]);
 
     const ws = new WebSocket(`${sim.wsUrl}/service/remoteaccess/client/${deviceId}/configurations/${configId}`, 'binary', {
       headers: { Authorization: sim.adminAuthHeader() },
       perMessageDeflate: false,
     });
     ws.on('error', () => {});
-    await withTimeout(new Promise((r) => ws.once('open', r)), 10_000, 'client open');
+    await withTimeout(new Promise((r) => ws.once('open', r)), 30_000, 'client open');
     const got = createHash('sha256');
     let received = 0;
     const back = new Promise<void>((resolve) =>
@@ -71,7 +87,7 @@ async function echoThroughAgent(env: NodeJS.ProcessEnv, serial: string): Promise
     const start = p.json().find((l) => l.msg === 'agent starting');
     assert.ok(start, `no "agent starting" line in:\n${p.err().slice(0, 2000)}`);
     p.kill('SIGTERM');
-    assert.equal((await withTimeout(p.exited, 10_000, 'agent exit')).code, 0);
+    assert.equal((await withTimeout(p.exited, 30_000, 'agent exit')).code, 0);
     return { start, info };
   } finally {
     agentProc.kill('SIGKILL');
