@@ -3,6 +3,8 @@ export { createEngine } from './engine/engine.js';
 export type { Engine, TunnelHandle } from './engine/engine.js';
 export type { EngineOptions, EngineStats, TunnelSpec, TunnelSummary, TunnelTlsOptions, EndCode, EndedBy } from './engine/types.js';
 export { bufferutilLoaded } from './engine/native.js';
+export { maskKind, type MaskKind } from './engine/mask-kernel.js';
+export { nodeSupported, SUPPORTED_NODE } from './node-line.js';
 export { TunnelError, ERROR_CODES, isErrorCode } from './errors.js';
 export type { ErrorCode, WireError } from './errors.js';
 export * as smartrest from './cumulocity/smartrest.js';

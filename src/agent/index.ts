@@ -6,8 +6,10 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createEngine, type Engine } from '../engine/engine.js';
+import { maskKind } from '../engine/mask-kernel.js';
 import type { EngineOptions, EngineStats, TunnelSpec } from '../engine/types.js';
 import { TunnelError } from '../errors.js';
+import { nodeSupported, SUPPORTED_NODE } from '../node-line.js';
 import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
 import { JwtCache } from './jwt.js';
 import { createLogger, type Logger } from './log.js';
@@ -116,9 +118,10 @@ class AgentImpl implements Agent {
       ...(this.metrics ? { metrics: this.metrics } : {}),
     });
     this.log.info(
-      { host: cfg.host, transport: cfg.transport, device: cfg.deviceId, auth: cfg.auth, threads: engine.threads, allow: cfg.policy.patterns, maxSessions: cfg.maxSessions },
+      { host: cfg.host, transport: cfg.transport, device: cfg.deviceId, auth: cfg.auth, threads: engine.threads, allow: cfg.policy.patterns, maxSessions: cfg.maxSessions, mask: maskKind(), node: process.versions.node },
       'agent starting',
     );
+    if (!nodeSupported()) this.log.warn({ node: process.versions.node, supported: SUPPORTED_NODE }, 'this Node line is past its end of life: run the agent on a supported one');
     try {
       if (this.metrics) this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
       await transport.start();

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
+import { maskKind } from '../engine/mask-kernel.js';
 import type { TunnelSummary } from '../engine/types.js';
 import type { OperationMetrics } from './operations.js';
 
@@ -56,6 +57,8 @@ export class AgentMetrics implements OperationMetrics {
     });
     bytes.inc({ direction: 'up' }, 0);
     bytes.inc({ direction: 'down' }, 0);
+    // An info gauge (always 1): the label says which WebSocket mask the engine runs.
+    new Gauge({ name: 'c8y_tunnel_mask_info', help: 'the WebSocket mask in use: native (bufferutil), node (http.websocketMask) or js', labelNames: ['kind'], registers }).set({ kind: maskKind() }, 1);
     new Gauge({
       name: 'c8y_tunnel_workers',
       help: 'engine worker threads',

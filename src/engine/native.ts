@@ -1,17 +1,11 @@
-/** Whether ws will use the bufferutil native addon for masking (it triples throughput here). */
-import { createRequire } from 'node:module';
+/** Whether ws masks with the bufferutil native addon (it triples throughput here). */
+import { maskKind } from './mask-kernel.js';
 
-let cached: boolean | undefined;
-
-/** True when bufferutil loads in this thread and WS_NO_BUFFER_UTIL does not turn it off. */
+/**
+ * True when this thread masks with bufferutil's compiled binding: false for its JavaScript fallback
+ * (what it loads where it has no prebuild and nothing compiled it), with WS_NO_BUFFER_UTIL, or with
+ * C8Y_TUNNEL_MASK=js. `maskKind()` says which mask runs instead.
+ */
 export function bufferutilLoaded(): boolean {
-  if (cached !== undefined) return cached;
-  if (process.env.WS_NO_BUFFER_UTIL) return (cached = false);
-  try {
-    const mod = createRequire(import.meta.url)('bufferutil') as { mask?: unknown };
-    cached = typeof mod.mask === 'function';
-  } catch {
-    cached = false;
-  }
-  return cached;
+  return maskKind() === 'native';
 }

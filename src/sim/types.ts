@@ -1,4 +1,4 @@
-/** Public types of the Cumulocity cloud emulator (see scratch/SIM_CONTRACT.md and docs/sim.md). */
+/** Public types of the Cumulocity cloud emulator (see docs/sim.md and docs/protocol.md). */
 import type { EventEmitter } from 'node:events';
 
 /** Options of `startSim`. */
