@@ -5,16 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { createEngine, TunnelError, type TunnelSummary } from 'c8y-tunnel';
 import { connectProxy } from '../helpers/connect-proxy.js';
 import { cloudLikeWss, closeServer, echoServer, listen0, withTimeout } from '../helpers/net.js';
 import { rig, type Rig } from '../helpers/rig.js';
 import { chunkAt } from '../helpers/stream.js';
-import { tlsFixture } from '../helpers/tls.js';
+import { tlsFixture, wssWithCert } from '../helpers/tls.js';
 
 // DEFECTS_STRICT=1 runs them as plain tests (to see each fail for its reason before the rewrite).
 const TODO = process.env.DEFECTS_STRICT ? false : 'fixed by the data-plane rewrite (h10a)';
@@ -188,30 +187,13 @@ describe("defect 4: engine.close() during set-up ends the tunnel with endedBy 'e
 
 const fixture = (f: string): string => readFileSync(tlsFixture(f), 'utf8');
 
-/**
- * A wss server whose certificate comes from the test CA but is for TLS clients only (`INVALID_PURPOSE`):
- * untrusted as a server certificate, with a verification code outside the common few.
- */
-async function clientOnlyCertCloud(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = https.createServer({ key: fixture('client-only.key'), cert: fixture('client-only.pem') });
-  server.on('tlsClientError', () => {});
-  const wss = new WebSocketServer({ server, handleProtocols: () => 'binary' });
-  wss.on('connection', (ws) => ws.on('error', () => {}));
-  const port = await listen0(server);
-  return {
-    port,
-    close: () => {
-      for (const c of wss.clients) c.terminate();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
-
 describe('defect 5: an untrusted cloud certificate is always TUN_ERR_WS_TLS', () => {
   for (const via of ['direct', 'CONNECT proxy'] as const) {
     it(`a certificate not valid for a server (${via})`, { todo: TODO, timeout: 20_000 }, async (t) => {
       const echo = await echoServer();
-      const srv = await clientOnlyCertCloud();
+      // From the test CA but for TLS clients only (INVALID_PURPOSE): untrusted as a server certificate,
+      // with a verification code outside the common few.
+      const srv = await wssWithCert('client-only.pem', 'client-only.key');
       const proxy = await connectProxy();
       const e = createEngine({ threads: 1 });
       t.after(async () => {
