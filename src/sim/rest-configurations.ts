@@ -4,8 +4,8 @@
  * into `c8y_RemoteAccessList` on the device's managed object.
  */
 import type { Route, RestRequest } from './http-util.js';
-import { HttpError, requireRole, sendJson } from './http-util.js';
-import type { Store } from './store.js';
+import { HttpError, requireRole } from './http-util.js';
+import type { RestContext } from './rest.js';
 import type { SimConfiguration } from './types.js';
 
 /** Protocols the CRA microservice knows. */
@@ -45,7 +45,8 @@ function view(c: SimConfiguration): Record<string, unknown> {
 }
 
 /** The configuration routes. */
-export function configurationRoutes(store: Store): Route[] {
+export function configurationRoutes(ctx: RestContext): Route[] {
+  const store = ctx.store;
   const device = (r: RestRequest): string => {
     requireRole(r);
     const id = r.params[0]!;
@@ -60,22 +61,38 @@ export function configurationRoutes(store: Store): Route[] {
   };
   const LIST = /^\/service\/remoteaccess\/devices\/([^/]+)\/configurations\/?$/;
   const ONE = /^\/service\/remoteaccess\/devices\/([^/]+)\/configurations\/([^/]+)\/?$/;
+  const api = 'remoteaccess';
   return [
-    ['GET', LIST, (r) => sendJson(r.res, 200, store.configurations(device(r)).map(view))],
-    ['POST', LIST, async (r) => {
-      const id = device(r);
-      sendJson(r.res, 201, view(store.addConfiguration(id, validateConfiguration(await r.body()))));
-    }],
-    ['GET', ONE, (r) => sendJson(r.res, 200, view(one(r)[1]))],
-    ['PUT', ONE, async (r) => {
-      const [id, c] = one(r);
-      const merged = validateConfiguration({ ...c, ...(await r.body()) });
-      sendJson(r.res, 200, view(store.replaceConfiguration(id, c.id, merged)!));
-    }],
-    ['DELETE', ONE, (r) => {
-      const [id, c] = one(r);
-      store.deleteConfiguration(id, c.id);
-      sendJson(r.res, 204, undefined);
-    }],
+    { method: 'GET', path: LIST, api, handle: (r) => r.json(200, store.configurations(device(r)).map(view)) },
+    {
+      method: 'POST',
+      path: LIST,
+      api,
+      async handle(r) {
+        const id = device(r);
+        r.json(201, view(store.addConfiguration(id, validateConfiguration(await r.body()))));
+      },
+    },
+    { method: 'GET', path: ONE, api, handle: (r) => r.json(200, view(one(r)[1])) },
+    {
+      method: 'PUT',
+      path: ONE,
+      api,
+      async handle(r) {
+        const [id, c] = one(r);
+        const merged = validateConfiguration({ ...c, ...(await r.body()) });
+        r.json(200, view(store.replaceConfiguration(id, c.id, merged)!));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: ONE,
+      api,
+      handle(r) {
+        const [id, c] = one(r);
+        store.deleteConfiguration(id, c.id);
+        r.json(204, undefined);
+      },
+    },
   ];
 }

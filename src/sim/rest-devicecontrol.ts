@@ -1,0 +1,78 @@
+/** Device control endpoints: operations and device credentials. */
+import type { Route } from './http-util.js';
+import { HttpError } from './http-util.js';
+import { sendPage } from './paging.js';
+import type { RestContext } from './rest.js';
+import { isStatus } from './store.js';
+
+/** The device control routes. */
+export function devicecontrolRoutes(ctx: RestContext): Route[] {
+  const s = ctx.store;
+  const OPS = /^\/devicecontrol\/operations\/?$/;
+  const OP = /^\/devicecontrol\/operations\/([^/]+)\/?$/;
+  const visible = (r: { principal: Parameters<RestContext['owns']>[0] }, id: string): NonNullable<ReturnType<typeof s.op>> => {
+    const op = s.op(id);
+    if (!op || !ctx.owns(r.principal, op.deviceId)) throw new HttpError(404, `Operation ${id.slice(0, 32)} not found`);
+    return op;
+  };
+  return [
+    {
+      method: 'GET',
+      path: OPS,
+      api: 'devicecontrol',
+      type: 'operationCollection',
+      handle(r) {
+        const q = r.url.searchParams;
+        const filter = { deviceId: q.get('deviceId') ?? undefined, status: q.get('status') ?? undefined, fragmentType: q.get('fragmentType') ?? undefined };
+        const ops = s.operations(filter).filter((op) => ctx.owns(r.principal, op.deviceId));
+        sendPage(r, 'operations', q.get('revert') === 'true' ? ops.reverse() : ops, 'operationCollection');
+      },
+    },
+    {
+      method: 'POST',
+      path: OPS,
+      api: 'devicecontrol',
+      type: 'operation',
+      async handle(r) {
+        ctx.admin(r.principal);
+        const b = await r.body();
+        const deviceId = typeof b.deviceId === 'string' ? b.deviceId : '';
+        if (!s.mo(deviceId)) throw new HttpError(422, 'deviceId must name an existing device');
+        const { deviceId: _d, id: _i, status: _s, description, ...fragments } = b;
+        const op = s.createOperation(deviceId, fragments, typeof description === 'string' ? description : '');
+        ctx.delivery.deliver(op);
+        r.json(201, op, { headers: { Location: `${r.url.origin}/devicecontrol/operations/${op.id}` } });
+      },
+    },
+    { method: 'GET', path: OP, api: 'devicecontrol', type: 'operation', handle: (r) => r.json(200, visible(r, r.params[0]!)) },
+    {
+      method: 'PUT',
+      path: OP,
+      api: 'devicecontrol',
+      type: 'operation',
+      async handle(r) {
+        const op = visible(r, r.params[0]!);
+        const b = await r.body();
+        if (b.status !== undefined) {
+          if (!isStatus(b.status)) throw new HttpError(422, 'status must be PENDING, EXECUTING, SUCCESSFUL or FAILED');
+          const reason = typeof b.failureReason === 'string' ? b.failureReason : undefined;
+          const err = s.setStatus(op.id, b.status, reason);
+          if (err) throw new HttpError(422, err);
+        }
+        r.json(200, op);
+      },
+    },
+    {
+      method: 'POST',
+      path: /^\/devicecontrol\/deviceCredentials\/?$/,
+      api: 'devicecontrol',
+      type: 'deviceCredentials',
+      async handle(r) {
+        ctx.admin(r.principal);
+        const b = await r.body();
+        if (typeof b.id !== 'string' || b.id === '') throw new HttpError(422, 'id is required');
+        r.json(201, { id: b.id, tenantId: ctx.auth.tenant, username: `device_${b.id}`, password: ctx.auth.devicePassword, self: `${r.url.origin}/devicecontrol/deviceCredentials/${encodeURIComponent(b.id)}` });
+      },
+    },
+  ];
+}
