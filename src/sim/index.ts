@@ -10,6 +10,7 @@ import { TunnelError } from '../errors.js';
 import { ADMIN_ROLES, Authenticator, basicHeader } from './auth.js';
 import { SimBroker } from './broker.js';
 import { Delivery } from './delivery.js';
+import { createExtras } from './extras.js';
 import { refuseUpgrade } from './http-util.js';
 import { JwtIssuer } from './jwt.js';
 import { RemoteAccess } from './remote-access.js';
@@ -29,6 +30,7 @@ export const SIM_DEFAULTS = {
   user: 'admin',
   password: 'admin',
   devicePassword: 'device',
+  bootstrapPassword: 'bootstrap',
   operationTimeoutMs: 30_000,
   jwtLifetimeSec: 3600,
   idleTimeoutMs: 3_600_000,
@@ -45,7 +47,7 @@ function checkOptions(o: SimOptions): Required<Omit<SimOptions, 'users' | 'quiet
   for (const k of ['operationTimeoutMs', 'jwtLifetimeSec', 'idleTimeoutMs', 'pendingClientBytesLimit', 'maxPayload'] as const) {
     if (!Number.isFinite(r[k]) || r[k] <= 0) bad(k, 'must be a positive number');
   }
-  for (const k of ['host', 'tenant', 'user', 'password', 'devicePassword'] as const) if (typeof r[k] !== 'string' || r[k] === '') bad(k, 'must be a non-empty string');
+  for (const k of ['host', 'tenant', 'user', 'password', 'devicePassword', 'bootstrapPassword'] as const) if (typeof r[k] !== 'string' || r[k] === '') bad(k, 'must be a non-empty string');
   if (/[/:\s]/.test(r.tenant)) bad('tenant', 'must not contain "/", ":" or whitespace');
   if (/[/:\s]/.test(r.user) || r.user.startsWith('device_')) bad('user', 'must not contain "/", ":" or whitespace, nor start with device_');
   return r;
@@ -76,6 +78,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   ref.hooks = createSmartRestHandler({ store, broker, delivery, jwt, tenant: o.tenant, devicePassword: o.devicePassword, events });
   const ra = new RemoteAccess(store, delivery, auth, faults, events, o);
   const rest = new Rest(store, auth, delivery);
+  const extras = createExtras(rest.ctx, { bootstrapPassword: o.bootstrapPassword });
 
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => rest.handle(req, res));
@@ -88,7 +91,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://sim');
-    if (!ra.handleUpgrade(req, socket, head, url)) refuseUpgrade(socket, 404, 'Not found');
+    if (!ra.handleUpgrade(req, socket, head, url) && !extras.realtime.handleUpgrade(req, socket, head, url)) refuseUpgrade(socket, 404, 'Not found');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -118,6 +121,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     user: o.user,
     password: o.password,
     devicePassword: o.devicePassword,
+    bootstrapPassword: o.bootstrapPassword,
     events,
     faults,
     adminAuthHeader: () => basicHeader(`${o.tenant}/${o.user}`, o.password),
@@ -191,6 +195,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
       closed ??= (async () => {
         delivery.close();
         ra.close();
+        extras.close();
         await Promise.all([
           new Promise<void>((resolve) => {
             server.close(() => resolve());

@@ -16,6 +16,10 @@ import { configurationRoutes } from './rest-configurations.js';
 import { devicecontrolRoutes } from './rest-devicecontrol.js';
 import { inventoryRoutes } from './rest-inventory.js';
 import { tenantRoutes } from './rest-tenant.js';
+import { inventoryExtraRoutes } from './rest-inventory-extra.js';
+import { recordRoutes } from './rest-records.js';
+import { registrationRoutes } from './rest-registration.js';
+import { startupRoutes } from './rest-startup.js';
 import type { ManagedObject, Store } from './store.js';
 
 /** Largest request body read (413 beyond, and the connection is closed). */
@@ -38,7 +42,7 @@ export interface RestContext {
 export type RouteModule = (ctx: RestContext) => Route[];
 
 /** Every REST route module, tried in order (first match wins). */
-export const ROUTE_MODULES: RouteModule[] = [tenantRoutes, inventoryRoutes, devicecontrolRoutes, configurationRoutes];
+export const ROUTE_MODULES: RouteModule[] = [tenantRoutes, startupRoutes, inventoryExtraRoutes, registrationRoutes, recordRoutes, inventoryRoutes, devicecontrolRoutes, configurationRoutes];
 
 function safeDecode(x: string): string {
   try {

@@ -33,7 +33,10 @@ interface OpRecord {
   forwarded: boolean;
 }
 
-/** In-memory Cumulocity data of one tenant. */
+/**
+ * In-memory Cumulocity data of one tenant. Events: `operation` (op), `status` (op, status), and
+ * `managedObject` (action CREATE|UPDATE|DELETE, the live object or `{ id }`; listeners must copy it).
+ */
 export class Store {
   readonly events = new EventEmitter();
   baseUrl = 'http://127.0.0.1';
@@ -81,6 +84,7 @@ export class Store {
     const mo: ManagedObject = { ...body, id, self: `${this.baseUrl}/inventory/managedObjects/${id}`, owner, creationTime: now, lastUpdated: now };
     if (!mo.childDevices) mo.childDevices = { references: [] };
     this.#mos.set(id, mo);
+    this.events.emit('managedObject', 'CREATE', mo);
     return mo;
   }
 
@@ -94,6 +98,7 @@ export class Store {
       else mo[k] = v;
     }
     mo.lastUpdated = new Date().toISOString();
+    this.events.emit('managedObject', 'UPDATE', mo);
     return mo;
   }
 
@@ -103,6 +108,7 @@ export class Store {
     for (const e of this.#extOf.get(id) ?? []) this.#ext.delete(`${e.type}\u0000${e.externalId}`);
     this.#extOf.delete(id);
     this.#configs.delete(id);
+    this.events.emit('managedObject', 'DELETE', { id });
     return true;
   }
 
@@ -129,6 +135,18 @@ export class Store {
       refs.push({ managedObject: { id: childId, name: child.name, self: child.self } as { id: string } });
     }
     parent.childDevices = { references: refs };
+    this.events.emit('managedObject', 'UPDATE', parent);
+  }
+
+  /** Unlinks a child device from its parent; false when it was not its child. */
+  removeChild(parentId: string, childId: string): boolean {
+    const parent = this.#mos.get(parentId);
+    if (!parent || this.#parent.get(childId) !== parentId) return false;
+    this.#parent.delete(childId);
+    const refs = ((parent.childDevices as { references?: unknown[] } | undefined)?.references ?? []) as Array<{ managedObject: { id: string } }>;
+    parent.childDevices = { references: refs.filter((r) => r.managedObject.id !== childId) };
+    this.events.emit('managedObject', 'UPDATE', parent);
+    return true;
   }
 
   /** The parent device id, if any. */
@@ -168,6 +186,18 @@ export class Store {
     const list = this.#extOf.get(moId) ?? [];
     list.push({ type, externalId });
     this.#extOf.set(moId, list);
+    return true;
+  }
+
+  /** Removes an external id; false when it did not exist. */
+  removeExternalId(type: string, externalId: string): boolean {
+    const k = `${type}\u0000${externalId}`;
+    const moId = this.#ext.get(k);
+    if (moId === undefined) return false;
+    this.#ext.delete(k);
+    const list = (this.#extOf.get(moId) ?? []).filter((e) => e.type !== type || e.externalId !== externalId);
+    if (list.length) this.#extOf.set(moId, list);
+    else this.#extOf.delete(moId);
     return true;
   }
 
