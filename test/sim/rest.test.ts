@@ -1,22 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Sim } from 'c8y-tunnel/sim';
-import { connectDevice, deviceId, testSim } from './helpers.js';
+import { call, connectDevice, deviceId, testSim } from './helpers.js';
+import type { Json } from './helpers.js';
 
 const T = { timeout: 20_000 };
-/** Response bodies are checked field by field; a loose type keeps the assertions short. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
-async function call(sim: Sim, method: string, path: string, opts: { auth?: string | null; body?: unknown } = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const auth = opts.auth === undefined ? sim.adminAuthHeader() : opts.auth;
-  if (auth !== null) headers.authorization = auth;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(sim.httpUrl + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : undefined, headers: r.headers };
-}
 
 describe('sim REST', () => {
   it('401 carries WWW-Authenticate: Basic realm="Cumulocity"; the health check needs no auth', T, async (t) => {
