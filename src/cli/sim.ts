@@ -30,6 +30,18 @@ Example: c8y-tunnel sim --http-port 0 --mqtt-port 0
 Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (port in use), 2 for bad options.
 `;
 
+/**
+ * A device- or client-supplied string made safe for a terminal: control characters (C0, DEL, C1, which
+ * start terminal escape sequences) and line/paragraph separators become `\xNN` / `\uNNNN`; at most 500 characters.
+ */
+export function printable(text: string): string {
+  const s = text.length > 500 ? text.slice(0, 500) + '...' : text;
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** Parsed command line. */
 export interface SimArgs {
   help: boolean;
@@ -120,6 +132,9 @@ export async function run(argv: string[]): Promise<number> {
     stop.dispose();
     return 1;
   }
+  // A log reader that goes away (EPIPE) must not take the emulator down: output is best effort.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   const out = process.stdout;
   out.write(
     [
@@ -135,11 +150,12 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!args.quiet) {
     const log = (line: string): boolean => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-    sim.events.on('operation', (op: { id: string; deviceId: string; description: string }) => log(`operation ${op.id} for device ${op.deviceId} created: ${op.description}`));
-    sim.events.on('status', (op: { id: string; failureReason?: string }, status: string) => log(`operation ${op.id} -> ${status}${op.failureReason ? ` (${op.failureReason})` : ''}`));
-    sim.events.on('session:paired', (s: { operationId: string }) => log(`session of operation ${s.operationId} paired`));
+    const p = printable;
+    sim.events.on('operation', (op: { id: string; deviceId: string; description: string }) => log(`operation ${p(op.id)} for device ${p(op.deviceId)} created: ${p(op.description)}`));
+    sim.events.on('status', (op: { id: string; failureReason?: string }, status: string) => log(`operation ${p(op.id)} -> ${p(status)}${op.failureReason ? ` (${p(op.failureReason)})` : ''}`));
+    sim.events.on('session:paired', (s: { operationId: string }) => log(`session of operation ${p(s.operationId)} paired`));
     sim.events.on('session:closed', (s: { operationId: string; clientToDevice: number; deviceToClient: number }) =>
-      log(`session of operation ${s.operationId} closed: ${s.clientToDevice} bytes to the device, ${s.deviceToClient} bytes back`),
+      log(`session of operation ${p(s.operationId)} closed: ${s.clientToDevice} bytes to the device, ${s.deviceToClient} bytes back`),
     );
   }
   await stop.stopped;

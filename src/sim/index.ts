@@ -36,6 +36,7 @@ export const SIM_DEFAULTS = {
   idleTimeoutMs: 3_600_000,
   pendingClientBytesLimit: 1024 * 1024,
   maxPayload: 16 * 1024 * 1024,
+  historyLimit: 10_000,
 } as const;
 
 function checkOptions(o: SimOptions): Required<Omit<SimOptions, 'users' | 'quiet'>> {
@@ -44,7 +45,7 @@ function checkOptions(o: SimOptions): Required<Omit<SimOptions, 'users' | 'quiet
     throw new TunnelError('SIM_ERR_CONFIG', `options.${name} ${why}`);
   };
   for (const k of ['httpPort', 'mqttPort'] as const) if (!Number.isInteger(r[k]) || r[k] < 0 || r[k] > 65535) bad(k, 'must be an integer 0-65535');
-  for (const k of ['operationTimeoutMs', 'jwtLifetimeSec', 'idleTimeoutMs', 'pendingClientBytesLimit', 'maxPayload'] as const) {
+  for (const k of ['operationTimeoutMs', 'jwtLifetimeSec', 'idleTimeoutMs', 'pendingClientBytesLimit', 'maxPayload', 'historyLimit'] as const) {
     if (!Number.isFinite(r[k]) || r[k] <= 0) bad(k, 'must be a positive number');
   }
   for (const k of ['host', 'tenant', 'user', 'password', 'devicePassword', 'bootstrapPassword'] as const) if (typeof r[k] !== 'string' || r[k] === '') bad(k, 'must be a non-empty string');
@@ -64,7 +65,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   auth.users.set(o.user, { password: o.password, roles: [...ADMIN_ROLES] });
   for (const u of options.users ?? []) auth.users.set(u.user, { password: u.password, roles: u.roles ?? [] });
 
-  const store = new Store();
+  const store = new Store(o.historyLimit);
   for (const ev of ['operation', 'status'] as const) store.events.on(ev, (...args: unknown[]) => events.emit(ev, ...args));
   // waitForOperationStatus callers by operation id: a status change wakes only its own waiters, not every waiter.
   const waiters = new Map<string, Set<(op: SimOperation) => void>>();

@@ -22,9 +22,8 @@ import type { Store } from './store.js';
 import type { SessionInfo, SimFaults, SimOperation } from './types.js';
 
 const CLIENT_PATH = /^\/service\/remoteaccess\/client\/([^/]+)\/configurations\/([^/]+)\/?$/;
+const CLOSED = 3;
 const DEVICE_PATH = /^\/service\/remoteaccess\/device\/([^/]+)\/?$/;
-/** Finished sessions kept for `sessions()`. */
-const MAX_FINISHED = 20_000;
 
 /** Settings of the remote access endpoints. */
 export interface RemoteAccessOptions {
@@ -32,6 +31,8 @@ export interface RemoteAccessOptions {
   idleTimeoutMs: number;
   pendingClientBytesLimit: number;
   maxPayload: number;
+  /** Finished sessions kept for `sessions()` (the same bound as the final operations kept). */
+  historyLimit: number;
 }
 
 /** The remote access endpoints and their sessions. */
@@ -160,8 +161,11 @@ export class RemoteAccess {
   #retire(s: Session): void {
     if (s.state !== 'closed' || s.retired) return;
     s.retired = true;
+    // Closed legs are dropped so a kept session is only its counters.
+    if (s.client?.readyState === CLOSED) s.client = undefined;
+    if (s.device?.readyState === CLOSED) s.device = undefined;
     this.#finished.push(s.key);
-    while (this.#finished.length > MAX_FINISHED) this.#sessions.delete(this.#finished.shift()!);
+    while (this.#finished.length > this.opts.historyLimit) this.#sessions.delete(this.#finished.shift()!);
   }
 
   /** Live and finished sessions. */

@@ -4,6 +4,12 @@ import { HttpError } from './http-util.js';
 import { sendPage } from './paging.js';
 import type { RestContext } from './rest.js';
 
+/** A managed object body; `__proto__` is refused (assigned, it would swap the object's prototype). */
+function fragments(b: Record<string, unknown>): Record<string, unknown> {
+  if (Object.hasOwn(b, '__proto__')) throw new HttpError(422, 'Fragment name __proto__ is not allowed');
+  return b;
+}
+
 /** The inventory and identity routes. */
 export function inventoryRoutes(ctx: RestContext): Route[] {
   const s = ctx.store;
@@ -74,7 +80,7 @@ export function inventoryRoutes(ctx: RestContext): Route[] {
       api: 'inventory',
       type: 'managedObject',
       async handle(r) {
-        const b = await r.body();
+        const b = fragments(await r.body());
         delete b.id;
         const mo = s.createManagedObject(b, r.principal.user);
         r.json(201, mo, { headers: { Location: `${r.url.origin}/inventory/managedObjects/${mo.id}` } });
@@ -88,7 +94,7 @@ export function inventoryRoutes(ctx: RestContext): Route[] {
       type: 'managedObject',
       async handle(r) {
         ctx.managedObject(r.principal, r.params[0]!);
-        r.json(200, s.updateManagedObject(r.params[0]!, await r.body()));
+        r.json(200, s.updateManagedObject(r.params[0]!, fragments(await r.body())));
       },
     },
     {

@@ -8,6 +8,8 @@ import type { OperationStatus, SimConfiguration, SimOperation, StatusChange } fr
 /** A managed object: a plain JSON record. */
 export type ManagedObject = Record<string, unknown> & { id: string; name?: string; type?: string };
 
+/** Fields a managed object update never changes (`__proto__` would swap the object's prototype). */
+const IMMUTABLE: ReadonlySet<string> = new Set(['id', 'self', 'creationTime', 'lastUpdated', 'owner', '__proto__']);
 const FINAL: ReadonlySet<string> = new Set(['SUCCESSFUL', 'FAILED']);
 const STATUSES: ReadonlySet<string> = new Set(['PENDING', 'EXECUTING', 'SUCCESSFUL', 'FAILED']);
 
@@ -23,7 +25,7 @@ export function isFinal(s: string): boolean {
 
 /** The status and fragment filters shared by the operation queries. */
 function matches(op: SimOperation, filter: { status?: string; fragmentType?: string }): boolean {
-  return (filter.status === undefined || op.status === filter.status) && (filter.fragmentType === undefined || filter.fragmentType in op);
+  return (filter.status === undefined || op.status === filter.status) && (filter.fragmentType === undefined || Object.hasOwn(op, filter.fragmentType));
 }
 
 interface OpRecord {
@@ -51,7 +53,11 @@ export class Store {
   readonly #active = new Map<string, Set<string>>();
   readonly #configs = new Map<string, Map<string, SimConfiguration>>();
 
-  constructor() {
+  /** Final operations, oldest first (bounded by `historyLimit`). */
+  readonly #final = new Set<string>();
+
+  /** `historyLimit`: final (SUCCESSFUL/FAILED) operations kept; older ones are forgotten. */
+  constructor(readonly historyLimit = 10_000) {
     this.events.setMaxListeners(0);
   }
 
@@ -93,7 +99,7 @@ export class Store {
     const mo = this.#mos.get(id);
     if (!mo) return undefined;
     for (const [k, v] of Object.entries(body)) {
-      if (k === 'id' || k === 'self' || k === 'creationTime') continue;
+      if (IMMUTABLE.has(k)) continue;
       if (v === null) delete mo[k];
       else mo[k] = v;
     }
@@ -278,9 +284,20 @@ export class Store {
       const active = this.#active.get(r.op.deviceId);
       active?.delete(id);
       if (active?.size === 0) this.#active.delete(r.op.deviceId);
+      this.#final.add(id);
     }
     this.events.emit('status', structuredClone(r.op), status);
+    this.#forgetOldFinal();
     return undefined;
+  }
+
+  /** Forgets the oldest final operations beyond `historyLimit` (a Set iterates in insertion order). */
+  #forgetOldFinal(): void {
+    for (const old of this.#final) {
+      if (this.#final.size <= this.historyLimit) return;
+      this.#final.delete(old);
+      this.#ops.delete(old);
+    }
   }
 
   /** Every status the operation went through. */

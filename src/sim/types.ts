@@ -29,6 +29,8 @@ export interface SimOptions {
   pendingClientBytesLimit?: number;
   /** Largest WebSocket message accepted on either leg, default 64 MiB. */
   maxPayload?: number;
+  /** Final (SUCCESSFUL/FAILED) operations and finished sessions kept; older ones are forgotten. Default 10 000. */
+  historyLimit?: number;
   /** No logging. */
   quiet?: boolean;
   /** Extra REST/client users (for example one without the remote access role, to test 403). */
