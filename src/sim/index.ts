@@ -6,11 +6,13 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { formatLine } from '../cumulocity/smartrest.js';
 import { TunnelError } from '../errors.js';
 import { ADMIN_ROLES, Authenticator, basicHeader } from './auth.js';
 import { SimBroker } from './broker.js';
 import { Delivery } from './delivery.js';
 import { createExtras } from './extras.js';
+import type { DeviceCredentials } from './registration.js';
 import { refuseUpgrade } from './http-util.js';
 import { JwtIssuer } from './jwt.js';
 import { RemoteAccess } from './remote-access.js';
@@ -20,6 +22,11 @@ import { Store } from './store.js';
 import type { Sim, SimFaults, SimOperation, SimOptions } from './types.js';
 
 export type { Sim, SimOptions, SimOperation, SimFaults, SessionInfo, StatusChange, SimConfiguration, OperationStatus } from './types.js';
+
+/** The `70,<tenant>,<user>,<password>` answer on `s/dcr` to issued credentials. */
+function bootstrapLine(c: DeviceCredentials | undefined): string | undefined {
+  return c ? formatLine(['70', c.tenantId, c.username, c.password]) + '\n' : undefined;
+}
 
 /** Defaults of every option (docs/sim.md quotes them). */
 export const SIM_DEFAULTS = {
@@ -74,7 +81,16 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   });
   // The broker and the SmartREST handler refer to each other; the handler is built once both exist.
   const ref: { hooks?: ReturnType<typeof createSmartRestHandler> } = {};
-  const broker = new SimBroker(auth, { onPublish: (...a) => ref.hooks?.onPublish(...a), onSubscribe: (...a) => ref.hooks?.onSubscribe(...a) }, 16184);
+  const broker = new SimBroker(
+    auth,
+    {
+      onPublish: (...a) => ref.hooks?.onPublish(...a),
+      onSubscribe: (...a) => ref.hooks?.onSubscribe(...a),
+      isBootstrap: (user, pw) => extras.registration.isBootstrap(user, pw),
+      onBootstrapRequest: (serial) => bootstrapLine(extras.registration.poll(serial)),
+    },
+    16184,
+  );
   const delivery = new Delivery(store, broker, faults);
   ref.hooks = createSmartRestHandler({ store, broker, delivery, jwt, tenant: o.tenant, devicePassword: o.devicePassword, events });
   const ra = new RemoteAccess(store, delivery, auth, faults, events, o);

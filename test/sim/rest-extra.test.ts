@@ -73,6 +73,36 @@ describe('sim REST additions', () => {
     assert.equal((await call(sim, 'DELETE', '/devicecontrol/newDeviceRequests/reg-2')).status, 404);
   });
 
+  it('device registration over MQTT: the bootstrap user on s/ucr gets 70,... on s/dcr once accepted, and nothing else', T, async (t) => {
+    const sim = await testSim(t, { bootstrapPassword: 'Boot-pw-2' });
+    await call(sim, 'POST', '/devicecontrol/newDeviceRequests', { body: { id: 'mq-1' } });
+    const boot = await withTimeout(mqtt.connectAsync(sim.mqttUrl, { clientId: 'mq-1', username: 'management/devicebootstrap', password: 'Boot-pw-2', reconnectPeriod: 0 }), 5000, 'bootstrap connect');
+    t.after(() => boot.endAsync(true).catch(() => {}));
+    const lines: string[] = [];
+    const waiters: Array<() => void> = [];
+    boot.on('message', (topic, payload) => {
+      lines.push(`${topic} ${payload.toString()}`);
+      for (const w of waiters.splice(0)) w();
+    });
+    await boot.subscribeAsync(['s/dcr', 's/ds', 's/e'], { qos: 1 });
+    // A bootstrap connection cannot act as a device: 100 creates nothing.
+    await boot.publishAsync('s/us', '100', { qos: 1 });
+    await boot.publishAsync('s/ucr', '', { qos: 1 });
+    assert.equal((await call(sim, 'GET', '/devicecontrol/newDeviceRequests/mq-1')).body.status, 'PENDING_ACCEPTANCE');
+    assert.equal((await call(sim, 'GET', '/identity/externalIds/c8y_Serial/mq-1')).status, 404);
+    assert.deepEqual(lines, [], 'nothing before acceptance');
+    assert.equal((await call(sim, 'PUT', '/devicecontrol/newDeviceRequests/mq-1', { body: { status: 'ACCEPTED' } })).status, 200);
+    await boot.publishAsync('s/ucr', '', { qos: 1 });
+    await withTimeout(new Promise<void>((resolve) => (lines.length ? resolve() : void waiters.push(resolve))), 5000, 's/dcr answer');
+    const [topic, line] = String(lines[0]).split(' ') as [string, string];
+    const [code, tenant, user, password] = line.trim().split(',');
+    assert.deepEqual([topic, code, tenant, user], ['s/dcr', '70', sim.tenant, 'device_mq-1']);
+    const dev = await withTimeout(mqtt.connectAsync(sim.mqttUrl, { clientId: 'd:mq-1', username: `${sim.tenant}/device_mq-1`, password, reconnectPeriod: 0 }), 5000, 'device connect');
+    await dev.endAsync(true);
+    // Wrong bootstrap password: refused like any bad login.
+    await assert.rejects(mqtt.connectAsync(sim.mqttUrl, { clientId: 'mq-2', username: 'management/devicebootstrap', password: 'nope', reconnectPeriod: 0 }));
+  });
+
   it('count, childDevices (add, bulk add, create, list, remove), and no adopting a device that is not yours', T, async (t) => {
     const sim = await testSim(t);
     const client = admin(sim);
