@@ -20,6 +20,7 @@ Nothing is persisted. See docs/sim.md.
       --user <name>             admin user, REST and client WebSockets (default ${SIM_DEFAULTS.user})
       --password <pw>           admin password (default ${SIM_DEFAULTS.password})
       --device-password <pw>    password of every device user <tenant>/device_<serial> (default ${SIM_DEFAULTS.devicePassword})
+      --bootstrap-password <pw> password of the registration user management/devicebootstrap (default ${SIM_DEFAULTS.bootstrapPassword})
       --operation-timeout <s>   seconds a device has to connect to a session (default ${SIM_DEFAULTS.operationTimeoutMs / 1000})
       --jwt-lifetime <s>        lifetime of tokens issued on s/uat (default ${SIM_DEFAULTS.jwtLifetimeSec})
       --idle-timeout <s>        idle remote access sessions are closed after this (default ${SIM_DEFAULTS.idleTimeoutMs / 1000})
@@ -77,6 +78,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
         user: { type: 'string' },
         password: { type: 'string' },
         'device-password': { type: 'string' },
+        'bootstrap-password': { type: 'string' },
         'operation-timeout': { type: 'string' },
         'jwt-lifetime': { type: 'string' },
         'idle-timeout': { type: 'string' },
@@ -98,6 +100,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
     user: strArg('user', s('user')),
     password: strArg('password', s('password')),
     devicePassword: strArg('device-password', s('device-password')),
+    bootstrapPassword: strArg('bootstrap-password', s('bootstrap-password')),
     operationTimeoutMs: opTimeout === undefined ? undefined : opTimeout * 1000,
     jwtLifetimeSec: intArg('jwt-lifetime', s('jwt-lifetime'), 1, 30 * 86_400),
     idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
@@ -144,6 +147,7 @@ export async function run(argv: string[]): Promise<number> {
       `  tenant:                ${sim.tenant}`,
       `  admin:                 ${sim.tenant}/${sim.user}  password ${sim.password}`,
       `  devices:               ${sim.tenant}/device_<serial>  password ${sim.devicePassword}  (MQTT client id d:<serial>)`,
+      `  registration:          management/devicebootstrap  password ${sim.bootstrapPassword}`,
       '  Ctrl-C to stop.',
       '',
     ].join('\n'),

@@ -1,4 +1,4 @@
-/** Device control endpoints: operations and device credentials. */
+/** Device control endpoints: operations (device credentials: rest-registration.ts). */
 import type { Route } from './http-util.js';
 import { HttpError } from './http-util.js';
 import { sendPage } from './paging.js';
@@ -60,18 +60,6 @@ export function devicecontrolRoutes(ctx: RestContext): Route[] {
           if (err) throw new HttpError(422, err);
         }
         r.json(200, op);
-      },
-    },
-    {
-      method: 'POST',
-      path: /^\/devicecontrol\/deviceCredentials\/?$/,
-      api: 'devicecontrol',
-      type: 'deviceCredentials',
-      async handle(r) {
-        ctx.admin(r.principal);
-        const b = await r.body();
-        if (typeof b.id !== 'string' || b.id === '') throw new HttpError(422, 'id is required');
-        r.json(201, { id: b.id, tenantId: ctx.auth.tenant, username: `device_${b.id}`, password: ctx.auth.devicePassword, self: `${r.url.origin}/devicecontrol/deviceCredentials/${encodeURIComponent(b.id)}` });
       },
     },
   ];
