@@ -48,6 +48,19 @@ describe('sim with @c8y/client', () => {
     assert.equal((await viaLocalhost.tenant.current()).data.domainName, 'localhost');
   });
 
+  it('login options carry what the login page reads (visibleOnLoginPage, userManagementSource, grantType, initRequest)', T, async (t) => {
+    const sim = await testSim(t);
+    const c = await client(sim);
+    const { data } = await c.options.login.listForCurrentTenant();
+    assert.deepEqual(data.map((o) => o.type).sort(), ['BASIC', 'OAUTH2_INTERNAL']);
+    for (const o of data as unknown as Array<Record<string, unknown>>) {
+      assert.equal(o.visibleOnLoginPage, true);
+      assert.equal(o.userManagementSource, 'INTERNAL');
+      assert.equal(o.grantType, 'PASSWORD');
+      assert.equal(typeof o.initRequest, 'string');
+    }
+  });
+
   it('wrong credentials: the SDK gets 401 with a security error body', T, async (t) => {
     const sim = await testSim(t);
     const c = new Client(new BasicAuth({ user: sim.user, password: 'wrong', tenant: sim.tenant }), sim.httpUrl);

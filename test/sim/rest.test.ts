@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, it } from 'node:test';
 import type { Sim } from 'c8y-tunnel/sim';
 import { connectDevice, deviceId, testSim } from './helpers.js';
@@ -141,6 +142,45 @@ describe('sim REST', () => {
     assert.deepEqual(mirrored(), { type: 'NONE' }, 'another type starts from no credentials');
     assert.equal((await call(sim, 'PUT', one, { body: { credentials: { type: 'PASSWORD' } } })).status, 422);
     assert.equal((await call(sim, 'PUT', one, { body: { credentials: 'x' } })).status, 422);
+  });
+
+  it('errors name their API and use the error media type; successes use the resource media types', T, async (t) => {
+    const sim = await testSim(t);
+    const vnd = (type: string): RegExp => new RegExp(`^application/vnd\\.com\\.nsn\\.cumulocity\\.${type}\\+json`);
+    for (const [path, error] of [
+      ['/inventory/managedObjects/999999', 'inventory/Not Found'],
+      ['/inventory/nothing/here', 'inventory/Not Found'],
+      ['/identity/externalIds/c8y_Serial/none', 'identity/Not Found'],
+      ['/devicecontrol/operations/999999', 'devicecontrol/Not Found'],
+      ['/devicecontrol/operations?status=DONE', 'devicecontrol/Unprocessable Entity'],
+      ['/inventory/managedObjects?pageSize=abc', 'inventory/Unprocessable Entity'],
+    ] as const) {
+      const r = await call(sim, 'GET', path);
+      assert.equal(r.body.error, error, path);
+      assert.match(r.headers.get('content-type')!, vnd('error'), path);
+      assert.equal(typeof r.body.info, 'string');
+    }
+    const ra = await call(sim, 'GET', '/service/remoteaccess/devices/999999/configurations');
+    assert.equal(ra.body.error, 'remoteaccess/Not Found');
+    assert.equal(ra.headers.get('content-type'), 'application/json', 'the microservice answers plain JSON');
+    assert.match((await call(sim, 'GET', '/inventory/managedObjects')).headers.get('content-type')!, vnd('managedObjectCollection'));
+    assert.match((await call(sim, 'GET', '/user/currentUser')).headers.get('content-type')!, vnd('currentUser'));
+  });
+
+  it('currentTenant.domainName and collection links follow the Host the client used', T, async (t) => {
+    const sim = await testSim(t);
+    const u = new URL(sim.httpUrl);
+    const get = (path: string): Promise<Json> =>
+      new Promise((resolve, reject) => {
+        const req = http.get({ host: u.hostname, port: u.port, path, headers: { host: 'acme.example.test:8443', authorization: sim.adminAuthHeader() } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve(JSON.parse(body)));
+        });
+        req.on('error', reject);
+      });
+    assert.equal((await get('/tenant/currentTenant')).domainName, 'acme.example.test');
+    assert.equal((await get('/inventory/managedObjects?pageSize=1')).self, 'http://acme.example.test:8443/inventory/managedObjects?pageSize=1&currentPage=1');
   });
 
   it('OAI-Secure login sets the authorization and XSRF cookies, which then authenticate', T, async (t) => {
