@@ -24,6 +24,7 @@ Nothing is persisted. See docs/sim.md.
       --operation-timeout <s>   seconds a device has to connect to a session (default ${SIM_DEFAULTS.operationTimeoutMs / 1000})
       --jwt-lifetime <s>        lifetime of tokens issued on s/uat (default ${SIM_DEFAULTS.jwtLifetimeSec})
       --idle-timeout <s>        idle remote access sessions are closed after this (default ${SIM_DEFAULTS.idleTimeoutMs / 1000})
+      --history-limit <n>       final operations and finished sessions kept (default ${SIM_DEFAULTS.historyLimit})
   -q, --quiet                   print only the start banner
   -h, --help                    this text
 
@@ -82,6 +83,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
         'operation-timeout': { type: 'string' },
         'jwt-lifetime': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        'history-limit': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -104,6 +106,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
     operationTimeoutMs: opTimeout === undefined ? undefined : opTimeout * 1000,
     jwtLifetimeSec: intArg('jwt-lifetime', s('jwt-lifetime'), 1, 30 * 86_400),
     idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
+    historyLimit: intArg('history-limit', s('history-limit'), 1, 10_000_000),
   };
   if (options.tenant && /[/:]/.test(options.tenant)) throw new TunnelError('SIM_ERR_CONFIG', '--tenant must not contain "/" or ":"');
   if (options.user && (/[/:]/.test(options.user) || options.user.startsWith('device_'))) throw new TunnelError('SIM_ERR_CONFIG', '--user must not contain "/" or ":" nor start with device_');

@@ -5,6 +5,15 @@ import { sendPage } from './paging.js';
 import type { RestContext } from './rest.js';
 import { isStatus } from './store.js';
 
+/** An ISO 8601 date (or date and time) parameter as epoch ms; 422 when it is not one. */
+function date(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const t = /^[0-9]{4}-[0-9]{2}-[0-9]{2}/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(t)) throw new HttpError(422, `${name} must be an ISO 8601 date or date and time, got "${v.slice(0, 40)}"`);
+  return t;
+}
+
 /** The device control routes. */
 export function devicecontrolRoutes(ctx: RestContext): Route[] {
   const s = ctx.store;
@@ -23,9 +32,23 @@ export function devicecontrolRoutes(ctx: RestContext): Route[] {
       type: 'operationCollection',
       handle(r) {
         const q = r.url.searchParams;
-        const filter = { deviceId: q.get('deviceId') ?? undefined, status: q.get('status') ?? undefined, fragmentType: q.get('fragmentType') ?? undefined };
-        const ops = s.operations(filter).filter((op) => ctx.owns(r.principal, op.deviceId));
-        sendPage(r, 'operations', q.get('revert') === 'true' ? ops.reverse() : ops, 'operationCollection');
+        const status = q.get('status') || undefined;
+        if (status !== undefined && !isStatus(status)) throw new HttpError(422, 'status must be PENDING, EXECUTING, SUCCESSFUL or FAILED');
+        const filter = { deviceId: q.get('deviceId') || undefined, status, fragmentType: q.get('fragmentType') || undefined };
+        const agentId = q.get('agentId');
+        const bulk = q.get('bulkOperationId');
+        const from = date(q, 'dateFrom');
+        const to = date(q, 'dateTo');
+        const revert = q.get('revert');
+        if (revert !== null && revert !== '' && revert !== 'true' && revert !== 'false') throw new HttpError(422, 'revert must be true or false');
+        const ops = s.operations(filter).filter((op) => {
+          if (!ctx.owns(r.principal, op.deviceId)) return false;
+          if (agentId && s.rootOf(op.deviceId) !== agentId) return false;
+          if (bulk && op.bulkOperationId !== bulk) return false;
+          const t = Date.parse(op.creationTime);
+          return (from === undefined || t >= from) && (to === undefined || t < to);
+        });
+        sendPage(r, 'operations', revert === 'true' ? ops.reverse() : ops, 'operationCollection');
       },
     },
     {

@@ -7,17 +7,9 @@ import type { Principal } from './auth.js';
 import type { Route } from './http-util.js';
 import { HttpError } from './http-util.js';
 import { sendPage } from './paging.js';
+import { listManagedObjects } from './rest-inventory.js';
 import type { RestContext } from './rest.js';
 import type { ManagedObject } from './store.js';
-
-/** How many managed objects the principal sees that have the `type` and the `fragmentType` asked for. */
-function countManagedObjects(ctx: RestContext, p: Principal, q: URLSearchParams): number {
-  const type = q.get('type');
-  const fragment = q.get('fragmentType');
-  let n = 0;
-  for (const mo of ctx.store.managedObjects()) if ((!type || mo.type === type) && (!fragment || Object.hasOwn(mo, fragment)) && ctx.owns(p, mo.id)) n++;
-  return n;
-}
 
 /** The extra inventory and identity routes. */
 export function inventoryExtraRoutes(ctx: RestContext): Route[] {
@@ -45,12 +37,11 @@ export function inventoryExtraRoutes(ctx: RestContext): Route[] {
   };
   return [
     {
-      // The count of what the list would hold. Only `type` and `fragmentType` narrow it so far: the
-      // list's other filters belong to the inventory module and should be shared with this count.
+      // How many the list would hold, with the same filters.
       method: 'GET',
       path: /^\/inventory\/managedObjects\/count\/?$/,
       api: 'inventory',
-      handle: (r) => r.json(200, countManagedObjects(ctx, r.principal, r.url.searchParams)),
+      handle: (r) => r.json(200, listManagedObjects(ctx, r.url.searchParams).filter((mo) => ctx.owns(r.principal, mo.id)).length),
     },
     {
       method: 'GET',

@@ -2,7 +2,73 @@
 import type { Route } from './http-util.js';
 import { HttpError } from './http-util.js';
 import { sendPage } from './paging.js';
+import { parseQuery, wildcard } from './query.js';
 import type { RestContext } from './rest.js';
+import type { ManagedObject } from './store.js';
+
+/** Documented list parameters the emulator does not evaluate: refused (422) rather than ignored. */
+const LIST_NOT_EMULATED = ['childAssetId', 'childAdditionId'];
+/** Documented flags that change the answer, refused when true. */
+const FLAGS_NOT_EMULATED = ['withParents', 'withGroups', 'withLatestValues', 'withChildrenCount', 'withChildrenAndAdditions'];
+const DETAIL_NOT_EMULATED: string[] = [];
+
+/** 422 for a documented parameter the emulator would otherwise silently ignore. */
+export function refuseUnemulated(q: URLSearchParams, params: readonly string[], flags: readonly string[] = FLAGS_NOT_EMULATED): void {
+  for (const p of params) if (q.has(p)) throw new HttpError(422, `The filter ${p} is not emulated by c8y-tunnel sim`);
+  for (const f of flags) if (q.get(f) === 'true') throw new HttpError(422, `${f}=true is not emulated by c8y-tunnel sim`);
+}
+
+function boolParam(q: URLSearchParams, name: string, dflt: boolean): boolean {
+  const v = q.get(name);
+  if (v === null || v === '') return dflt;
+  if (v !== 'true' && v !== 'false') throw new HttpError(422, `${name} must be true or false`);
+  return v === 'true';
+}
+
+/** Managed objects matching the documented filters of `GET /inventory/managedObjects`, in creation order. */
+export function listManagedObjects(ctx: RestContext, q: URLSearchParams): ManagedObject[] {
+  const s = ctx.store;
+  refuseUnemulated(q, LIST_NOT_EMULATED);
+  const type = q.get('type');
+  const frag = q.get('fragmentType');
+  const owner = q.get('owner');
+  const text = q.get('text');
+  const textRe = text ? wildcard(text, 'i') : undefined;
+  const ids = q.get('ids') === null ? undefined : new Set(q.get('ids')!.split(',').map((x) => x.trim()));
+  const childDeviceId = q.get('childDeviceId');
+  const onlyRoots = boolParam(q, 'onlyRoots', false);
+  const queries = ['query', 'q'].map((k) => q.get(k)).filter((x): x is string => x !== null && x.trim() !== '').map(parseQuery);
+  let items = s.managedObjects().filter(
+    (mo) =>
+      (!type || mo.type === type) &&
+      (!frag || Object.hasOwn(mo, frag)) &&
+      (!owner || mo.owner === owner) &&
+      (!ids || ids.has(mo.id)) &&
+      (!childDeviceId || s.parentOf(childDeviceId) === mo.id) &&
+      (!onlyRoots || s.parentOf(mo.id) === undefined) &&
+      (!textRe || Object.values(mo).some((v) => typeof v === 'string' && textRe.test(v))) &&
+      queries.every((qq) => qq.matches(mo)),
+  );
+  for (const qq of queries) items = qq.sort(items);
+  return items;
+}
+
+/** `withChildren=false` drops the child references, `skipChildrenNames=true` their names. */
+function childrenView(q: URLSearchParams): (mo: ManagedObject) => Record<string, unknown> {
+  const withChildren = boolParam(q, 'withChildren', true);
+  const skipNames = boolParam(q, 'skipChildrenNames', false);
+  if (withChildren && !skipNames) return (mo) => mo;
+  return (mo) => {
+    const out: Record<string, unknown> = { ...mo };
+    for (const k of ['childDevices', 'childAssets', 'childAdditions']) {
+      const c = out[k] as { references?: Array<{ managedObject: Record<string, unknown> }> } | undefined;
+      if (!c) continue;
+      if (!withChildren) delete out[k];
+      else out[k] = { ...c, references: (c.references ?? []).map((ref) => ({ managedObject: { id: ref.managedObject.id, self: ref.managedObject.self } })) };
+    }
+    return out;
+  };
+}
 
 /** A managed object body; `__proto__` is refused (assigned, it would swap the object's prototype). */
 function fragments(b: Record<string, unknown>): Record<string, unknown> {
@@ -68,10 +134,8 @@ export function inventoryRoutes(ctx: RestContext): Route[] {
       api: 'inventory',
       type: 'managedObjectCollection',
       handle(r) {
-        const type = r.url.searchParams.get('type');
-        const frag = r.url.searchParams.get('fragmentType');
-        const items = s.managedObjects().filter((mo) => ctx.owns(r.principal, mo.id) && (!type || mo.type === type) && (!frag || Object.hasOwn(mo, frag)));
-        sendPage(r, 'managedObjects', items, 'managedObjectCollection');
+        const items = listManagedObjects(ctx, r.url.searchParams).filter((mo) => ctx.owns(r.principal, mo.id));
+        sendPage(r, 'managedObjects', items.map(childrenView(r.url.searchParams)), 'managedObjectCollection');
       },
     },
     {
@@ -86,7 +150,16 @@ export function inventoryRoutes(ctx: RestContext): Route[] {
         r.json(201, mo, { headers: { Location: `${r.url.origin}/inventory/managedObjects/${mo.id}` } });
       },
     },
-    { method: 'GET', path: MO, api: 'inventory', type: 'managedObject', handle: (r) => r.json(200, ctx.managedObject(r.principal, r.params[0]!)) },
+    {
+      method: 'GET',
+      path: MO,
+      api: 'inventory',
+      type: 'managedObject',
+      handle(r) {
+        refuseUnemulated(r.url.searchParams, DETAIL_NOT_EMULATED);
+        r.json(200, childrenView(r.url.searchParams)(ctx.managedObject(r.principal, r.params[0]!)));
+      },
+    },
     {
       method: 'PUT',
       path: MO,

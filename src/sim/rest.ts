@@ -140,8 +140,9 @@ export class Rest {
       if (!route.public && !p) return sendError(res, 401, 'Invalid credentials!', 'security/Unauthorized', route.api);
       return this.#run(route, { method, url, params: match.slice(1).map(safeDecode), principal: p, req, res, body: () => readJson(req), rawBody: () => readRaw(req), json: json(route, res) });
     }
-    if (!who()) return sendError(res, 401, 'Invalid credentials!', 'security/Unauthorized');
-    sendError(res, pathMatched ? 405 : 404, pathMatched ? `Method ${method} not allowed` : `Not found: ${url.pathname.slice(0, 100)}`);
+    const api = apiOf(url.pathname);
+    if (!who()) return sendError(res, 401, 'Invalid credentials!', 'security/Unauthorized', api);
+    sendError(res, pathMatched ? 405 : 404, pathMatched ? `Method ${method} not allowed` : `Not found: ${url.pathname.slice(0, 100)}`, undefined, api);
   }
 
   #run(route: Route, r: PublicRequest): void {
@@ -159,6 +160,12 @@ export class Rest {
         sendError(res, status, err instanceof HttpError ? err.message : 'Internal error', undefined, route.api);
       });
   }
+}
+
+/** The API a path belongs to, for the error body of a path no route knows (`/inventory/x` is `inventory`). */
+function apiOf(pathname: string): string {
+  const first = /^\/([A-Za-z]+)/.exec(pathname)?.[1] ?? '';
+  return ['inventory', 'identity', 'devicecontrol', 'user', 'tenant', 'alarm', 'event', 'measurement', 'application', 'notification'].includes(first) ? first : 'remoteaccess';
 }
 
 /** The base a request's URL is resolved against: its own Host (so `domainName` and links name it). */

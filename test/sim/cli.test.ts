@@ -35,10 +35,10 @@ describe('c8y-tunnel sim', () => {
     assert.equal(d.options.host, '127.0.0.1');
     assert.equal(d.options.httpPort, 8080);
     assert.equal(d.options.mqttPort, 1883);
-    const a = parseSimArgs(['--host', '0.0.0.0', '--http-port', '0', '--mqtt-port', '0', '--tenant', 't7', '--user', 'root', '--password', 'pw', '--device-password', 'dp', '--bootstrap-password', 'bp', '--operation-timeout', '5', '--jwt-lifetime', '60', '--idle-timeout', '10', '-q']);
-    assert.deepEqual(a.options, { host: '0.0.0.0', httpPort: 0, mqttPort: 0, tenant: 't7', user: 'root', password: 'pw', devicePassword: 'dp', bootstrapPassword: 'bp', operationTimeoutMs: 5000, jwtLifetimeSec: 60, idleTimeoutMs: 10_000 });
+    const a = parseSimArgs(['--host', '0.0.0.0', '--http-port', '0', '--mqtt-port', '0', '--tenant', 't7', '--user', 'root', '--password', 'pw', '--device-password', 'dp', '--bootstrap-password', 'bp', '--operation-timeout', '5', '--jwt-lifetime', '60', '--idle-timeout', '10', '--history-limit', '50', '-q']);
+    assert.deepEqual(a.options, { host: '0.0.0.0', httpPort: 0, mqttPort: 0, tenant: 't7', user: 'root', password: 'pw', devicePassword: 'dp', bootstrapPassword: 'bp', operationTimeoutMs: 5000, jwtLifetimeSec: 60, idleTimeoutMs: 10_000, historyLimit: 50 });
     assert.equal(a.quiet, true);
-    for (const flag of ['--host', '--http-port', '--mqtt-port', '--tenant', '--user', '--password', '--device-password', '--bootstrap-password', '--operation-timeout', '--jwt-lifetime', '--idle-timeout', '--quiet', '--help']) {
+    for (const flag of ['--host', '--http-port', '--mqtt-port', '--tenant', '--user', '--password', '--device-password', '--bootstrap-password', '--operation-timeout', '--jwt-lifetime', '--idle-timeout', '--history-limit', '--quiet', '--help']) {
       assert.ok(HELP.includes(flag), `--help explains ${flag}`);
     }
   });

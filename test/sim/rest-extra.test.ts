@@ -112,6 +112,7 @@ describe('sim REST additions', () => {
     const before = (await client.inventory.count()).data as unknown as number;
     assert.equal(before, 3);
     assert.equal((await call(sim, 'GET', '/inventory/managedObjects/count?type=c8y_MQTTDevice')).body, 3);
+    assert.equal((await call(sim, 'GET', `/inventory/managedObjects/count?ids=${a.id},${b.id}`)).body, 2, 'the list filters apply');
     await client.inventory.childDevicesAdd(a.id, parent.id);
     await client.inventory.childDevicesBulkAdd([b.id], parent.id);
     const { data: created } = await client.inventory.childDevicesCreate({ name: 'new-kid', c8y_IsDevice: {} }, parent.id);
