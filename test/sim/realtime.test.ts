@@ -106,6 +106,23 @@ describe('sim real-time notifications', () => {
     assert.equal((gone!.advice as { reconnect: string }).reconnect, 'handshake');
   });
 
+  it('handshake credentials in ext: a JWT token, or the OAI-Secure cookie with its XSRF token', T, async (t) => {
+    const sim = await testSim(t);
+    const hs = async (ext: Record<string, unknown>, cookie?: string): Promise<BayeuxMessage> => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (cookie) headers.cookie = cookie;
+      const r = await fetch(`${sim.httpUrl}/notification/realtime/handshake`, { method: 'POST', headers, body: JSON.stringify([{ channel: '/meta/handshake', version: '1.0', ext: { 'com.cumulocity.authn': ext } }]) });
+      return ((await r.json()) as BayeuxMessage[])[0]!;
+    };
+    assert.equal((await hs({ token: sim.issueToken().token })).successful, true);
+    assert.equal((await hs({ token: 'a.b.c' })).successful, false);
+    const login = await fetch(`${sim.httpUrl}/tenant/oauth`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${sim.user}&password=${sim.password}` });
+    const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]!);
+    const xsrf = cookies.find((c) => c.startsWith('XSRF-TOKEN='))!.slice('XSRF-TOKEN='.length);
+    assert.equal((await hs({ xsrfToken: xsrf }, cookies.join('; '))).successful, true);
+    assert.equal((await hs({ xsrfToken: 'wrong' }, cookies.join('; '))).successful, false);
+  });
+
   it("a device hears only its own objects: another device's channel is refused, /* is filtered", T, async (t) => {
     const sim = await testSim(t);
     const mine = await sim.createDevice('rt-mine');
