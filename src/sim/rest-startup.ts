@@ -125,6 +125,7 @@ export function startupRoutes(ctx: RestContext): Route[] {
           body,
           (status, msgs) => {
             if (r.res.writableEnded || r.res.destroyed) return;
+            if (!Array.isArray(msgs)) return sendError(r.res, status, msgs.error, undefined, 'notification');
             const text = JSON.stringify(msgs);
             r.res.statusCode = status;
             for (const [k, v] of CLOUD_HEADERS) r.res.setHeader(k, v);

@@ -77,6 +77,11 @@ describe('sim real-time notifications', () => {
     const [bad] = await bayeux(sim, [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }], null);
     assert.equal(bad!.successful, false);
     assert.match(bad!.error!, /^401::/);
+    for (const body of ['not json', '[]', '[1]']) {
+      const r = await fetch(`${sim.httpUrl}/notification/realtime`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(r.status, 400, body);
+      assert.equal(((await r.json()) as { error: string }).error, 'notification/Bad Request');
+    }
     const clientId = await handshake(sim);
     const [sub] = await bayeux(sim, [{ channel: '/meta/subscribe', clientId, subscription: `/managedobjects/${id}`, id: '2' }]);
     assert.deepEqual([sub!.successful, sub!.subscription, sub!.id], [true, `/managedobjects/${id}`, '2']);
