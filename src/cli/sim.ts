@@ -20,15 +20,29 @@ Nothing is persisted. See docs/sim.md.
       --user <name>             admin user, REST and client WebSockets (default ${SIM_DEFAULTS.user})
       --password <pw>           admin password (default ${SIM_DEFAULTS.password})
       --device-password <pw>    password of every device user <tenant>/device_<serial> (default ${SIM_DEFAULTS.devicePassword})
+      --bootstrap-password <pw> password of the registration user management/devicebootstrap (default ${SIM_DEFAULTS.bootstrapPassword})
       --operation-timeout <s>   seconds a device has to connect to a session (default ${SIM_DEFAULTS.operationTimeoutMs / 1000})
       --jwt-lifetime <s>        lifetime of tokens issued on s/uat (default ${SIM_DEFAULTS.jwtLifetimeSec})
       --idle-timeout <s>        idle remote access sessions are closed after this (default ${SIM_DEFAULTS.idleTimeoutMs / 1000})
+      --history-limit <n>       final operations and finished sessions kept (default ${SIM_DEFAULTS.historyLimit})
   -q, --quiet                   print only the start banner
   -h, --help                    this text
 
 Example: c8y-tunnel sim --http-port 0 --mqtt-port 0
 Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (port in use), 2 for bad options.
 `;
+
+/**
+ * A device- or client-supplied string made safe for a terminal: control characters (C0, DEL, C1, which
+ * start terminal escape sequences) and line/paragraph separators become `\xNN` / `\uNNNN`; at most 500 characters.
+ */
+export function printable(text: string): string {
+  const s = text.length > 500 ? text.slice(0, 500) + '...' : text;
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
 
 /** Parsed command line. */
 export interface SimArgs {
@@ -65,9 +79,11 @@ export function parseSimArgs(argv: string[]): SimArgs {
         user: { type: 'string' },
         password: { type: 'string' },
         'device-password': { type: 'string' },
+        'bootstrap-password': { type: 'string' },
         'operation-timeout': { type: 'string' },
         'jwt-lifetime': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        'history-limit': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -86,9 +102,11 @@ export function parseSimArgs(argv: string[]): SimArgs {
     user: strArg('user', s('user')),
     password: strArg('password', s('password')),
     devicePassword: strArg('device-password', s('device-password')),
+    bootstrapPassword: strArg('bootstrap-password', s('bootstrap-password')),
     operationTimeoutMs: opTimeout === undefined ? undefined : opTimeout * 1000,
     jwtLifetimeSec: intArg('jwt-lifetime', s('jwt-lifetime'), 1, 30 * 86_400),
     idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
+    historyLimit: intArg('history-limit', s('history-limit'), 1, 10_000_000),
   };
   if (options.tenant && /[/:]/.test(options.tenant)) throw new TunnelError('SIM_ERR_CONFIG', '--tenant must not contain "/" or ":"');
   if (options.user && (/[/:]/.test(options.user) || options.user.startsWith('device_'))) throw new TunnelError('SIM_ERR_CONFIG', '--user must not contain "/" or ":" nor start with device_');
@@ -120,6 +138,9 @@ export async function run(argv: string[]): Promise<number> {
     stop.dispose();
     return 1;
   }
+  // A log reader that goes away (EPIPE) must not take the emulator down: output is best effort.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   const out = process.stdout;
   out.write(
     [
@@ -130,17 +151,19 @@ export async function run(argv: string[]): Promise<number> {
       `  tenant:                ${sim.tenant}`,
       `  admin:                 ${sim.tenant}/${sim.user}  password ${sim.password}`,
       `  devices:               ${sim.tenant}/device_<serial>  password ${sim.devicePassword}  (MQTT client id d:<serial>)`,
+      `  registration:          management/devicebootstrap  password ${sim.bootstrapPassword}`,
       '  Ctrl-C to stop.',
       '',
     ].join('\n'),
   );
   if (!args.quiet) {
     const log = (line: string): boolean => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-    sim.events.on('operation', (op: { id: string; deviceId: string; description: string }) => log(`operation ${op.id} for device ${op.deviceId} created: ${op.description}`));
-    sim.events.on('status', (op: { id: string; failureReason?: string }, status: string) => log(`operation ${op.id} -> ${status}${op.failureReason ? ` (${op.failureReason})` : ''}`));
-    sim.events.on('session:paired', (s: { operationId: string }) => log(`session of operation ${s.operationId} paired`));
+    const p = printable;
+    sim.events.on('operation', (op: { id: string; deviceId: string; description: string }) => log(`operation ${p(op.id)} for device ${p(op.deviceId)} created: ${p(op.description)}`));
+    sim.events.on('status', (op: { id: string; failureReason?: string }, status: string) => log(`operation ${p(op.id)} -> ${p(status)}${op.failureReason ? ` (${p(op.failureReason)})` : ''}`));
+    sim.events.on('session:paired', (s: { operationId: string }) => log(`session of operation ${p(s.operationId)} paired`));
     sim.events.on('session:closed', (s: { operationId: string; clientToDevice: number; deviceToClient: number }) =>
-      log(`session of operation ${s.operationId} closed: ${s.clientToDevice} bytes to the device, ${s.deviceToClient} bytes back`),
+      log(`session of operation ${p(s.operationId)} closed: ${s.clientToDevice} bytes to the device, ${s.deviceToClient} bytes back`),
     );
   }
   await stop.stopped;

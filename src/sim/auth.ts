@@ -44,6 +44,8 @@ export class Authenticator {
   readonly users = new Map<string, { password: string; roles: string[] }>();
   /** jti -> exp (s) of tokens ended by `POST /user/logout`. */
   readonly #revoked = new Map<string, number>();
+  /** Passwords issued by device registration (`device_<id>` -> password); such a device no longer accepts the shared one. */
+  readonly devicePasswords = new Map<string, string>();
 
   constructor(
     readonly tenant: string,
@@ -62,7 +64,7 @@ export class Authenticator {
   /** The principal for a user name, checking the password when one is given. */
   principalFor(user: string, password?: string): Principal | undefined {
     if (user.startsWith('device_') && user.length > 7) {
-      if (password !== undefined && password !== this.devicePassword) return undefined;
+      if (password !== undefined && password !== (this.devicePasswords.get(user) ?? this.devicePassword)) return undefined;
       return { kind: 'device', user, serial: user.slice(7), roles: DEVICE_ROLES };
     }
     const u = this.users.get(user);

@@ -20,6 +20,10 @@ export interface BrokerHooks {
   onPublish(serial: string, topic: string, payload: Buffer, clientId: string): void;
   /** A device subscribed to topics. */
   onSubscribe(serial: string, topics: string[]): void;
+  /** Device bootstrap (optional): whether these are the bootstrap user's credentials. */
+  isBootstrap?(username: string, password: string): boolean;
+  /** A bootstrap client published on `s/ucr`: the line to answer on `s/dcr`, or undefined while not accepted. */
+  onBootstrapRequest?(serial: string): string | undefined;
 }
 
 /** Parses `[d:]serial[:xid]`; undefined when malformed. */
@@ -58,6 +62,8 @@ export class SimBroker {
   /** serial -> the connected client of that device. */
   readonly #bySerial = new Map<string, Client>();
   readonly #serialOf = new WeakMap<Client, string>();
+  /** Clients logged in as the bootstrap user: they may only ask for credentials on `s/ucr`. */
+  readonly #bootstrap = new WeakSet<Client>();
 
   constructor(
     private readonly auth: Authenticator,
@@ -109,6 +115,11 @@ export class SimBroker {
     const serial = serialFromClientId(client.id);
     if (serial === undefined) return done(authError(2, 'client id rejected'), null);
     const p = username !== undefined && password !== undefined ? this.auth.checkPassword(username, password.toString('utf8')) : undefined;
+    if (!p && username !== undefined && password !== undefined && this.hooks.isBootstrap?.(username, password.toString('utf8'))) {
+      // Not registered by serial: a bootstrap connection never replaces or receives a device's traffic.
+      this.#bootstrap.add(client);
+      return done(null, true);
+    }
     if (!p) return done(authError(4, 'bad user name or password'), null);
     // A device user may only speak for its own serial (the admin user may speak for any).
     if (p.kind === 'device' && p.serial !== serial) return done(authError(5, 'not authorized'), null);
@@ -127,6 +138,14 @@ export class SimBroker {
   }
 
   #authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    if (client && this.#bootstrap.has(client)) {
+      // Asked only while subscribed to s/dcr: issued credentials are handed out once and must not be lost.
+      const serial = serialFromClientId(client.id);
+      const asks = packet.topic === 's/ucr' && serial !== undefined && this.#qos(client, 's/dcr') !== undefined;
+      const line = asks ? this.hooks.onBootstrapRequest?.(serial) : undefined;
+      if (line !== undefined) this.#write(client, 's/dcr', line);
+      return cb(null);
+    }
     const serial = client ? this.#serialOf.get(client) : undefined;
     if (client && serial !== undefined) {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
@@ -141,7 +160,10 @@ export class SimBroker {
 
   /** Whether the device's client is connected and subscribed to a filter matching `topic`. */
   subscribedQos(serial: string, topic: string): number | undefined {
-    const client = this.#bySerial.get(serial);
+    return this.#qos(this.#bySerial.get(serial), topic);
+  }
+
+  #qos(client: Client | undefined, topic: string): number | undefined {
     if (!client || client.closed) return undefined;
     const subs = (client as unknown as { subscriptions?: Record<string, { qos?: number }> }).subscriptions ?? {};
     let best: number | undefined;
@@ -159,9 +181,14 @@ export class SimBroker {
 
   /** Writes a message to the device's client if it subscribed; returns whether it did. */
   deliver(serial: string, topic: string, payload: string | Buffer): boolean {
-    const qos = this.subscribedQos(serial, topic);
+    const client = this.#bySerial.get(serial);
+    return client !== undefined && this.#write(client, topic, payload);
+  }
+
+  /** Writes a message to one client if it subscribed to a matching filter. */
+  #write(client: Client, topic: string, payload: string | Buffer): boolean {
+    const qos = this.#qos(client, topic);
     if (qos === undefined) return false;
-    const client = this.#bySerial.get(serial)!;
     const packet = { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: Math.min(qos, 1), retain: false, dup: false, clientId: SIM_ORIGIN } as unknown as AedesPublishPacket;
     client.publish(packet, () => {});
     return true;

@@ -6,11 +6,14 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { formatLine } from '../cumulocity/smartrest.js';
 import { TunnelError } from '../errors.js';
 import { ADMIN_ROLES, Authenticator, basicHeader } from './auth.js';
 import { SimBroker } from './broker.js';
 import { createConsole } from './console/index.js';
 import { Delivery } from './delivery.js';
+import { createExtras } from './extras.js';
+import type { DeviceCredentials } from './registration.js';
 import { refuseUpgrade } from './http-util.js';
 import { JwtIssuer } from './jwt.js';
 import { RemoteAccess } from './remote-access.js';
@@ -21,6 +24,11 @@ import type { Sim, SimFaults, SimOperation, SimOptions } from './types.js';
 
 export type { Sim, SimOptions, SimOperation, SimFaults, SessionInfo, StatusChange, SimConfiguration, OperationStatus } from './types.js';
 
+/** The `70,<tenant>,<user>,<password>` answer on `s/dcr` to issued credentials. */
+function bootstrapLine(c: DeviceCredentials | undefined): string | undefined {
+  return c ? formatLine(['70', c.tenantId, c.username, c.password]) + '\n' : undefined;
+}
+
 /** Defaults of every option (docs/sim.md quotes them). */
 export const SIM_DEFAULTS = {
   host: '127.0.0.1',
@@ -30,11 +38,13 @@ export const SIM_DEFAULTS = {
   user: 'admin',
   password: 'admin',
   devicePassword: 'device',
+  bootstrapPassword: 'bootstrap',
   operationTimeoutMs: 30_000,
   jwtLifetimeSec: 3600,
   idleTimeoutMs: 3_600_000,
   pendingClientBytesLimit: 1024 * 1024,
   maxPayload: 16 * 1024 * 1024,
+  historyLimit: 10_000,
 } as const;
 
 function checkOptions(o: SimOptions): Required<Omit<SimOptions, 'users' | 'quiet'>> {
@@ -43,10 +53,10 @@ function checkOptions(o: SimOptions): Required<Omit<SimOptions, 'users' | 'quiet
     throw new TunnelError('SIM_ERR_CONFIG', `options.${name} ${why}`);
   };
   for (const k of ['httpPort', 'mqttPort'] as const) if (!Number.isInteger(r[k]) || r[k] < 0 || r[k] > 65535) bad(k, 'must be an integer 0-65535');
-  for (const k of ['operationTimeoutMs', 'jwtLifetimeSec', 'idleTimeoutMs', 'pendingClientBytesLimit', 'maxPayload'] as const) {
+  for (const k of ['operationTimeoutMs', 'jwtLifetimeSec', 'idleTimeoutMs', 'pendingClientBytesLimit', 'maxPayload', 'historyLimit'] as const) {
     if (!Number.isFinite(r[k]) || r[k] <= 0) bad(k, 'must be a positive number');
   }
-  for (const k of ['host', 'tenant', 'user', 'password', 'devicePassword'] as const) if (typeof r[k] !== 'string' || r[k] === '') bad(k, 'must be a non-empty string');
+  for (const k of ['host', 'tenant', 'user', 'password', 'devicePassword', 'bootstrapPassword'] as const) if (typeof r[k] !== 'string' || r[k] === '') bad(k, 'must be a non-empty string');
   if (/[/:\s]/.test(r.tenant)) bad('tenant', 'must not contain "/", ":" or whitespace');
   if (/[/:\s]/.test(r.user) || r.user.startsWith('device_')) bad('user', 'must not contain "/", ":" or whitespace, nor start with device_');
   return r;
@@ -63,7 +73,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   auth.users.set(o.user, { password: o.password, roles: [...ADMIN_ROLES] });
   for (const u of options.users ?? []) auth.users.set(u.user, { password: u.password, roles: u.roles ?? [] });
 
-  const store = new Store();
+  const store = new Store(o.historyLimit);
   for (const ev of ['operation', 'status'] as const) store.events.on(ev, (...args: unknown[]) => events.emit(ev, ...args));
   // waitForOperationStatus callers by operation id: a status change wakes only its own waiters, not every waiter.
   const waiters = new Map<string, Set<(op: SimOperation) => void>>();
@@ -72,11 +82,21 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   });
   // The broker and the SmartREST handler refer to each other; the handler is built once both exist.
   const ref: { hooks?: ReturnType<typeof createSmartRestHandler> } = {};
-  const broker = new SimBroker(auth, { onPublish: (...a) => ref.hooks?.onPublish(...a), onSubscribe: (...a) => ref.hooks?.onSubscribe(...a) }, 16184);
+  const broker = new SimBroker(
+    auth,
+    {
+      onPublish: (...a) => ref.hooks?.onPublish(...a),
+      onSubscribe: (...a) => ref.hooks?.onSubscribe(...a),
+      isBootstrap: (user, pw) => extras.registration.isBootstrap(user, pw),
+      onBootstrapRequest: (serial) => bootstrapLine(extras.registration.poll(serial)),
+    },
+    16184,
+  );
   const delivery = new Delivery(store, broker, faults);
   ref.hooks = createSmartRestHandler({ store, broker, delivery, jwt, tenant: o.tenant, devicePassword: o.devicePassword, events });
   const ra = new RemoteAccess(store, delivery, auth, faults, events, o);
   const rest = new Rest(store, auth, delivery);
+  const extras = createExtras(rest.ctx, { bootstrapPassword: o.bootstrapPassword });
 
   const sockets = new Set<Socket>();
   const browserConsole = createConsole({ auth, store, isConnected: (serial) => broker.isConnected(serial), sessions: () => ra.sessions(), history: (id) => store.history(id) });
@@ -92,7 +112,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://sim');
-    if (!ra.handleUpgrade(req, socket, head, url)) refuseUpgrade(socket, 404, 'Not found');
+    if (!ra.handleUpgrade(req, socket, head, url) && !extras.realtime.handleUpgrade(req, socket, head, url)) refuseUpgrade(socket, 404, 'Not found');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -122,6 +142,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     user: o.user,
     password: o.password,
     devicePassword: o.devicePassword,
+    bootstrapPassword: o.bootstrapPassword,
     events,
     faults,
     adminAuthHeader: () => basicHeader(`${o.tenant}/${o.user}`, o.password),
@@ -195,6 +216,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
       closed ??= (async () => {
         delivery.close();
         ra.close();
+        extras.close();
         await Promise.all([
           new Promise<void>((resolve) => {
             server.close(() => resolve());

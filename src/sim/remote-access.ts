@@ -22,9 +22,8 @@ import type { Store } from './store.js';
 import type { SessionInfo, SimFaults, SimOperation } from './types.js';
 
 const CLIENT_PATH = /^\/service\/remoteaccess\/client\/([^/]+)\/configurations\/([^/]+)\/?$/;
+const CLOSED = 3;
 const DEVICE_PATH = /^\/service\/remoteaccess\/device\/([^/]+)\/?$/;
-/** Finished sessions kept for `sessions()`. */
-const MAX_FINISHED = 20_000;
 
 /** Settings of the remote access endpoints. */
 export interface RemoteAccessOptions {
@@ -32,6 +31,8 @@ export interface RemoteAccessOptions {
   idleTimeoutMs: number;
   pendingClientBytesLimit: number;
   maxPayload: number;
+  /** Finished sessions kept for `sessions()` (the same bound as the final operations kept). */
+  historyLimit: number;
 }
 
 /** The remote access endpoints and their sessions. */
@@ -89,6 +90,11 @@ export class RemoteAccess {
     if (!mo) return refuseUpgrade(socket, 404, `Device ${deviceId.slice(0, 32)} not found`);
     const cfg = this.store.configuration(deviceId, configId);
     if (!cfg) return refuseUpgrade(socket, 404, `Configuration ${configId.slice(0, 32)} not found for device ${deviceId.slice(0, 32)}`);
+    // Cumulocity terminates SSH, VNC and TELNET in the cloud (the browser gets a terminal or a VNC
+    // stream, never the device's bytes); relaying them raw would pretend, so they are refused.
+    if (cfg.protocol !== 'PASSTHROUGH') {
+      return refuseUpgrade(socket, 501, `Protocol ${cfg.protocol} is terminated in the cloud by Cumulocity; c8y-tunnel sim relays only PASSTHROUGH configurations`);
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const { session, op } = this.#open(deviceId, cfg.hostname, cfg.port, false);
       session.attachClient(ws);
@@ -160,8 +166,11 @@ export class RemoteAccess {
   #retire(s: Session): void {
     if (s.state !== 'closed' || s.retired) return;
     s.retired = true;
+    // Closed legs are dropped so a kept session is only its counters.
+    if (s.client?.readyState === CLOSED) s.client = undefined;
+    if (s.device?.readyState === CLOSED) s.device = undefined;
     this.#finished.push(s.key);
-    while (this.#finished.length > MAX_FINISHED) this.#sessions.delete(this.#finished.shift()!);
+    while (this.#finished.length > this.opts.historyLimit) this.#sessions.delete(this.#finished.shift()!);
   }
 
   /** Live and finished sessions. */

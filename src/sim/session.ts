@@ -87,10 +87,18 @@ export class Session {
     ws.on('close', () => this.#legClosed(this.client));
     const client = this.client;
     if (client) {
-      for (const b of this.#pending) relay(b, client, ws);
+      const held = this.#pending;
       this.#pending = [];
       this.#pendingBytes = 0;
-      if (client.isPaused && ws.bufferedAmount < HIGH_WATER) client.resume();
+      // A client paused at pendingClientBytesLimit is resumed once the whole flush has been written to the
+      // device leg (the last frame's write callback), however large the limit; before that, reading it would
+      // only grow the device leg's backlog.
+      const paused = client.isPaused;
+      for (let i = 0; i < held.length; i++) {
+        if (paused && i === held.length - 1) ws.send(held[i]!, { binary: true }, () => resumeIfOpen(client));
+        else relay(held[i]!, client, ws);
+      }
+      if (paused && held.length === 0) client.resume();
     }
     this.events.emit('session:paired', this.info());
     // The client may have gone while the device upgrade was in flight.
@@ -126,6 +134,10 @@ export class Session {
     this.device.terminate();
     return true;
   }
+}
+
+function resumeIfOpen(ws: WebSocket): void {
+  if (ws.isPaused && ws.readyState === OPEN) ws.resume();
 }
 
 /** Sends one frame from `from` to `to`, pausing `from` while `to` is backed up. */

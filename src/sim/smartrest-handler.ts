@@ -75,8 +75,14 @@ export function createSmartRestHandler(d: SmartRestDeps): BrokerHooks {
       case '101': {
         const child = f[1];
         if (!child) return error(c.serial, c.tpl, 'Missing child id');
-        const { mo: cmo } = d.store.ensureDevice(child, { name: f[2] || child, type: f[3] || 'c8y_MQTTChildDevice', agent: false, owner: `device_${c.serial}` });
+        const { mo: cmo, created } = d.store.ensureDevice(child, { name: f[2] || child, type: f[3] || 'c8y_MQTTChildDevice', agent: false, owner: `device_${c.serial}` });
         if (d.store.isSelfOrDescendant(mo.id, cmo.id)) return error(c.serial, c.tpl, 'A device cannot be its own child');
+        // An existing device is adopted only when it is already this device's child, or it is nobody's child
+        // and this device created it; anything else would hand another device's operations to the caller.
+        const parent = d.store.parentOf(cmo.id);
+        if (!created && parent !== mo.id && (parent !== undefined || cmo.owner !== `device_${c.serial}`)) {
+          return error(c.serial, c.tpl, `Device ${child.slice(0, 64)} already exists and is not a child of this device`, 41);
+        }
         d.store.addChild(mo.id, cmo.id);
         return;
       }
@@ -136,8 +142,10 @@ export function createSmartRestHandler(d: SmartRestDeps): BrokerHooks {
       const tpl = p.fields[0] ?? '';
       let target: ManagedObject | undefined;
       if (child !== undefined) {
+        // Only the publisher's own children (or their children): another device's serial is "not found".
         const id = d.store.findExternal('c8y_Serial', child);
-        target = id === undefined ? undefined : d.store.mo(id);
+        const own = d.store.findExternal('c8y_Serial', serial);
+        target = id === undefined || own === undefined || !d.store.isSelfOrDescendant(id, own) ? undefined : d.store.mo(id);
         if (!target) {
           error(serial, tpl, `Child device ${child.slice(0, 64)} not found`);
           continue;

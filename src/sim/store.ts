@@ -8,6 +8,8 @@ import type { OperationStatus, SimConfiguration, SimOperation, StatusChange } fr
 /** A managed object: a plain JSON record. */
 export type ManagedObject = Record<string, unknown> & { id: string; name?: string; type?: string };
 
+/** Fields a managed object update never changes (`__proto__` would swap the object's prototype). */
+const IMMUTABLE: ReadonlySet<string> = new Set(['id', 'self', 'creationTime', 'lastUpdated', 'owner', '__proto__']);
 const FINAL: ReadonlySet<string> = new Set(['SUCCESSFUL', 'FAILED']);
 const STATUSES: ReadonlySet<string> = new Set(['PENDING', 'EXECUTING', 'SUCCESSFUL', 'FAILED']);
 
@@ -23,7 +25,7 @@ export function isFinal(s: string): boolean {
 
 /** The status and fragment filters shared by the operation queries. */
 function matches(op: SimOperation, filter: { status?: string; fragmentType?: string }): boolean {
-  return (filter.status === undefined || op.status === filter.status) && (filter.fragmentType === undefined || filter.fragmentType in op);
+  return (filter.status === undefined || op.status === filter.status) && (filter.fragmentType === undefined || Object.hasOwn(op, filter.fragmentType));
 }
 
 interface OpRecord {
@@ -33,7 +35,10 @@ interface OpRecord {
   forwarded: boolean;
 }
 
-/** In-memory Cumulocity data of one tenant. */
+/**
+ * In-memory Cumulocity data of one tenant. Events: `operation` (op), `status` (op, status), and
+ * `managedObject` (action CREATE|UPDATE|DELETE, the live object or `{ id }`; listeners must copy it).
+ */
 export class Store {
   readonly events = new EventEmitter();
   baseUrl = 'http://127.0.0.1';
@@ -48,7 +53,11 @@ export class Store {
   readonly #active = new Map<string, Set<string>>();
   readonly #configs = new Map<string, Map<string, SimConfiguration>>();
 
-  constructor() {
+  /** Final operations, oldest first (bounded by `historyLimit`). */
+  readonly #final = new Set<string>();
+
+  /** `historyLimit`: final (SUCCESSFUL/FAILED) operations kept; older ones are forgotten. */
+  constructor(readonly historyLimit = 10_000) {
     this.events.setMaxListeners(0);
   }
 
@@ -81,6 +90,7 @@ export class Store {
     const mo: ManagedObject = { ...body, id, self: `${this.baseUrl}/inventory/managedObjects/${id}`, owner, creationTime: now, lastUpdated: now };
     if (!mo.childDevices) mo.childDevices = { references: [] };
     this.#mos.set(id, mo);
+    this.events.emit('managedObject', 'CREATE', mo);
     return mo;
   }
 
@@ -89,11 +99,12 @@ export class Store {
     const mo = this.#mos.get(id);
     if (!mo) return undefined;
     for (const [k, v] of Object.entries(body)) {
-      if (k === 'id' || k === 'self' || k === 'creationTime') continue;
+      if (IMMUTABLE.has(k)) continue;
       if (v === null) delete mo[k];
       else mo[k] = v;
     }
     mo.lastUpdated = new Date().toISOString();
+    this.events.emit('managedObject', 'UPDATE', mo);
     return mo;
   }
 
@@ -103,6 +114,7 @@ export class Store {
     for (const e of this.#extOf.get(id) ?? []) this.#ext.delete(`${e.type}\u0000${e.externalId}`);
     this.#extOf.delete(id);
     this.#configs.delete(id);
+    this.events.emit('managedObject', 'DELETE', { id });
     return true;
   }
 
@@ -129,6 +141,18 @@ export class Store {
       refs.push({ managedObject: { id: childId, name: child.name, self: child.self } as { id: string } });
     }
     parent.childDevices = { references: refs };
+    this.events.emit('managedObject', 'UPDATE', parent);
+  }
+
+  /** Unlinks a child device from its parent; false when it was not its child. */
+  removeChild(parentId: string, childId: string): boolean {
+    const parent = this.#mos.get(parentId);
+    if (!parent || this.#parent.get(childId) !== parentId) return false;
+    this.#parent.delete(childId);
+    const refs = ((parent.childDevices as { references?: unknown[] } | undefined)?.references ?? []) as Array<{ managedObject: { id: string } }>;
+    parent.childDevices = { references: refs.filter((r) => r.managedObject.id !== childId) };
+    this.events.emit('managedObject', 'UPDATE', parent);
+    return true;
   }
 
   /** The parent device id, if any. */
@@ -168,6 +192,18 @@ export class Store {
     const list = this.#extOf.get(moId) ?? [];
     list.push({ type, externalId });
     this.#extOf.set(moId, list);
+    return true;
+  }
+
+  /** Removes an external id; false when it did not exist. */
+  removeExternalId(type: string, externalId: string): boolean {
+    const k = `${type}\u0000${externalId}`;
+    const moId = this.#ext.get(k);
+    if (moId === undefined) return false;
+    this.#ext.delete(k);
+    const list = (this.#extOf.get(moId) ?? []).filter((e) => e.type !== type || e.externalId !== externalId);
+    if (list.length) this.#extOf.set(moId, list);
+    else this.#extOf.delete(moId);
     return true;
   }
 
@@ -248,9 +284,20 @@ export class Store {
       const active = this.#active.get(r.op.deviceId);
       active?.delete(id);
       if (active?.size === 0) this.#active.delete(r.op.deviceId);
+      this.#final.add(id);
     }
     this.events.emit('status', structuredClone(r.op), status);
+    this.#forgetOldFinal();
     return undefined;
+  }
+
+  /** Forgets the oldest final operations beyond `historyLimit` (a Set iterates in insertion order). */
+  #forgetOldFinal(): void {
+    for (const old of this.#final) {
+      if (this.#final.size <= this.historyLimit) return;
+      this.#final.delete(old);
+      this.#ops.delete(old);
+    }
   }
 
   /** Every status the operation went through. */

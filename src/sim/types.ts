@@ -17,6 +17,8 @@ export interface SimOptions {
   password?: string;
   /** Password of every `<tenant>/device_<serial>` user, default 'device'. */
   devicePassword?: string;
+  /** Password of the bootstrap user `management/devicebootstrap` (device registration), default 'bootstrap'. */
+  bootstrapPassword?: string;
   /** remoteaccess.operation.timeout, default 30_000. */
   operationTimeoutMs?: number;
   /** Lifetime of JWTs issued on `s/uat` and by the login endpoint, default 3600. */
@@ -27,6 +29,8 @@ export interface SimOptions {
   pendingClientBytesLimit?: number;
   /** Largest WebSocket message accepted on either leg, default 64 MiB. */
   maxPayload?: number;
+  /** Final (SUCCESSFUL/FAILED) operations and finished sessions kept; older ones are forgotten. Default 10 000. */
+  historyLimit?: number;
   /** No logging. */
   quiet?: boolean;
   /** Extra REST/client users (for example one without the remote access role, to test 403). */
@@ -99,6 +103,8 @@ export interface Sim {
   readonly user: string;
   readonly password: string;
   readonly devicePassword: string;
+  /** Password of the bootstrap user `management/devicebootstrap`. */
+  readonly bootstrapPassword: string;
   /** 'Basic base64(<tenant>/<user>:<password>)'. */
   adminAuthHeader(): string;
   /** 'Basic base64(<tenant>/device_<serial>:<devicePassword>)'. */

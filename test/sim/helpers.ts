@@ -184,3 +184,18 @@ export async function openDevice(sim: Sim, serial: string, key: string): Promise
   ws.on('error', () => {});
   return ws;
 }
+
+/** Response bodies are checked field by field; a loose type keeps the assertions short. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** One REST call (admin Basic auth unless `auth` says otherwise; `null`: none) with a JSON body. */
+export async function call(sim: Sim, method: string, path: string, opts: { auth?: string | null; body?: unknown } = {}): Promise<{ status: number; body: Json; headers: Headers }> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const auth = opts.auth === undefined ? sim.adminAuthHeader() : opts.auth;
+  if (auth !== null) headers.authorization = auth;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(sim.httpUrl + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : undefined, headers: r.headers };
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
@@ -168,5 +169,27 @@ describe('sim remote access: pairing and relay', () => {
     assert.equal(await closed(device), 1000);
     await waitFor(() => sim.sessions().find((s) => s.key === key)?.state === 'closed', 5000, 'session closed');
     assert.equal(sim.closeSession(key), false);
+  });
+});
+
+describe('sim remote access: protocols terminated in the cloud', () => {
+  it('SSH, VNC and TELNET sessions are refused with 501 and a reason; no operation is created', T, async (t) => {
+    const sim = await testSim(t);
+    const { id } = await sim.createDevice('proto-dev');
+    for (const protocol of ['SSH', 'VNC', 'TELNET']) {
+      const { id: configId } = await sim.createConfiguration(id, { name: protocol.toLowerCase(), hostname: '127.0.0.1', port: 22, protocol });
+      const url = `${sim.wsUrl}/service/remoteaccess/client/${id}/configurations/${configId}`;
+      const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpGet(url.replace(/^ws/, 'http'), { headers: { authorization: sim.adminAuthHeader(), connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } }, (r) => {
+          let body = '';
+          r.on('data', (d: Buffer) => (body += d.toString()));
+          r.on('end', () => resolve({ status: r.statusCode!, body }));
+        });
+        req.on('error', reject);
+      });
+      assert.equal(res.status, 501, protocol);
+      assert.match(JSON.parse(res.body).message, new RegExp(`Protocol ${protocol} is terminated in the cloud`));
+    }
+    assert.deepEqual(sim.listOperations({ deviceId: id }), []);
   });
 });

@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, it } from 'node:test';
-import type { Sim } from 'c8y-tunnel/sim';
-import { connectDevice, deviceId, testSim } from './helpers.js';
+import { call, connectDevice, deviceId, testSim } from './helpers.js';
+import type { Json } from './helpers.js';
 
 const T = { timeout: 20_000 };
-/** Response bodies are checked field by field; a loose type keeps the assertions short. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
-async function call(sim: Sim, method: string, path: string, opts: { auth?: string | null; body?: unknown } = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const auth = opts.auth === undefined ? sim.adminAuthHeader() : opts.auth;
-  if (auth !== null) headers.authorization = auth;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(sim.httpUrl + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : undefined, headers: r.headers };
-}
 
 describe('sim REST', () => {
   it('401 carries WWW-Authenticate: Basic realm="Cumulocity"; the health check needs no auth', T, async (t) => {
@@ -90,7 +78,7 @@ describe('sim REST', () => {
     assert.equal((await call(sim, 'POST', '/devicecontrol/operations', { auth: dauth, body: { deviceId: id } })).status, 403);
   });
 
-  it('remote access configurations: CRUD with the flat body, mirrored into c8y_RemoteAccessList', T, async (t) => {
+  it('remote access configurations: CRUD with the older flat body too, mirrored into c8y_RemoteAccessList', T, async (t) => {
     const sim = await testSim(t, { users: [{ user: 'viewer', password: 'pw' }] });
     const { id } = await sim.createDevice('cfg-1');
     const base = `/service/remoteaccess/devices/${id}/configurations`;
@@ -116,6 +104,70 @@ describe('sim REST', () => {
     assert.equal((await call(sim, 'GET', `${base}/999`)).status, 404);
     assert.equal((await call(sim, 'GET', '/service/remoteaccess/devices/999999/configurations')).status, 404);
     assert.equal((await call(sim, 'GET', base, { auth: 'Basic ' + Buffer.from('t1/viewer:pw').toString('base64') })).status, 403);
+  });
+
+  it('configurations read back nested credentials without secrets; a PUT with password: null keeps the password', T, async (t) => {
+    const sim = await testSim(t);
+    const { id } = await sim.createDevice('cfg-2');
+    const base = `/service/remoteaccess/devices/${id}/configurations`;
+    const cipher = (v: string): string => '{cipher}' + Buffer.from(v).toString('base64');
+    const mirrored = (): Json => (sim.managedObject(id)!.c8y_RemoteAccessList as Json[])[0].credentials;
+    const created = await call(sim, 'POST', base, { body: { name: 'ssh', hostname: '10.0.0.1', port: 22, protocol: 'SSH', credentials: { type: 'USER_PASS', username: 'root', password: 'p1', hostKey: 'ssh-ed25519 AAAA' } } });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('location'), `${sim.httpUrl}${base}/${created.body.id}`);
+    assert.deepEqual(created.body, { id: created.body.id, name: 'ssh', hostname: '10.0.0.1', port: 22, protocol: 'SSH', credentialsType: 'USER_PASS', credentials: { type: 'USER_PASS', username: 'root', hostKey: 'ssh-ed25519 AAAA' } });
+    const one = `${base}/${created.body.id}`;
+    // What an edit dialog sends back: the object it read, with password null.
+    const edited = await call(sim, 'PUT', one, { body: { ...created.body, name: 'ssh2', credentials: { ...created.body.credentials, password: null } } });
+    assert.equal(edited.status, 200);
+    assert.equal(edited.body.name, 'ssh2');
+    assert.equal(mirrored().password, cipher('p1'), 'the stored password is kept');
+    await call(sim, 'PUT', one, { body: { credentials: { type: 'USER_PASS', password: 'p2' } } });
+    assert.deepEqual(mirrored(), { type: 'USER_PASS', username: 'root', password: cipher('p2'), hostKey: 'ssh-ed25519 AAAA' });
+    const none = await call(sim, 'PUT', one, { body: { credentials: { type: 'NONE' } } });
+    assert.deepEqual(none.body.credentials, { type: 'NONE' });
+    assert.deepEqual(mirrored(), { type: 'NONE' }, 'another type starts from no credentials');
+    assert.equal((await call(sim, 'PUT', one, { body: { credentials: { type: 'PASSWORD' } } })).status, 422);
+    assert.equal((await call(sim, 'PUT', one, { body: { credentials: 'x' } })).status, 422);
+  });
+
+  it('errors name their API and use the error media type; successes use the resource media types', T, async (t) => {
+    const sim = await testSim(t);
+    const vnd = (type: string): RegExp => new RegExp(`^application/vnd\\.com\\.nsn\\.cumulocity\\.${type}\\+json`);
+    for (const [path, error] of [
+      ['/inventory/managedObjects/999999', 'inventory/Not Found'],
+      ['/inventory/nothing/here', 'inventory/Not Found'],
+      ['/identity/externalIds/c8y_Serial/none', 'identity/Not Found'],
+      ['/devicecontrol/operations/999999', 'devicecontrol/Not Found'],
+      ['/devicecontrol/operations?status=DONE', 'devicecontrol/Unprocessable Entity'],
+      ['/inventory/managedObjects?pageSize=abc', 'inventory/Unprocessable Entity'],
+    ] as const) {
+      const r = await call(sim, 'GET', path);
+      assert.equal(r.body.error, error, path);
+      assert.match(r.headers.get('content-type')!, vnd('error'), path);
+      assert.equal(typeof r.body.info, 'string');
+    }
+    const ra = await call(sim, 'GET', '/service/remoteaccess/devices/999999/configurations');
+    assert.equal(ra.body.error, 'remoteaccess/Not Found');
+    assert.equal(ra.headers.get('content-type'), 'application/json', 'the microservice answers plain JSON');
+    assert.match((await call(sim, 'GET', '/inventory/managedObjects')).headers.get('content-type')!, vnd('managedObjectCollection'));
+    assert.match((await call(sim, 'GET', '/user/currentUser')).headers.get('content-type')!, vnd('currentUser'));
+  });
+
+  it('currentTenant.domainName and collection links follow the Host the client used', T, async (t) => {
+    const sim = await testSim(t);
+    const u = new URL(sim.httpUrl);
+    const get = (path: string): Promise<Json> =>
+      new Promise((resolve, reject) => {
+        const req = http.get({ host: u.hostname, port: u.port, path, headers: { host: 'acme.example.test:8443', authorization: sim.adminAuthHeader() } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve(JSON.parse(body)));
+        });
+        req.on('error', reject);
+      });
+    assert.equal((await get('/tenant/currentTenant')).domainName, 'acme.example.test');
+    assert.equal((await get('/inventory/managedObjects?pageSize=1')).self, 'http://acme.example.test:8443/inventory/managedObjects?pageSize=1&currentPage=1');
   });
 
   it('OAI-Secure login sets the authorization and XSRF cookies, which then authenticate', T, async (t) => {
