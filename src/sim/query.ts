@@ -15,7 +15,7 @@ type Node =
   | { k: 'and' | 'or'; a: Node; b: Node }
   | { k: 'not'; a: Node }
   | { k: 'has'; path: string[] }
-  | { k: 'cmp'; cmp: Cmp; path: string[]; value: Value; quoted: boolean };
+  | { k: 'cmp'; cmp: Cmp; path: string[]; value: Value };
 
 /** A parsed query: a predicate and a sort order. */
 export interface Query {
@@ -76,14 +76,15 @@ function tokenize(text: string): Token[] {
   return out;
 }
 
-function literal(tok: Token): { value: Value; quoted: boolean } {
-  if (tok.t === 'str') return { value: tok.v, quoted: true };
+/** A quoted string stays a string; a bare word is a number, a boolean, null or else a string. */
+function literal(tok: Token): Value {
+  if (tok.t === 'str') return tok.v;
   if (tok.t !== 'word') fail(`a value expected, got "${tok.v}"`);
   const w = tok.v;
-  if (/^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?[fFdDlL]?$/.test(w)) return { value: Number(w.replace(/[fFdDlL]$/, '')), quoted: false };
-  if (w === 'true' || w === 'false') return { value: w === 'true', quoted: false };
-  if (w === 'null') return { value: null, quoted: false };
-  return { value: w, quoted: false };
+  if (/^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?[fFdDlL]?$/.test(w)) return Number(w.replace(/[fFdDlL]$/, ''));
+  if (w === 'true' || w === 'false') return w === 'true';
+  if (w === 'null') return null;
+  return w;
 }
 
 function path(w: string): string[] {
@@ -140,8 +141,10 @@ function parseFilter(text: string): Node | undefined {
     }
     const op = next('an operator');
     if (op.t !== 'word' || !CMPS.has(op.v.toLowerCase())) fail(`an operator (eq, ne, gt, ge, lt, le) expected after "${tok.v.slice(0, 32)}", got "${op.v.slice(0, 32)}"`);
-    const { value, quoted } = literal(next('a value'));
-    return { k: 'cmp', cmp: op.v.toLowerCase() as Cmp, path: path(tok.v), value, quoted };
+    const cmp = op.v.toLowerCase() as Cmp;
+    const value = literal(next('a value'));
+    if (cmp !== 'eq' && cmp !== 'ne' && (value === null || typeof value === 'boolean')) fail(`${cmp} needs a number or a string`);
+    return { k: 'cmp', cmp, path: path(tok.v), value };
   };
   if (toks.length === 0) return undefined;
   const e = expr(0);
@@ -194,8 +197,7 @@ function evaluate(n: Node, o: unknown, res: Map<Node, RegExp>): boolean {
         const eq = equals(actual, n, res.get(n));
         return n.cmp === 'eq' ? eq : !eq;
       }
-      if (n.value === null || typeof n.value === 'boolean') fail(`${n.cmp} needs a number or a string`);
-      const c = compare(actual, n.value);
+      const c = compare(actual, n.value as string | number);
       if (c === undefined) return false;
       return n.cmp === 'gt' ? c > 0 : n.cmp === 'ge' ? c >= 0 : n.cmp === 'lt' ? c < 0 : c <= 0;
     }

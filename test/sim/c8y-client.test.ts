@@ -203,4 +203,22 @@ describe('sim with @c8y/client', () => {
     assert.equal(page.paging!.totalPages, 2);
     assert.equal(page.paging!.nextPage, 2);
   });
+
+  it('remote access configurations through the SDK\'s FetchClient, as the UI\'s remote access service calls them: nested credentials, password null keeps it', T, async (t) => {
+    const sim = await testSim(t);
+    const c = await client(sim);
+    const { id } = await sim.createDevice('ui-dev');
+    const base = `/service/remoteaccess/devices/${id}/configurations`;
+    const json = { 'content-type': 'application/json', accept: 'application/json' };
+    const post = await c.core.fetch(base, { method: 'POST', headers: json, body: JSON.stringify({ name: 'vnc', hostname: '10.1.1.1', port: 5900, protocol: 'VNC', credentials: { type: 'PASS_ONLY', password: 'pw' } }) });
+    assert.equal(post.status, 201);
+    const created = (await post.json()) as { id: string; credentials: Record<string, unknown> };
+    assert.deepEqual(created.credentials, { type: 'PASS_ONLY' });
+    const put = await c.core.fetch(`${base}/${created.id}`, { method: 'PUT', headers: json, body: JSON.stringify({ ...created, port: 5901, credentials: { type: 'PASS_ONLY', password: null } }) });
+    assert.equal(put.status, 200);
+    const list = (await (await c.core.fetch(base, { headers: json })).json()) as Array<{ port: number }>;
+    assert.deepEqual(list.map((x) => x.port), [5901]);
+    const mirrored = ((await c.inventory.detail(id)).data.c8y_RemoteAccessList as Array<{ credentials: { password?: string } }>)[0]!;
+    assert.equal(mirrored.credentials.password, '{cipher}' + Buffer.from('pw').toString('base64'));
+  });
 });

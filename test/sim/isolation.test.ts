@@ -79,23 +79,25 @@ describe('sim robustness', () => {
     const chunk = Buffer.alloc(64 * 1024, 0x20);
     const limit = 64 * MiB;
     const result = await withTimeout(
-      new Promise<{ status?: number; sent: number }>((resolve) => {
+      new Promise<{ status?: number; connection?: string; sent: number }>((resolve) => {
         let sent = 0;
         let status: number | undefined;
+        let connection: string | undefined;
         const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: sim.adminAuthHeader(), 'content-type': 'application/json', 'transfer-encoding': 'chunked' } });
         t.after(() => req.destroy());
         req.on('response', (res) => {
           status = res.statusCode;
+          connection = res.headers.connection;
           res.resume();
         });
-        req.on('error', () => resolve({ status, sent }));
-        req.on('close', () => resolve({ status, sent }));
+        req.on('error', () => resolve({ status, connection, sent }));
+        req.on('close', () => resolve({ status, connection, sent }));
         const pump = (): void => {
           while (sent < limit) {
             sent += chunk.length;
             if (!req.write(chunk)) return void req.once('drain', pump);
           }
-          resolve({ status, sent });
+          resolve({ status, connection, sent });
         };
         req.write('{"a":"');
         pump();
@@ -104,6 +106,8 @@ describe('sim robustness', () => {
       'endless body',
     );
     assert.ok(result.sent < limit, `the server kept reading: ${result.sent} bytes accepted`);
+    assert.equal(result.status, 413);
+    assert.equal(result.connection, 'close', 'the 413 says the connection ends; it is not kept alive with the body half read');
     const declared = await fetch(url, { method: 'POST', headers: { authorization: sim.adminAuthHeader(), 'content-type': 'application/json' }, body: Buffer.alloc(2 * MiB, 0x20) }).catch(() => undefined);
     if (declared) assert.equal(declared.status, 413);
   });

@@ -50,6 +50,7 @@ describe('sim query language subset', () => {
       ['name eq x)', /unexpected "\)"/],
       ['$select=name', /only \$filter= and \$orderby=/],
       ['$orderby=name sideways', /asc or desc/],
+      ['n gt true', /gt needs a number or a string/],
     ] as const) {
       assert.throws(() => ids(q), (err: { status?: number; message: string }) => err.status === 422 && why.test(err.message), q);
     }
