@@ -90,10 +90,11 @@ export class RemoteAccess {
     if (!mo) return refuseUpgrade(socket, 404, `Device ${deviceId.slice(0, 32)} not found`);
     const cfg = this.store.configuration(deviceId, configId);
     if (!cfg) return refuseUpgrade(socket, 404, `Configuration ${configId.slice(0, 32)} not found for device ${deviceId.slice(0, 32)}`);
-    // Cumulocity terminates SSH, VNC and TELNET in the cloud (the browser gets a terminal or a VNC
-    // stream, never the device's bytes); relaying them raw would pretend, so they are refused.
-    if (cfg.protocol !== 'PASSTHROUGH') {
-      return refuseUpgrade(socket, 501, `Protocol ${cfg.protocol} is terminated in the cloud by Cumulocity; c8y-tunnel sim relays only PASSTHROUGH configurations`);
+    // Cumulocity terminates SSH and VNC in the cloud (the browser gets a terminal or a VNC stream, never
+    // the device's bytes); relaying them raw would pretend, so they are refused. TELNET reaches the web
+    // UI's terminal as the device's bytes, which answers the option negotiation itself: relayed.
+    if (cfg.protocol === 'SSH' || cfg.protocol === 'VNC') {
+      return refuseUpgrade(socket, 501, `Protocol ${cfg.protocol} is terminated in the cloud by Cumulocity; c8y-tunnel sim relays only PASSTHROUGH and TELNET configurations`);
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const { session, op } = this.#open(deviceId, cfg.hostname, cfg.port, false);
