@@ -4,7 +4,7 @@
 // linux-arm64, into dist-pkg/. The Node binaries come from the npm registry's node-linux-<arch> packages
 // (cached in dist-pkg/cache/); production modules come from `npm ci`; nothing else is downloaded.
 //
-//   node scripts/package.js [--arch x64,arm64] [--node 24] [--out dist-pkg] [--no-deb] [--skip-build]
+//   node scripts/package.js [--arch x64,arm64] [--node 24] [--out dist-pkg] [--no-deb] [--skip-build] [--fast]
 //
 // Why a directory and not a single executable: see docs/deployment.md ("Packages, binary, container").
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -30,6 +30,7 @@ Builds dist-pkg/c8y-tunnel-<version>-linux-<arch>.tar.gz and dist-pkg/c8y-tunnel
   --arch <list>      x64, arm64 or both (default x64,arm64)
   --node <major>     Node major version from the npm registry's node-linux-<arch> packages (default 24)
   --out <dir>        output directory (default dist-pkg)
+  --cache <dir>      where the Node tarballs are kept between runs (default dist-pkg/cache)
   --no-deb           tarballs only
   --skip-build       use dist/ as it is (default: npm run build first)
   --fast             light gzip for the tarball and the .deb (tests; the default .deb is xz, slower)
@@ -243,6 +244,7 @@ function main() {
         arch: { type: 'string', default: 'x64,arm64' },
         node: { type: 'string', default: '24' },
         out: { type: 'string', default: 'dist-pkg' },
+        cache: { type: 'string', default: 'dist-pkg/cache' },
         'no-deb': { type: 'boolean', default: false },
         'skip-build': { type: 'boolean', default: false },
         fast: { type: 'boolean', default: false },
@@ -261,7 +263,7 @@ function main() {
   if (!/^\d+$/.test(v.node)) fail(`--node must be a major version such as 24, got ${JSON.stringify(v.node)}`);
   const out = resolve(ROOT, v.out);
   const work = join(out, 'work');
-  const cache = join(out, 'cache');
+  const cache = resolve(ROOT, v.cache);
   mkdirSync(work, { recursive: true });
   const t0 = Date.now();
   if (!v['skip-build']) {
