@@ -153,7 +153,10 @@ function productionModules(work) {
 const LAUNCHER = `#!/bin/sh
 # c8y-tunnel launcher: the CLI on the Node binary shipped in this bundle (it works through a symlink,
 # e.g. /usr/bin/c8y-tunnel -> /opt/c8y-tunnel/bin/c8y-tunnel).
-here=$(dirname "$(readlink -f "$0")")
+self=$(readlink -f "$0")
+here=$(dirname "$self")
+# The demo prints commands that run this launcher (not npx, which would ask the registry).
+export C8Y_TUNNEL_LAUNCHER="$self"
 exec "$here/../node/bin/node" "$here/c8y-tunnel.js" "$@"
 `;
 

@@ -146,6 +146,10 @@ function q(s: string): string {
 function instructions(o: DemoOptions, sim: Sim, echo: EchoService, agent: AgentProcess, deviceId: string): string {
   const env = `C8Y_HOST=${sim.httpUrl} C8Y_TENANT=${q(sim.tenant)} C8Y_USER=${q(sim.user)} C8Y_PASSWORD=${q(sim.password)}`;
   const dev = q(o.device);
+  // From a bundle or the Debian package (its launcher names itself), that command; in a clone, npx finds
+  // the clone's own bin (and only there: elsewhere npx would look the name up in the registry).
+  const launcher = process.env.C8Y_TUNNEL_LAUNCHER;
+  const cli = launcher ? q(launcher) : 'npx c8y-tunnel';
   return [
     '',
     'c8y-tunnel demo is running:',
@@ -154,13 +158,13 @@ function instructions(o: DemoOptions, sim: Sim, echo: EchoService, agent: AgentP
     `  targets   "echo" -> ${echo.host}:${echo.port} (built-in echo service), "ssh" -> ${o.ssh.host}:${o.ssh.port}`,
     ...o.targets.map((t) => `            "${t.name}" -> ${t.host}:${t.port}`),
     '',
-    'Open a session from another terminal in this directory:',
-    `  ${env} npx c8y-tunnel connect --device ${dev} --config echo --listen 127.0.0.1:2222`,
+    launcher ? 'Open a session from another terminal:' : 'Open a session from another terminal in this directory:',
+    `  ${env} ${cli} connect --device ${dev} --config echo --listen 127.0.0.1:2222`,
     '  then, in a third terminal: nc 127.0.0.1 2222      (each line you type comes back through the tunnel)',
     '',
     'Or use it as an ssh ProxyCommand (needs an SSH server on this machine):',
     // ssh runs ProxyCommand as `exec <command>`, where a VAR=value prefix would be taken for the program: use env.
-    `  ssh -o ProxyCommand="env ${env} npx c8y-tunnel connect --device ${dev} --config ssh --stdio" $USER@${o.device}`,
+    `  ssh -o ProxyCommand="env ${env} ${cli} connect --device ${dev} --config ssh --stdio" $USER@${o.device}`,
     '',
     'Ctrl-C stops everything.',
     '',

@@ -113,6 +113,36 @@ describe('npm run package (linux-x64)', { timeout: 900_000, skip: enabled ? fals
     assert.equal(await withTimeout(agent.exited, 20_000, 'agent exit'), 0, agent.output());
   });
 
+  it("the bundle's demo prints a connect command that runs the bundle's own launcher, and it works", { timeout: 90_000 }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'c8y-bundle-demo-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    sh('tar', ['-xzf', TGZ, '-C', dir]);
+    const bin = join(dir, `c8y-tunnel-${VERSION}-linux-x64`, 'bin', 'c8y-tunnel');
+    const demo = start(bin, ['demo', '--http-port', '0', '--mqtt-port', '0'], cleanEnv({ PATH: '/usr/bin:/bin' }));
+    t.after(() => demo.child.kill('SIGKILL'));
+    await waitFor(() => /Ctrl-C stops everything/.test(demo.output()), 40_000, `the bundle's demo is up\n${demo.output()}`);
+    const line = /^ {2}(C8Y_HOST=\S+ .* connect --device demo-device --config echo) --listen \S+$/m.exec(demo.output())?.[1];
+    assert.ok(line, demo.output());
+    const words = line.split(' ');
+    const env: Record<string, string> = {};
+    while (/^[A-Z0-9_]+=/.test(words[0]!)) {
+      const w = words.shift()!;
+      env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+    }
+    assert.equal(words[0], bin, 'the printed command is the launcher itself, no npx');
+    const conn = start(words[0]!, [...words.slice(1), '--stdio'], cleanEnv({ PATH: '/usr/bin:/bin', ...env }));
+    t.after(() => conn.child.kill('SIGKILL'));
+    conn.child.stdout.removeAllListeners('data');
+    const hello = Buffer.from('hello through the bundle\n');
+    const got = readBytes(conn.child.stdout, hello.length);
+    conn.child.stdin.write(hello);
+    assert.equal((await withTimeout(got, 20_000, 'echo')).toString(), hello.toString());
+    conn.child.stdin.end();
+    assert.equal(await withTimeout(conn.exited, 15_000, 'connect exit'), 0, conn.output());
+    demo.child.kill('SIGINT');
+    assert.equal(await withTimeout(demo.exited, 20_000, 'demo exit'), 0, demo.output());
+  });
+
   it('the .deb has the bundle, the command, the unit and the env file as a conffile', { timeout: 60_000 }, () => {
     const info = sh('dpkg-deb', ['-I', DEB]).out;
     assert.match(info, /Package: c8y-tunnel/);
