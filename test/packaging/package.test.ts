@@ -15,7 +15,7 @@ import { before, describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { agentEnv } from 'c8y-tunnel/internal/connect/agent-process';
-import { ROOT } from '../connect/cli.js';
+import { CLI, ROOT, spawnNode } from '../connect/cli.js';
 import { readBytes } from '../start/bytes.js';
 
 const OUT = join(ROOT, 'dist-pkg', 'test');
@@ -141,6 +141,37 @@ describe('npm run package (linux-x64)', { timeout: 900_000, skip: enabled ? fals
     assert.equal(await withTimeout(conn.exited, 15_000, 'connect exit'), 0, conn.output());
     demo.child.kill('SIGINT');
     assert.equal(await withTimeout(demo.exited, 20_000, 'demo exit'), 0, demo.output());
+  });
+
+  const qemu = existsSync('/usr/bin/qemu-aarch64-static') && existsSync('/usr/aarch64-linux-gnu/lib/libstdc++.so.6');
+  it('the linux-arm64 bundle, under qemu-user, serves a tunnel from the emulator', { timeout: 300_000, skip: qemu ? false : 'needs qemu-user-static, libc6-arm64-cross, libstdc++6-arm64-cross' }, async (t) => {
+    const out = join(OUT, 'arm64');
+    sh(process.execPath, [join(ROOT, 'scripts', 'package.js'), '--arch', 'arm64', '--out', out, '--skip-build', '--fast', '--no-deb']);
+    const dir = mkdtempSync(join(tmpdir(), 'c8y-bundle-arm64-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    sh('tar', ['-xzf', join(out, `c8y-tunnel-${VERSION}-linux-arm64.tar.gz`), '-C', dir]);
+    const top = join(dir, `c8y-tunnel-${VERSION}-linux-arm64`);
+    const arm = (args: string[]): string[] => ['-L', '/usr/aarch64-linux-gnu', join(top, 'node', 'bin', 'node'), join(top, 'bin', 'c8y-tunnel.js'), ...args];
+    const sim = await startSim({ quiet: true });
+    t.after(() => sim.close());
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const dev = await sim.createDevice('arm-gw');
+    await sim.createConfiguration(dev.id, { name: 'echo', hostname: '127.0.0.1', port: echo.port, protocol: 'PASSTHROUGH' });
+    const agent = start('qemu-aarch64-static', arm(['agent', '--log-format', 'json']), agentEnv(sim, 'arm-gw', cleanEnv({ PATH: '/usr/bin:/bin' })));
+    t.after(() => agent.child.kill('SIGKILL'));
+    // Emulated, the agent takes ~20 s to start on two busy cores.
+    await waitFor(() => (sim.supportedOperations('arm-gw') ?? []).includes('c8y_RemoteAccessConnect'), 180_000, `the arm64 agent announced c8y_RemoteAccessConnect\n${agent.output()}`);
+    const conn = spawnNode(CLI, ['connect', '--device', 'arm-gw', '--config', 'echo', '--stdio'], { C8Y_HOST: sim.httpUrl, C8Y_TENANT: sim.tenant, C8Y_USER: sim.user, C8Y_PASSWORD: sim.password }, { binaryStdout: true });
+    t.after(() => conn.child.kill('SIGKILL'));
+    const data = randomBytesSeeded(4 * 1024 * 1024, 13);
+    const got = readBytes(conn.child.stdout, data.length);
+    conn.child.stdin.write(data);
+    assert.equal(sha256(await withTimeout(got, 120_000, `4 MiB through the arm64 agent\n${agent.output()}`)), sha256(data));
+    conn.child.stdin.end();
+    assert.equal(await withTimeout(conn.exited, 30_000, 'connect exit'), 0);
+    agent.child.kill('SIGTERM');
+    assert.equal(await withTimeout(agent.exited, 60_000, 'arm64 agent exit'), 0, agent.output());
   });
 
   it('the .deb has the bundle, the command, the unit and the env file as a conffile', { timeout: 60_000 }, () => {
