@@ -204,8 +204,8 @@ function debian(arch, bundleDir, work, out, fast) {
   cpSync(bundleDir, join(root, 'opt', 'c8y-tunnel'), { recursive: true });
   mkdirSync(join(root, 'usr', 'bin'), { recursive: true });
   symlinkSync('/opt/c8y-tunnel/bin/c8y-tunnel', join(root, 'usr', 'bin', 'c8y-tunnel'));
-  mkdirSync(join(root, 'lib', 'systemd', 'system'), { recursive: true });
-  copyFileSync(join(ROOT, 'packaging', 'systemd', 'c8y-tunnel.service'), join(root, 'lib', 'systemd', 'system', 'c8y-tunnel.service'));
+  mkdirSync(join(root, 'usr', 'lib', 'systemd', 'system'), { recursive: true });
+  copyFileSync(join(ROOT, 'packaging', 'systemd', 'c8y-tunnel.service'), join(root, 'usr', 'lib', 'systemd', 'system', 'c8y-tunnel.service'));
   mkdirSync(join(root, 'etc', 'c8y-tunnel'), { recursive: true });
   copyFileSync(join(ROOT, 'packaging', 'c8y-tunnel.env'), join(root, 'etc', 'c8y-tunnel', 'c8y-tunnel.env'));
   // 0640 in the package already; postinst gives it to group c8y-tunnel once that exists.

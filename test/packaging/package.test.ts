@@ -185,7 +185,7 @@ describe('npm run package (linux-x64)', { timeout: 900_000, skip: enabled ? fals
     assert.match(list, /-rwxr-xr-x root\/root .* \.\/opt\/c8y-tunnel\/node\/bin\/node\n/);
     assert.match(list, /-rwxr-xr-x root\/root .* \.\/opt\/c8y-tunnel\/bin\/c8y-tunnel\n/);
     assert.match(list, /lrwxrwxrwx root\/root .* \.\/usr\/bin\/c8y-tunnel -> \/opt\/c8y-tunnel\/bin\/c8y-tunnel\n/);
-    assert.match(list, /-rw-r--r-- root\/root .* \.\/lib\/systemd\/system\/c8y-tunnel\.service\n/);
+    assert.match(list, /-rw-r--r-- root\/root .* \.\/usr\/lib\/systemd\/system\/c8y-tunnel\.service\n/);
     assert.match(list, /-rw-r----- root\/root .* \.\/etc\/c8y-tunnel\/c8y-tunnel\.env\n/);
     assert.doesNotMatch(list, /\.node\n|bufferutil/);
     const dir = mkdtempSync(join(tmpdir(), 'c8y-deb-'));
@@ -218,7 +218,7 @@ describe('npm run package (linux-x64)', { timeout: 900_000, skip: enabled ? fals
     assert.equal(sh('runuser', ['-u', 'c8y-tunnel', '--', '/usr/bin/c8y-tunnel', '--version']).out.trim(), VERSION);
     assert.equal(sh('runuser', ['-u', 'c8y-tunnel', '--', 'cat', '/etc/c8y-tunnel/c8y-tunnel.env']).status, 0);
     assert.notEqual(sh('runuser', ['-u', 'nobody', '--', 'cat', '/etc/c8y-tunnel/c8y-tunnel.env'], { ok: false }).status, 0);
-    const unit = '/lib/systemd/system/c8y-tunnel.service';
+    const unit = '/usr/lib/systemd/system/c8y-tunnel.service';
     const verify = sh('systemd-analyze', ['verify', unit], { ok: false });
     assert.equal(verify.status, 0, verify.out);
     const sec = sh('systemd-analyze', ['security', '--offline=yes', unit]).out;
@@ -231,6 +231,6 @@ describe('npm run package (linux-x64)', { timeout: 900_000, skip: enabled ? fals
     assert.ok(!existsSync('/etc/c8y-tunnel'), '/etc/c8y-tunnel removed on purge');
     assert.ok(!existsSync('/usr/bin/c8y-tunnel'));
     assert.notEqual(sh('getent', ['passwd', 'c8y-tunnel'], { ok: false }).status, 0, 'the system user removed on purge');
-    assert.ok(!readdirSync('/lib/systemd/system').includes('c8y-tunnel.service'));
+    assert.ok(!readdirSync('/usr/lib/systemd/system').includes('c8y-tunnel.service'));
   });
 });
