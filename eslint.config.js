@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['scratch/**', 'dist/**', 'dist-test/**', 'node_modules/**', 'bench/results/**', '.clinic/**'] },
+  { ignores: ['scratch/**', 'dist/**', 'dist-test/**', 'dist-pkg/**', 'node_modules/**', 'bench/results/**', '.clinic/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

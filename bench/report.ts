@@ -154,21 +154,23 @@ export function markdown(r: Results, resultsRel: string, svgRel: string): string
   return out.join('\n');
 }
 
-const label = (x: Row): string => x.label.replace(/, (device to cloud|cloud to device)$/, '').replace(/ \+ bench cloud/, '').slice(0, 34);
+const label = (x: Row): string => x.label.replace(/, (device to cloud|cloud to device)$/, '').replace(/ \+ bench cloud/, '');
 
 /** The chart's panels. */
 export function panels(r: Results): Panel[] {
   const p: Panel[] = [];
   const sc = (id: string): Row[] => r.scenarios.find((s) => s.id === id)?.rows ?? [];
   const bar = (x: Row, v: number | undefined, lab = label(x)): Panel['bars'][number] => ({ label: lab, value: x.status === 'ok' && v !== undefined ? v : null, engine: x.kind === 'engine', ...(x.status !== 'ok' ? { note: x.status } : {}) });
+  // MB/s bars carry their per-run figures: the chart shows the run-to-run spread.
+  const mbps = (x: Row, lab = label(x)): Panel['bars'][number] => ({ ...bar(x, x.metrics.mbps, lab), ...(x.status === 'ok' && x.runs && x.runs.length > 1 ? { runs: x.runs } : {}) });
   for (const dir of ['d2c', 'c2d']) {
     const rows = sc('s1').filter((x) => x.key.startsWith(`s1.${dir}.`));
-    if (rows.length) p.push({ title: `1. One tunnel, ${dir === 'd2c' ? 'device to cloud' : 'cloud to device'}`, unit: 'MB/s', bars: rows.map((x) => bar(x, x.metrics.mbps)) });
+    if (rows.length) p.push({ title: `1. One tunnel, ${dir === 'd2c' ? 'device to cloud' : 'cloud to device'}`, unit: 'MB/s', bars: rows.map((x) => mbps(x)) });
   }
   const cpuRows = sc('s1').filter((x) => x.key.startsWith('s1.d2c.') && !x.key.endsWith('.direct'));
   if (cpuRows.length) p.push({ title: '1. CPU of the hop next to the target, device to cloud', unit: 'CPU-s/GiB', lowerIsBetter: true, bars: cpuRows.map((x) => bar(x, x.metrics.hopCpuPerGiB)), limit: { value: 1.0, label: 'target 1.0' } });
   const s2 = sc('s2');
-  if (s2.length) p.push({ title: '2. Aggregate throughput, N tunnels', unit: 'MB/s', bars: s2.map((x) => bar(x, x.metrics.mbps, `${label(x).replace(/, \d+ tunnels$/, '')} ×${x.metrics.conns ?? /n(\d+)/.exec(x.key)?.[1]}`)) });
+  if (s2.length) p.push({ title: '2. Aggregate throughput, N tunnels', unit: 'MB/s', bars: s2.map((x) => mbps(x, `${label(x).replace(/, \d+ tunnels$/, '')} ×${x.metrics.conns ?? /n(\d+)/.exec(x.key)?.[1]}`)) });
   const s3 = sc('s3');
   if (s3.length) p.push({ title: '3. Idle tunnels: agent RSS per tunnel', unit: 'KiB', lowerIsBetter: true, bars: s3.map((x) => bar(x, x.metrics.rssPerTunnelKiB, `${/n(\d+)/.exec(x.key)?.[1]} × ${x.key.split('.').pop()}`)), limit: { value: 16, label: 'target 16' } });
   const s4 = sc('s4');
@@ -179,7 +181,7 @@ export function panels(r: Results): Panel[] {
     p.push({ title: '5. Session set-ups per second', unit: 'sessions/s', bars: s5.map((x) => bar(x, x.metrics.sessionsPerSec)), limit: { value: 1000, label: 'target 1,000/s' } });
   }
   const s6 = sc('s6');
-  if (s6.length) p.push({ title: '6. Engine modes, device to cloud', unit: 'MB/s', bars: s6.map((x) => bar(x, x.metrics.mbps, x.key.replace(/^s6\./, '').replace('threads', 't'))) });
+  if (s6.length) p.push({ title: '6. Engine modes, device to cloud', unit: 'MB/s', bars: s6.map((x) => mbps(x, x.key.replace(/^s6\./, '').replace('threads', 't'))) });
   const s7 = sc('s7');
   if (s7.length) p.push({ title: '7. Stalled reader: bytes one tunnel holds in user space', unit: 'KiB', lowerIsBetter: true, bars: s7.map((x) => bar(x, x.metrics.peakQueuedKiB ?? x.metrics.arrayBuffersPerTunnelKiB, x.key.replace(/^s7\./, ''))) });
   const s8 = sc('s8').filter((x) => x.kind === 'engine' && !x.key.includes('.frame'));

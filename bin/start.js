@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: builds dist/ when it is missing or older than src/, then runs the demo (emulator + agent +
 // echo service on this machine), or the agent alone when C8Y_HOST names a real tenant.
-// Extra arguments are passed on: `npm start -- --http-port 0`.
+// Extra arguments are passed on: `npm start -- --http-port 0` (without `--`, npm keeps them: see below).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,6 +43,18 @@ if (why) {
 }
 
 const command = process.env.C8Y_HOST ? 'agent' : 'demo';
+// `npm start --http-port 0` (no `--`): npm keeps the flag for itself (npm_config_http_port) and passes only
+// the value on, so the demo would run on its default port. Say how to pass it instead.
+if (command === 'demo' && process.env.npm_lifecycle_event) {
+  const { VALUE_FLAGS } = await import(pathToFileURL(join(root, 'dist', 'cli', 'demo.js')).href);
+  const taken = VALUE_FLAGS.filter((f) => process.env[`npm_config_${f.replace(/-/g, '_')}`] !== undefined);
+  if (taken.length > 0) {
+    const flags = taken.map((f) => `--${f}`).join(', ');
+    const example = taken.map((f) => `--${f} <value>`).join(' ');
+    process.stderr.write(`c8y-tunnel: npm took ${flags} for itself: npm passes a script only the flags after --.\nRun: npm start -- ${example}\n`);
+    process.exit(2);
+  }
+}
 if (command === 'agent') {
   // go-c8y-cli users often have C8Y_HOST set for their own user: say which mode this is, and how to leave it.
   process.stderr.write(`c8y-tunnel: C8Y_HOST is set, so npm start runs the agent against ${process.env.C8Y_HOST} (unset C8Y_HOST for the local demo)\n`);

@@ -9,7 +9,7 @@ import type { Sim } from '../sim/index.js';
 import { parseListen } from '../connect/options.js';
 import { startEchoService, type EchoService } from '../connect/echo.js';
 import { startAgentProcess, type AgentProcess } from '../connect/agent-process.js';
-import { createRateMeter, createStatusLine, formatBytes, formatRate, type StatusLine } from '../connect/status.js';
+import { createRateMeter, createStatusLine, formatBytes, formatDirections, type StatusLine } from '../connect/status.js';
 import { TunnelError } from '../errors.js';
 import { installStopSignals } from './common.js';
 
@@ -18,8 +18,11 @@ export const HELP = `Usage: c8y-tunnel demo [options]      (what \`npm start\` r
 
 Starts, on this machine: the Cumulocity emulator, a TCP echo service, and the agent (a child process)
 attached to the emulator as device "demo-device" with two PASSTHROUGH configurations, "echo" (the echo
-service) and "ssh" (127.0.0.1:22). Then prints how to open a session from another terminal and shows a live
-status line. Ctrl-C stops everything.
+service) and "ssh" (127.0.0.1:22), plus one per --target. Then prints how to open a session from another
+terminal and shows a live status line. Ctrl-C stops everything; so does the demo's own death (the agent
+watches its parent).
+
+Under npm, put these flags after --: npm start -- --http-port 0 (npm keeps flags before -- for itself).
 
   --host <addr>         interface of the emulator (default 127.0.0.1)
   --http-port <n>       emulator HTTP port: REST + remote access WebSockets (default 8080; 0 = any free port)
@@ -30,6 +33,8 @@ status line. Ctrl-C stops everything.
   --device <serial>     the agent's device serial (default demo-device)
   --echo-port <n>       port of the echo service on 127.0.0.1 (default 0 = any free port)
   --ssh-target <h:p>    target of the "ssh" configuration (default 127.0.0.1:22)
+  --target <name=h:p>   one more PASSTHROUGH configuration on the demo device, e.g. web=127.0.0.1:8000
+                        (repeatable)
   --verbose             show the agent's log lines (default: only if it fails)
   -h, --help            this text
 `;
@@ -44,7 +49,50 @@ interface DemoOptions {
   device: string;
   echoPort: number;
   ssh: { host: string; port: number };
+  targets: Array<{ name: string; host: string; port: number }>;
   verbose: boolean;
+}
+
+/** The demo's flags (bin/start.js spots the ones npm took for itself: npm_config_<flag>). */
+const OPTIONS = {
+  host: { type: 'string' },
+  'http-port': { type: 'string' },
+  'mqtt-port': { type: 'string' },
+  tenant: { type: 'string' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+  device: { type: 'string' },
+  'echo-port': { type: 'string' },
+  'ssh-target': { type: 'string' },
+  target: { type: 'string', multiple: true },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Names of the flags that take a value, as typed (`http-port`). */
+export const VALUE_FLAGS: readonly string[] = Object.entries(OPTIONS)
+  .filter(([, o]) => o.type === 'string')
+  .map(([k]) => k);
+
+const RESERVED = new Set(['echo', 'ssh']);
+
+/** `name=host:port` of --target. */
+function parseTarget(v: string, seen: Set<string>): { name: string; host: string; port: number } {
+  const eq = v.indexOf('=');
+  const name = eq > 0 ? v.slice(0, eq) : '';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    throw new TunnelError('SIM_ERR_CONFIG', `--target must be name=host:port with a name of letters, digits, . _ - (up to 64), got ${JSON.stringify(v)}`);
+  }
+  if (RESERVED.has(name) || seen.has(name)) throw new TunnelError('SIM_ERR_CONFIG', `--target ${JSON.stringify(name)}: a configuration of that name exists already`);
+  seen.add(name);
+  let t;
+  try {
+    t = parseListen(v.slice(eq + 1));
+  } catch {
+    throw new TunnelError('SIM_ERR_CONFIG', `--target must be name=host:port, got ${JSON.stringify(v)}`);
+  }
+  if (t.port === 0) throw new TunnelError('SIM_ERR_CONFIG', `--target ${JSON.stringify(name)}: port 0 is no target`);
+  return { name, host: t.host, port: t.port };
 }
 
 function port(name: string, v: string | undefined, dflt: number): number {
@@ -60,19 +108,7 @@ function parse(argv: string[]): DemoOptions | 'help' {
     v = parseArgs({
       args: argv,
       strict: true,
-      options: {
-        host: { type: 'string' },
-        'http-port': { type: 'string' },
-        'mqtt-port': { type: 'string' },
-        tenant: { type: 'string' },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        device: { type: 'string' },
-        'echo-port': { type: 'string' },
-        'ssh-target': { type: 'string' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: OPTIONS,
     }).values;
   } catch (err) {
     throw new TunnelError('SIM_ERR_CONFIG', (err as Error).message);
@@ -94,6 +130,10 @@ function parse(argv: string[]): DemoOptions | 'help' {
     device: v.device ?? 'demo-device',
     echoPort: port('echo-port', v['echo-port'], 0),
     ssh,
+    targets: (() => {
+      const seen = new Set<string>();
+      return (v.target ?? []).map((t) => parseTarget(t, seen));
+    })(),
     verbose: v.verbose ?? false,
   };
 }
@@ -103,26 +143,31 @@ function q(s: string): string {
   return /^[A-Za-z0-9_./:@=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function instructions(o: DemoOptions, sim: Sim, echo: EchoService, agent: AgentProcess): string {
+function instructions(o: DemoOptions, sim: Sim, echo: EchoService, agent: AgentProcess, deviceId: string): string {
   const env = `C8Y_HOST=${sim.httpUrl} C8Y_TENANT=${q(sim.tenant)} C8Y_USER=${q(sim.user)} C8Y_PASSWORD=${q(sim.password)}`;
   const dev = q(o.device);
+  // From a bundle or the Debian package (its launcher names itself), that command; in a clone, npx finds
+  // the clone's own bin (and only there: elsewhere npx would look the name up in the registry).
+  const launcher = process.env.C8Y_TUNNEL_LAUNCHER;
+  const cli = launcher ? q(launcher) : 'npx c8y-tunnel';
   return [
     '',
     'c8y-tunnel demo is running:',
     `  emulator  ${sim.httpUrl} (REST + remote access WebSockets), ${sim.mqttUrl}; tenant ${sim.tenant}, user ${sim.user}`,
-    `  agent     device "${o.device}", child process ${agent.pid}, connected over MQTT`,
+    `  agent     device "${o.device}" (device id ${deviceId}), child process ${agent.pid}, connected over MQTT`,
     `  targets   "echo" -> ${echo.host}:${echo.port} (built-in echo service), "ssh" -> ${o.ssh.host}:${o.ssh.port}`,
+    ...o.targets.map((t) => `            "${t.name}" -> ${t.host}:${t.port}`),
     '',
     `Open the console in a browser: ${sim.httpUrl}/apps/console/`,
     `  log in as tenant ${sim.tenant}, user ${sim.user}, password ${sim.password}; pick "${o.device}", then Connect on "echo" and type`,
     '',
-    'Or open a session from another terminal in this directory:',
-    `  ${env} npx c8y-tunnel connect --device ${dev} --config echo --listen 127.0.0.1:2222`,
+    launcher ? 'Or open a session from another terminal:' : 'Or open a session from another terminal in this directory:',
+    `  ${env} ${cli} connect --device ${dev} --config echo --listen 127.0.0.1:2222`,
     '  then, in a third terminal: nc 127.0.0.1 2222      (each line you type comes back through the tunnel)',
     '',
     'Or use it as an ssh ProxyCommand (needs an SSH server on this machine):',
     // ssh runs ProxyCommand as `exec <command>`, where a VAR=value prefix would be taken for the program: use env.
-    `  ssh -o ProxyCommand="env ${env} npx c8y-tunnel connect --device ${dev} --config ssh --stdio" $USER@${o.device}`,
+    `  ssh -o ProxyCommand="env ${env} ${cli} connect --device ${dev} --config ssh --stdio" $USER@${o.device}`,
     '',
     'Ctrl-C stops everything.',
     '',
@@ -141,7 +186,7 @@ function statusText(sim: Sim, meter: ReturnType<typeof createRateMeter>): string
     down += s.deviceToClient;
   }
   const r = meter.sample(up, down);
-  return `sessions open: ${open} (${all.length} so far) | to device ${formatRate(r.up)} | from device ${formatRate(r.down)} | total ${formatBytes(up)} / ${formatBytes(down)}`;
+  return `sessions: ${open} open, ${all.length} so far · ${formatDirections({ up, down }, r)}`;
 }
 
 function watchSessions(sim: Sim, status: StatusLine): void {
@@ -201,13 +246,14 @@ export async function run(argv: string[]): Promise<number> {
     const dev = await sim.createDevice(o.device, { name: `Demo device ${o.device}` });
     await sim.createConfiguration(dev.id, { name: 'echo', hostname: echo.host, port: echo.port, protocol: 'PASSTHROUGH' });
     await sim.createConfiguration(dev.id, { name: 'ssh', hostname: o.ssh.host, port: o.ssh.port, protocol: 'PASSTHROUGH' });
+    for (const t of o.targets) await sim.createConfiguration(dev.id, { name: t.name, hostname: t.host, port: t.port, protocol: 'PASSTHROUGH' });
     process.stdout.write(`emulator up at ${sim.httpUrl} and ${sim.mqttUrl}; starting the agent...\n`);
     agent = startAgentProcess(sim, o.device, o.verbose ? (line) => status.log(`agent | ${compactLog(line)}`) : undefined);
     const exited = agent.exited.then(() => 'agent-exit' as const);
     why = await Promise.race([agent.ready(30_000).then(() => 'ready' as const), stop.stopped]);
     if (why === 'signal') why = 'signal-early';
     else {
-      process.stdout.write(instructions(o, sim, echo, agent));
+      process.stdout.write(instructions(o, sim, echo, agent, dev.id));
       watchSessions(sim, status);
       const meter = createRateMeter();
       const s = sim;

@@ -22,6 +22,8 @@ export interface AgentProcess {
 
 const TAIL_LINES = 40;
 const BIN = fileURLToPath(new URL('../../bin/c8y-tunnel.js', import.meta.url));
+/** Makes the child stop when its IPC channel to us closes, i.e. when this process is gone however it died. */
+const PARENT_WATCH = new URL('./parent-watch.js', import.meta.url).href;
 
 /** The agent's environment for a device on the emulator (nothing C8Y_* leaks in from the caller). */
 export function agentEnv(sim: Sim, serial: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -42,7 +44,13 @@ export function agentEnv(sim: Sim, serial: string, base: NodeJS.ProcessEnv = pro
 /** Spawns `c8y-tunnel agent` for `serial` on the emulator; `onLine` gets each output line as it comes. */
 export function startAgentProcess(sim: Sim, serial: string, onLine?: (line: string) => void): AgentProcess {
   // Own process group: a terminal's Ctrl-C reaches only the demo, which then stops the agent in order.
-  const child = spawn(process.execPath, [BIN, 'agent'], { env: agentEnv(sim, serial), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // The IPC channel carries nothing: the child's parent-watch sees it close if the demo dies (SIGKILL too).
+  const child = spawn(process.execPath, ['--import', PARENT_WATCH, BIN, 'agent'], {
+    env: agentEnv(sim, serial),
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
+  });
+  child.channel?.unref();
   const lines: string[] = [];
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -73,8 +81,8 @@ export function startAgentProcess(sim: Sim, serial: string, onLine?: (line: stri
       onLine?.(line);
     }
   };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
 
   return {
     pid: child.pid ?? 0,

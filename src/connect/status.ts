@@ -21,6 +21,14 @@ export function formatBytes(n: number): string {
   return formatRate(n).replace('/s', '');
 }
 
+/**
+ * Traffic both ways with the direction spelled out: `to device 1.2 MiB/s (5.0 MiB) · from device 0 B/s
+ * (3.4 KiB)`: the rate now, and in brackets the total so far.
+ */
+export function formatDirections(total: { up: number; down: number }, rate: { up: number; down: number }): string {
+  return `to device ${formatRate(rate.up)} (${formatBytes(total.up)}) · from device ${formatRate(rate.down)} (${formatBytes(total.down)})`;
+}
+
 /** Where a status line goes. */
 export interface StatusLine {
   /** Shows `text` (TTY: now, in place; otherwise at most every `plainIntervalMs`). */

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { echoServer, listen0, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { alive, CLI, spawnNode, START } from '../connect/cli.js';
+import { readBytes } from './bytes.js';
 
 /** Splits a printed shell line into env assignments and arguments (the demo prints no quotes for its defaults). */
 function parseLine(line: string): { env: Record<string, string>; args: string[] } {
@@ -43,15 +44,7 @@ describe('npm start (bin/start.js)', () => {
     const conn = spawnNode(CLI, ['connect', ...connectArgs], env, { binaryStdout: true });
     t.after(() => conn.child.kill('SIGKILL'));
     const data = randomBytesSeeded(256 * 1024, 3);
-    const parts: Buffer[] = [];
-    let n = 0;
-    const got = new Promise<Buffer>((resolve) =>
-      conn.child.stdout.on('data', (d: Buffer) => {
-        parts.push(d);
-        n += d.length;
-        if (n >= data.length) resolve(Buffer.concat(parts));
-      }),
-    );
+    const got = readBytes(conn.child.stdout, data.length);
     conn.child.stdin.write(data);
     assert.equal(sha256(await withTimeout(got, 20_000, 'echo through the demo')), sha256(data));
     await demo.waitFor(/session opened/, 5000);
