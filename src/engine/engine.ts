@@ -14,7 +14,7 @@ import {
   DEFAULT_WORKER_YOUNG_GEN_MB,
 } from '../constants.js';
 import { isErrorCode, TunnelError, toWireError, type WireError } from '../errors.js';
-import { bufferutilLoaded } from './native.js';
+import { maskKind, type MaskKind } from './mask-kernel.js';
 import { failedSummary, startTunnel, validateSpec, type Tunnel } from './tunnel.js';
 import type { ControlMessage, EngineOptions, EngineStats, StartTunnelTask, TunnelSpec, TunnelSummary, WorkerEvent } from './types.js';
 
@@ -37,8 +37,10 @@ export interface Engine {
   stats(): EngineStats;
   close(options?: { graceMs?: number }): Promise<void>;
   readonly threads: number;
-  /** Whether the bufferutil addon loaded (in the main thread; workers report theirs in stats). */
+  /** Whether the main thread masks with the bufferutil addon (workers report theirs in stats). */
   readonly bufferutil: boolean;
+  /** The main thread's masking kernel (workers report theirs in stats). */
+  readonly mask: MaskKind;
   /** Test hook: make a worker thread die of an uncaught exception. Resolves false if no such worker. */
   crashWorker(threadId: number): boolean;
 }
@@ -97,6 +99,7 @@ class Handle implements TunnelHandle {
 class EngineImpl implements Engine {
   readonly threads: number;
   readonly bufferutil: boolean;
+  readonly mask: MaskKind;
   private readonly engineId = randomUUID();
   private readonly defaults: EngineOptions['defaults'];
   private readonly statsIntervalMs: number;
@@ -104,7 +107,7 @@ class EngineImpl implements Engine {
   private readonly handles = new Map<number, Handle>();
   private readonly local = new Map<number, Tunnel>();
   private readonly ports = new Map<number, MessagePort>();
-  private readonly workerBufferutil = new Map<number, boolean>();
+  private readonly workerMask = new Map<number, MaskKind>();
   private seq = 0;
   private readonly capacity: number;
   private closing = false;
@@ -129,7 +132,8 @@ class EngineImpl implements Engine {
     this.capacity = threads * perWorker;
     this.defaults = options.defaults;
     this.statsIntervalMs = options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
-    this.bufferutil = bufferutilLoaded();
+    this.mask = maskKind();
+    this.bufferutil = this.mask === 'native';
     if (threads === 0) {
       this.pool = null;
       return;
@@ -220,7 +224,7 @@ class EngineImpl implements Engine {
     switch (ev.t) {
       case 'hello': {
         this.ports.set(ev.threadId, ev.port);
-        this.workerBufferutil.set(ev.threadId, ev.bufferutil);
+        this.workerMask.set(ev.threadId, ev.mask);
         this.s.workersStarted++;
         ev.port.on('close', () => {
           if (this.ports.get(ev.threadId) === ev.port) {
@@ -314,8 +318,13 @@ class EngineImpl implements Engine {
       bytesUp += t.bytesUp - h.up;
       bytesDown += t.bytesDown - h.down;
     }
+    // Every thread of a process selects the same kernel; report the workers' when there are any.
+    let mask = this.mask;
     let bu = this.bufferutil;
-    for (const v of this.workerBufferutil.values()) bu = bu && v;
+    for (const v of this.workerMask.values()) {
+      mask = v;
+      bu = bu && v === 'native';
+    }
     return {
       threads: this.threads,
       open: this.handles.size,
@@ -330,6 +339,7 @@ class EngineImpl implements Engine {
       workersStarted: this.s.workersStarted,
       workerDeaths: this.s.workerDeaths,
       bufferutil: bu,
+      mask,
     };
   }
 

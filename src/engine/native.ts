@@ -1,17 +1,10 @@
-/** Whether ws will use the bufferutil native addon for masking (it triples throughput here). */
-import { createRequire } from 'node:module';
+/** Kept for the public API (`bufferutilLoaded` is exported from the package root). */
+import { maskKind } from './mask-kernel.js';
 
-let cached: boolean | undefined;
-
-/** True when bufferutil loads in this thread and WS_NO_BUFFER_UTIL does not turn it off. */
+/**
+ * True when this thread masks with the bufferutil addon.
+ * @deprecated use `engine.stats().mask` (`'node' | 'native' | 'js'`): on Node 26.12+ Node's own kernel is preferred.
+ */
 export function bufferutilLoaded(): boolean {
-  if (cached !== undefined) return cached;
-  if (process.env.WS_NO_BUFFER_UTIL) return (cached = false);
-  try {
-    const mod = createRequire(import.meta.url)('bufferutil') as { mask?: unknown };
-    cached = typeof mod.mask === 'function';
-  } catch {
-    cached = false;
-  }
-  return cached;
+  return maskKind() === 'native';
 }

@@ -45,6 +45,7 @@ async function duplex(threads: number): Promise<void> {
     assert.equal(st.bytesDown, SIZE);
     assert.equal(st.open, 0);
     assert.equal(st.bufferutil, true, 'bufferutil must load');
+    assert.equal(st.mask, 'native');
   } finally {
     await engine.close({ graceMs: 1000 });
     await cloud.close();
