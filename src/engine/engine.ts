@@ -58,6 +58,8 @@ class Handle implements TunnelHandle {
   settledUp = false;
   done = false;
   pendingClose: string | undefined | null = null;
+  /** The pending close is the engine's shutdown. */
+  pendingByEngine = false;
   resolveUp!: () => void;
   rejectUp!: (e: TunnelError) => void;
   resolveClosed!: (s: TunnelSummary) => void;
@@ -240,7 +242,7 @@ class EngineImpl implements Engine {
         if (!h) break;
         h.threadId = ev.threadId;
         if (h.pendingClose !== null) {
-          this.ports.get(ev.threadId)?.postMessage({ t: 'close', id: h.id, reason: h.pendingClose } satisfies ControlMessage);
+          this.ports.get(ev.threadId)?.postMessage({ t: 'close', id: h.id, reason: h.pendingClose, engine: h.pendingByEngine } satisfies ControlMessage);
           h.pendingClose = null;
         }
         break;
@@ -350,19 +352,29 @@ class EngineImpl implements Engine {
     return true;
   }
 
-  async close(options: { graceMs?: number } = {}): Promise<void> {
-    const graceMs = options.graceMs ?? DEFAULT_ENGINE_CLOSE_GRACE_MS;
-    if (this.closing) return;
+  private closed: Promise<void> | null = null;
+
+  /** Idempotent: every call returns the one promise of the one shutdown. */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closed ??= this.shutdown(options.graceMs ?? DEFAULT_ENGINE_CLOSE_GRACE_MS);
+    return this.closed;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
     const allClosed = new Promise<void>((resolve) => {
       if (this.handles.size === 0) resolve();
       else this.idleWaiters.push(resolve);
     });
-    for (const t of this.local.values()) t.close('engine closing', Math.max(0, graceMs - 150));
+    for (const t of this.local.values()) t.shutdown('engine closing', Math.max(0, graceMs - 150));
     // Workers destroy what is left a little before the grace ends, so the whole close stays within it.
     const workerGrace = Math.max(0, graceMs - 150);
     for (const port of this.ports.values()) port.postMessage({ t: 'closeAll', reason: 'engine closing', graceMs: workerGrace } satisfies ControlMessage);
-    for (const h of this.handles.values()) if (h.threadId === undefined) h.pendingClose = 'engine closing';
+    for (const h of this.handles.values()) {
+      if (h.threadId !== undefined) continue;
+      h.pendingClose = 'engine closing';
+      h.pendingByEngine = true;
+    }
     const wait = (ms: number): Promise<void> => {
       let timer: NodeJS.Timeout | undefined;
       return Promise.race([allClosed, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));

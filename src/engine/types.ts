@@ -143,7 +143,7 @@ export interface StartTunnelTask {
 
 /** Control messages on the per-worker port, coordinator to worker. */
 export type ControlMessage =
-  | { t: 'close'; id: number; reason?: string }
+  | { t: 'close'; id: number; reason?: string; /** the engine is shutting down (endedBy 'engine') */ engine?: boolean }
   | { t: 'closeAll'; reason?: string; graceMs: number }
   | { t: 'crash' };
 

@@ -34,9 +34,11 @@ function hello(id: string): void {
 function onControl(msg: ControlMessage): void {
   try {
     if (msg.t === 'close') {
-      tunnels.get(msg.id)?.close(msg.reason);
+      const t = tunnels.get(msg.id);
+      if (msg.engine) t?.shutdown(msg.reason);
+      else t?.close(msg.reason);
     } else if (msg.t === 'closeAll') {
-      for (const t of tunnels.values()) t.close(msg.reason, msg.graceMs);
+      for (const t of tunnels.values()) t.shutdown(msg.reason, msg.graceMs);
       setTimeout(() => {
         for (const t of tunnels.values()) t.destroy(msg.reason);
       }, msg.graceMs).unref();
