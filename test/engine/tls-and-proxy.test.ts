@@ -1,33 +1,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { WebSocketServer } from 'ws';
 import { createEngine, TunnelError } from 'c8y-tunnel';
 import { connectProxy } from '../helpers/connect-proxy.js';
 import { closeServer, echoServer, listen0, withTimeout } from '../helpers/net.js';
-import { tlsFixture } from '../helpers/tls.js';
+import { tlsFixture, wssWithCert } from '../helpers/tls.js';
 
 const fixture = (f: string): string => readFileSync(tlsFixture(f), 'utf8');
 
-/** A wss server with a certificate from the test CA, answering `binary` like Cumulocity. */
-async function wssServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = https.createServer({ key: fixture('server.key'), cert: fixture('server.pem') });
-  const wss = new WebSocketServer({ server, handleProtocols: () => 'binary' });
-  wss.on('connection', (ws) => {
-    ws.on('error', () => {});
-    ws.on('message', (d) => ws.send(d));
-  });
-  const port = await listen0(server);
-  return {
-    port,
-    close: () => {
-      for (const c of wss.clients) c.terminate();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
+/** A wss echo server with a certificate from the test CA, answering `binary` like Cumulocity. */
+const wssServer = (): Promise<{ port: number; close(): Promise<void> }> => wssWithCert('server.pem', 'server.key', { echo: true });
 
 async function failure(p: Promise<unknown>): Promise<TunnelError> {
   try {

@@ -1,8 +1,10 @@
 /** The test CA's files (test/fixtures/tls), and a TLS front that terminates TLS before a plain port. */
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
 import { closeServer, listen0 } from './net.js';
 
 /** Path of a file in test/fixtures/tls. */
@@ -24,4 +26,23 @@ export async function tlsFront(port: number, cert = 'server.pem', key = 'server.
   });
   server.on('tlsClientError', () => {});
   return { port: await listen0(server), close: () => closeServer(server, sockets) };
+}
+
+/** A wss server (certificate and key from test/fixtures/tls) answering `binary` like Cumulocity; echoes with `echo`. */
+export async function wssWithCert(cert: string, key: string, opts: { echo?: boolean } = {}): Promise<{ port: number; close(): Promise<void> }> {
+  const server = https.createServer({ key: readFileSync(tlsFixture(key)), cert: readFileSync(tlsFixture(cert)) });
+  server.on('tlsClientError', () => {});
+  const wss = new WebSocketServer({ server, handleProtocols: () => 'binary' });
+  wss.on('connection', (ws) => {
+    ws.on('error', () => {});
+    if (opts.echo) ws.on('message', (d) => ws.send(d));
+  });
+  const port = await listen0(server);
+  return {
+    port,
+    close: () => {
+      for (const c of wss.clients) c.terminate();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
 }
