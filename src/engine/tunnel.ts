@@ -131,6 +131,8 @@ export class Tunnel implements FrameSink {
   private graceOverride: number | undefined;
   private idleMark = 0;
   private idleSince = 0;
+  /** Payload slices of the cloud read being parsed (empty between reads). */
+  private readonly slices: Buffer[] = [];
 
   constructor(id: number, spec: TunnelSpec, hooks: TunnelHooks) {
     this.id = id;
@@ -315,9 +317,8 @@ export class Tunnel implements FrameSink {
     if (this.parser.stopped) return;
     const target = this.target.socket;
     if (this.phase !== SETUP && target && target.writable) {
-      target.cork();
       this.parser.push(chunk);
-      target.uncork();
+      this.flushSlices();
       const queued = target.writableLength;
       this.notePeakDown(queued);
       if (target.writableNeedDrain && !this.cloud.paused && this.cloud.socket) {
@@ -327,6 +328,26 @@ export class Tunnel implements FrameSink {
     } else {
       this.parser.push(chunk);
     }
+  }
+
+  /**
+   * Writes the payload slices of one cloud read to the target as one write: a single slice as it is, two
+   * (a read across one frame boundary) as one writev, more (small messages) copied into one buffer, which
+   * costs less than a Writable.write and an iovec per message (measured: 1 KiB messages).
+   */
+  private flushSlices(): void {
+    const slices = this.slices;
+    const n = slices.length;
+    if (n === 0) return;
+    const target = this.target.socket!;
+    if (n === 1) target.write(slices[0]!);
+    else if (n === 2) {
+      target.cork();
+      target.write(slices[0]!);
+      target.write(slices[1]!);
+      target.uncork();
+    } else target.write(Buffer.concat(slices));
+    slices.length = 0;
   }
 
   /** FrameSink: payload bytes of a data frame. */
@@ -341,8 +362,9 @@ export class Tunnel implements FrameSink {
       }
       if (this.queue.peak > this.c.peakBootstrap) this.c.peakBootstrap = this.queue.peak;
     } else if (target && target.writable) {
+      // Collected, and written when the read is parsed (fromCloud).
       this.c.bytesDown += slice.length;
-      target.write(slice);
+      this.slices.push(slice);
     } else {
       this.c.discarded += slice.length;
     }
@@ -360,6 +382,8 @@ export class Tunnel implements FrameSink {
 
   onClose(code: number, reason: Buffer): void {
     this.cloud.closeReceived = true;
+    // What came before the close frame in this read goes first.
+    this.flushSlices();
     if (this.phase === SETUP) {
       this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: `cloud closed the WebSocket during set-up (${code})` });
       return;
@@ -378,6 +402,7 @@ export class Tunnel implements FrameSink {
   }
 
   onProtocolError(code: number, message: string): void {
+    this.flushSlices();
     const err: ErrorCode = code === CLOSE_TOO_BIG ? 'TUN_ERR_WS_PAYLOAD_TOO_BIG' : 'TUN_ERR_WS_PROTOCOL';
     if (this.phase === SETUP) {
       this.sendClose(code);
