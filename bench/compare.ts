@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { Results, Row } from './lib/types.js';
 
-const LOWER_BETTER = /CpuPerGiB|Us$|Ms$|KiB$|MiB$|Sec$|CpuMsPerSession/;
-const INFO = new Set(['conns', 'mib', 'tunnels', 'roundTrips', 'concurrency', 'operations', 'neighbours', 'neighbourMiB', 'stillOpen', 'stalled', 'agentBaseRssMiB']);
+const LOWER_BETTER = /CpuPerGiB|^cpuRatio$|Us$|Ms$|KiB$|MiB$|Sec$|CpuMsPerSession/;
+const INFO = new Set(['conns', 'mib', 'tunnels', 'roundTrips', 'concurrency', 'operations', 'neighbours', 'neighbourMiB', 'stillOpen', 'stalled', 'agentBaseRssMiB', 'bufferutil']);
 
 function load(file: string): Results {
   const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
@@ -60,7 +60,7 @@ function main(argv: string[]): number {
     for (const [metric, va] of Object.entries(a.metrics)) {
       const vb = b.metrics[metric];
       if (vb === undefined || INFO.has(metric)) continue;
-      if (!all && !/^(mbps|hopCpuPerGiB|p50Us|p99Us|rssPerTunnelKiB|opP50Ms|sessionsPerSec|peakQueuedKiB|arrayBuffersPerTunnelKiB)$/.test(metric)) continue;
+      if (!all && !/^(mbps|hopCpuPerGiB|p50Us|p99Us|rssPerTunnelKiB|opP50Ms|sessionsPerSec|peakQueuedKiB|arrayBuffersPerTunnelKiB|cpuRatio|peakQueuedDownKiB)$/.test(metric)) continue;
       const g = gain(metric, va, vb);
       if (Math.abs(g) < threshold) continue;
       shown++;

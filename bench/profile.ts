@@ -4,7 +4,7 @@
  * Runs matching rows (quick sizes unless --full) with the agent process profiled: `--cpu-prof` (default;
  * prints the top self-time functions of every thread), or clinic flame/doctor (HTML report; clinic needs
  * NO_INSIGHT=1 in a non-interactive shell, set here). Profiles go to bench/results/profiles/.
- * Rows with an agent process in scenarios s1, s2, s4 and s6 can be profiled.
+ * Rows with an agent process in scenarios s1, s2, s4, s6 and s8 can be profiled.
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -26,8 +26,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const scenarioId = target.split('.')[0]!;
   const scenario = SCENARIOS.find((s) => s.id === scenarioId);
-  if (!scenario || !['s1', 's2', 's4', 's6'].includes(scenario.id)) {
-    process.stderr.write(`profile: ${target}: only rows of s1, s2, s4 and s6 run an agent that can be profiled\n`);
+  if (!scenario || !['s1', 's2', 's4', 's6', 's8'].includes(scenario.id)) {
+    process.stderr.write(`profile: ${target}: only rows of s1, s2, s4, s6 and s8 run an agent that can be profiled\n`);
     return 2;
   }
   const dir = join(root, 'bench/results/profiles', `${new Date().toISOString().replace(/[:.]/g, '-')}-${target}-${tool}`);

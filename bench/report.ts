@@ -73,6 +73,17 @@ function scenarioTable(r: Results, s: ScenarioResult): string {
           return [x.label, n(m.p50Us), n(m.p99Us), n(m.p999Us), n(m.meanUs), ratio(m.p50Us, rel), procCell(x, false), status(x)];
         }),
       );
+    case 's8':
+      return table(
+        ['row', 'MB/s', 'agent (or relay 2) CPU-s/GiB', 'baseline CPU-s/GiB', 'CPU ratio', 'peak queued up / down KiB', 'agent peak RSS MiB', 'runs MB/s', 'verified', 'per process: CPU-s/GiB / peak RSS MiB', 'status'],
+        s.rows.map((x) => {
+          const m = x.metrics;
+          const baseKey = x.key.replace(/\.engine(-[a-z]+)?$/, x.key.includes('.wss.') ? '.tlsrelay' : '.relay');
+          const b = baseKey !== x.key ? rowByKey(r, baseKey)?.metrics.hopCpuPerGiB : undefined;
+          const q = m.peakQueuedUpKiB === undefined ? '' : `${n(m.peakQueuedUpKiB, 0)} / ${n(m.peakQueuedDownKiB, 0)}`;
+          return [x.label, n(m.mbps), n(m.hopCpuPerGiB, 2), n(b, 2), m.cpuRatio === undefined ? '' : `${m.cpuRatio.toFixed(2)}×`, q, n(m.agentPeakRssMiB, 0), (x.runs ?? []).map((v) => n(v, 0)).join(', '), x.verified === undefined ? '' : x.verified ? 'yes' : '**NO**', procCell(x, true), status(x)];
+        }),
+      );
     case 's5':
       return table(
         ['row', 'op p50 ms', 'op p99 ms', 'op p99.9 ms', 'sessions/s', 'in flight', 'loaded p50 / p99 ms', 'agent CPU ms/session', 'emulator CPU ms/session', 'per process: CPU-s / peak RSS MiB', 'status'],
@@ -92,6 +103,17 @@ function scenarioTable(r: Results, s: ScenarioResult): string {
   }
 }
 
+/** The hand-written section that says which design choice bought which factor (kept across regenerations). */
+const DESIGN_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../bench/design-factors.md');
+
+function designSection(): string {
+  try {
+    return readFileSync(DESIGN_FILE, 'utf8').trim();
+  } catch {
+    return '_Not written yet (bench/design-factors.md)._';
+  }
+}
+
 /** The markdown document. */
 export function markdown(r: Results, resultsRel: string, svgRel: string): string {
   const e = r.env;
@@ -106,7 +128,7 @@ export function markdown(r: Results, resultsRel: string, svgRel: string): string
       [
         ['CPU', `${e.cpu}, ${e.cores} cores, ${e.memGiB} GiB`],
         ['OS', `Linux ${e.kernel}, open-file limit ${e.openFileLimit}`],
-        ['Node', e.node],
+        ['Node', `${e.node}${e.nodePath ? ` (${e.nodePath}; the harness ran on ${e.harnessNode})` : ''}`],
         ['package', `${e.package} at ${e.commit}${e.dirty ? ' (src modified)' : ''}`],
         ['dependencies', Object.entries(e.deps).map(([k, v]) => `${k} ${v}`).join(', ')],
         ['baseline tools', Object.entries(e.tools).map(([k, v]) => `${k} ${v}`).join(', ')],
@@ -128,6 +150,7 @@ export function markdown(r: Results, resultsRel: string, svgRel: string): string
   for (const s of r.scenarios) {
     out.push(`## ${s.id}. ${s.title}`, '', s.description, '', scenarioTable(r, s), '');
   }
+  out.push('## Which design choice bought which factor', '', '(Hand-written in [bench/design-factors.md](../bench/design-factors.md); the tables above are generated.)', '', designSection(), '');
   return out.join('\n');
 }
 
@@ -159,6 +182,8 @@ export function panels(r: Results): Panel[] {
   if (s6.length) p.push({ title: '6. Engine modes, device to cloud', unit: 'MB/s', bars: s6.map((x) => bar(x, x.metrics.mbps, x.key.replace(/^s6\./, '').replace('threads', 't'))) });
   const s7 = sc('s7');
   if (s7.length) p.push({ title: '7. Stalled reader: bytes one tunnel holds in user space', unit: 'KiB', lowerIsBetter: true, bars: s7.map((x) => bar(x, x.metrics.peakQueuedKiB ?? x.metrics.arrayBuffersPerTunnelKiB, x.key.replace(/^s7\./, ''))) });
+  const s8 = sc('s8').filter((x) => x.kind === 'engine' && !x.key.includes('.frame'));
+  if (s8.length) p.push({ title: '8. Agent CPU per GiB over its baseline fed the same writes', unit: '× baseline', lowerIsBetter: true, bars: s8.map((x) => bar(x, x.metrics.cpuRatio, x.key.replace(/^s8\./, ''))), limit: { value: 1.0, label: 'target 1.0 (0.8 at 64 KiB)' } });
   return p;
 }
 

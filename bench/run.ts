@@ -1,10 +1,10 @@
 /**
- * `npm run bench [-- --quick] [--only s1,s4] [--rows engine] [--out DIR] [--no-docs] [--engine-module dist/index.js]`
+ * `npm run bench [-- --quick] [--only s1,s4] [--rows engine] [--out DIR] [--no-docs] [--engine-module dist/index.js] [--node PATH]`
  *
  * Runs the scenarios, every hop in its own process, and writes bench/results/<date>-<sha>[-quick].json;
  * a full run also regenerates docs/benchmarks.md and docs/benchmarks.svg.
  */
-import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,10 @@ function parseArgs(argv: string[]): Args {
       case '--engine-module':
         a.engineModule = resolve(value());
         break;
+      case '--node':
+        // Every benchmark process (agent, cloud, relays, ends, emulator) runs with this Node binary.
+        process.env.BENCH_NODE = resolve(value());
+        break;
       case '--no-freeze':
         a.freeze = false;
         break;
@@ -63,7 +67,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--help':
       case '-h':
-        process.stdout.write(`usage: npm run bench [-- --quick] [--only s1,s2,...] [--rows <key substring>,...] [--out DIR] [--no-docs] [--no-freeze] [--engine-module <another build's index.js>]\nscenarios: ${SCENARIOS.map((s) => `${s.id} (${s.title})`).join(', ')}\n`);
+        process.stdout.write(`usage: npm run bench [-- --quick] [--only s1,s2,...] [--rows <key substring>,...] [--out DIR] [--no-docs] [--no-freeze] [--engine-module <another build's index.js>] [--node <node binary for every bench process; or BENCH_NODE>]\nscenarios: ${SCENARIOS.map((s) => `${s.id} (${s.title})`).join(', ')}\n`);
         process.exit(0);
         break;
       default:
@@ -100,6 +104,10 @@ function freeze(): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (process.env.BENCH_NODE && !existsSync(process.env.BENCH_NODE)) {
+    process.stderr.write(`bench: --node / BENCH_NODE: no such file ${process.env.BENCH_NODE}\n`);
+    process.exit(2);
+  }
   const t0 = Date.now();
   const startedAt = new Date(t0).toISOString();
   const env = environment(root);
@@ -142,7 +150,7 @@ async function main(): Promise<void> {
   };
   mkdirSync(args.out, { recursive: true });
   const day = startedAt.slice(0, 10);
-  const base = `${day}-${env.commit}${env.dirty ? '-dirty' : ''}${args.mode === 'full' ? '' : `-${args.mode}`}${args.engineModule ? '-ab' : ''}${args.mode === 'full' && !args.engineModule ? '' : `-${startedAt.slice(11, 19).replace(/:/g, '')}`}`;
+  const base = `${day}-${env.commit}${env.dirty ? '-dirty' : ''}${args.mode === 'full' ? '' : `-${args.mode}`}${args.engineModule ? '-ab' : ''}${env.nodePath ? `-node${/^v(\d+)/.exec(env.node)?.[1] ?? 'x'}` : ''}${args.mode === 'full' && !args.engineModule ? '' : `-${startedAt.slice(11, 19).replace(/:/g, '')}`}`;
   const file = join(args.out, `${base}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   const svg = join(args.out, `${base}.svg`);

@@ -3,19 +3,23 @@
  *
  *   direct      loadgen -> target
  *   relay       loadgen -> node relay -> node relay -> target              (2 hops, pipe())
+ *   tlsrelay    loadgen -> node relay =TLS=> node relay -> target          (2 hops, pipe(); TCP-to-TLS baseline)
  *   socat       loadgen -> socat -> socat -> target                        (2 hops, -b 65536)
  *   engine      loadgen <- cloud (ws server, relays) <- engine -> target   (2 hops: agent and cloud)
  *   naive       loadgen <- cloud <- naive ws tunnel -> target              (2 hops)
  *   websockify  loadgen <- websockify <- naive ws tunnel -> target         (2 hops, Debian websockify as the cloud)
  *
  * The engine dials both legs, as a device agent does; the cloud hop relays each device WebSocket to the
- * load generator, as Cumulocity relays it to the user's client.
+ * load generator, as Cumulocity relays it to the user's client. With `wss` the cloud leg is TLS (the test
+ * CA's certificate for 127.0.0.1, test/fixtures/tls), as in every real deployment.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { EngineOptions, TunnelSpec } from 'c8y-tunnel';
 import { startNode, type Proc } from './ipc.js';
 import { haveCommand, startExternal, type ExtProc } from './procstat.js';
 
-export type ChainKind = 'direct' | 'relay' | 'socat' | 'engine' | 'naive' | 'websockify';
+export type ChainKind = 'direct' | 'relay' | 'tlsrelay' | 'socat' | 'engine' | 'naive' | 'websockify';
 export type Role = 'sink' | 'source' | 'echo' | 'pinger';
 
 /** Why a baseline cannot run, with the fix; undefined when it can. */
@@ -35,6 +39,16 @@ export interface ChainOptions {
   agentExecArgv?: string[];
   agentEnv?: Record<string, string>;
   distDir: string;
+  /** engine/naive: the cloud leg is wss (TLS) instead of ws. */
+  wss?: boolean;
+  /** engine/naive: the cloud sends what the load generator writes as WebSocket messages of exactly this many bytes. */
+  msgSize?: number;
+}
+
+/** The test CA's TLS files (certificate for 127.0.0.1 and localhost), from the repository. */
+function tlsFiles(distDir: string): { certFile: string; keyFile: string; caFile: string } {
+  const dir = resolve(distDir, '../../test/fixtures/tls');
+  return { certFile: `${dir}/server.pem`, keyFile: `${dir}/server.key`, caFile: `${dir}/ca.pem` };
 }
 
 /** One set of connections through the chain. */
@@ -76,7 +90,7 @@ export class Chain {
       startNode('target', p('tcp-end'), q).then((x) => (c.target = x)),
       startNode('loadgen', p('tcp-end'), q).then((x) => (c.loadgen = x)),
     ];
-    if (o.kind === 'relay') {
+    if (o.kind === 'relay' || o.kind === 'tlsrelay') {
       starts.push(startNode('relay1', p('relay'), q).then((x) => (c.relays[0] = x)));
       starts.push(startNode('relay2', p('relay'), q).then((x) => (c.relays[1] = x)));
     }
@@ -93,7 +107,7 @@ export class Chain {
       starts.push(
         startNode('cloud', p('cloud'), q).then(async (x) => {
           c.cloud = x;
-          c.cloudPort = (await x.call<{ port: number }>('listen', {})).port;
+          c.cloudPort = (await x.call<{ port: number }>('listen', o.wss ? { tls: tlsFiles(o.distDir) } : {})).port;
         }),
       );
     }
@@ -122,9 +136,12 @@ export class Chain {
       case 'direct':
         loadgen = (await this.loadgen.call<{ group: number }>('dial', { port: t.port, count: n, role: loadRole }, timeoutMs)).group;
         break;
-      case 'relay': {
-        const r2 = await this.relays[1]!.call<{ port: number }>('listen', { toPort: t.port });
-        const r1 = await this.relays[0]!.call<{ port: number }>('listen', { toPort: r2.port });
+      case 'relay':
+      case 'tlsrelay': {
+        // TCP-to-TLS: the relay next to the target (the agent's place) accepts TLS, the first one dials it.
+        const f = this.kind === 'tlsrelay' ? tlsFiles(this.o.distDir) : null;
+        const r2 = await this.relays[1]!.call<{ port: number }>('listen', { toPort: t.port, ...(f ? { tlsIn: { certFile: f.certFile, keyFile: f.keyFile } } : {}) });
+        const r1 = await this.relays[0]!.call<{ port: number }>('listen', { toPort: r2.port, ...(f ? { tlsOut: { caFile: f.caFile } } : {}) });
         loadgen = (await this.loadgen.call<{ group: number }>('dial', { port: r1.port, count: n, role: loadRole }, timeoutMs)).group;
         break;
       }
@@ -143,10 +160,12 @@ export class Chain {
           this.externals.push(w);
           url = `ws://127.0.0.1:${w.port}/service/remoteaccess/device/`;
         } else {
-          url = `ws://127.0.0.1:${this.cloudPort}/service/remoteaccess/device/`;
+          url = `${this.o.wss ? 'wss' : 'ws'}://127.0.0.1:${this.cloudPort}/service/remoteaccess/device/`;
         }
-        const prefix = `r${l.port}-${++this.keySeq}-`;
-        open = await this.agent!.call<NonNullable<Link['open']>>('open', { count: n, host: '127.0.0.1', port: t.port, url, keyPrefix: prefix, spec: this.o.spec ?? {}, timeoutMs: timeoutMs - 5_000 }, timeoutMs);
+        const prefix = `r${l.port}${this.o.msgSize ? `m${this.o.msgSize}` : ''}-${++this.keySeq}-`;
+        const spec: Partial<TunnelSpec> = { ...this.o.spec };
+        if (this.o.wss) spec.tls = { ...spec.tls, ca: [readFileSync(tlsFiles(this.o.distDir).caFile, 'utf8')] };
+        open = await this.agent!.call<NonNullable<Link['open']>>('open', { count: n, host: '127.0.0.1', port: t.port, url, keyPrefix: prefix, spec, timeoutMs: timeoutMs - 5_000 }, timeoutMs);
         if (open.failed > 0) throw new Error(`${open.failed} of ${n} tunnels failed: ${open.firstError}`);
         await this.loadgen.call('waitConns', { group: loadgen, count: n, timeoutMs }, timeoutMs + 1_000);
       }

@@ -42,12 +42,16 @@ export function environment(root: string): Environment {
   } catch {
     // not Linux
   }
+  // The benchmark processes may run another Node than the harness (`--node PATH`, BENCH_NODE).
+  const other = process.env.BENCH_NODE && process.env.BENCH_NODE !== process.execPath ? process.env.BENCH_NODE : undefined;
+  const node = other ? commandOutput(other, ['--version']) || 'unknown' : process.version;
   return {
+    ...(other ? { nodePath: other, harnessNode: process.version } : {}),
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: availableParallelism(),
     memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     kernel: release(),
-    node: process.version,
+    node,
     package: `${pkg.name}@${pkg.version}`,
     commit: git(['rev-parse', '--short', 'HEAD'], root) || 'unknown',
     dirty: git(['status', '--porcelain', '--', 'src'], root) !== '',

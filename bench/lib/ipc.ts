@@ -141,6 +141,14 @@ export interface StartOptions {
   quiet?: boolean;
 }
 
+/**
+ * The Node binary every benchmark process runs with: BENCH_NODE (set by `--node PATH`) or the harness's own.
+ * The harness itself stays on the machine's Node; only the measured processes change.
+ */
+export function benchNode(): string {
+  return process.env.BENCH_NODE || process.execPath;
+}
+
 /** Starts a Node benchmark process and waits for its `ready`. */
 export async function startNode(name: string, script: string, opts: StartOptions = {}): Promise<Proc> {
   const env = { ...process.env, ...opts.env };
@@ -168,7 +176,7 @@ export async function startNode(name: string, script: string, opts: StartOptions
     ctrlServer = net.createServer();
     await new Promise<void>((r) => ctrlServer!.listen(ctrlPath, r));
     const [cmd, ...wrapArgs] = opts.wrap;
-    child = spawn(cmd!, [...wrapArgs, process.execPath, ...(opts.execArgv ?? []), script, ...(opts.args ?? [])], {
+    child = spawn(cmd!, [...wrapArgs, benchNode(), ...(opts.execArgv ?? []), script, ...(opts.args ?? [])], {
       env: { ...env, BENCH_CTRL: ctrlPath },
       stdio: ['ignore', 'inherit', 'inherit'],
       cwd: opts.cwd,
@@ -182,7 +190,7 @@ export async function startNode(name: string, script: string, opts: StartOptions
     onLines(sock, (line) => onReply(JSON.parse(line) as Reply));
     sendRaw = (m) => sock.write(JSON.stringify(m) + '\n');
   } else {
-    child = spawn(process.execPath, [...(opts.execArgv ?? []), script, ...(opts.args ?? [])], {
+    child = spawn(benchNode(), [...(opts.execArgv ?? []), script, ...(opts.args ?? [])], {
       env,
       stdio: [...stdio, 'ipc'],
       cwd: opts.cwd,

@@ -35,5 +35,6 @@ export function latencySummary(us: number[]): { p50: number; p99: number; p999: 
   return { p50: round(percentile(s, 50), 1), p99: round(percentile(s, 99), 1), p999: round(percentile(s, 99.9), 1), mean: round(mean, 1), max: round(s[s.length - 1] ?? NaN, 1), n: us.length };
 }
 
-export const MiB = 1024 * 1024;
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;

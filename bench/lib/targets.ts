@@ -31,5 +31,23 @@ export function evaluateTargets(s: ScenarioResult[]): Target[] {
   out.push({ id: 'setup-p50', text: 'operation to SUCCESSFUL p50 at most 2 ms', value: op, unit: 'ms', limit: 2, met: op === null ? null : op <= 2 });
   const rate = metric(s, 's5.agent', 'sessionsPerSec');
   out.push({ id: 'setup-rate', text: 'at least 1,000 session setups per second', value: rate, unit: 'sessions/s', limit: 1000, met: rate === null ? null : rate >= 1000 });
+  // Issue 10: the agent's CPU per GiB against the baseline fed the same write sizes, same run (scenario 8).
+  const ratio = (id: string, dir: 'd2c' | 'c2d', shape: string, text: string, limit: number, baseKind = 'relay'): void => {
+    const key = `s8.${dir}.${shape}.engine`;
+    const baseKey = `s8.${dir}.${shape}.${baseKind}`;
+    const v = metric(s, key, 'cpuRatio');
+    out.push({ id, text: `${text}: agent CPU per GiB at most ${limit.toFixed(1)}× the ${baseKind === 'relay' ? 'plain Node relay' : 'TCP-to-TLS Node relay'} fed the same writes`, value: v, unit: '× baseline CPU-s/GiB', limit, baseline: { key: `${baseKey} (CPU-s/GiB of the relay next to the target)`, value: metric(s, baseKey, 'hopCpuPerGiB') }, met: v === null ? null : v <= limit });
+  };
+  ratio('cpu-d2c-64k', 'd2c', 'w64k', 'device to cloud, target writes 64 KiB', 0.8);
+  ratio('cpu-c2d-64k', 'c2d', 'm64k', 'cloud to device, 64 KiB messages', 0.8);
+  ratio('cpu-c2d-16k', 'c2d', 'm16k', 'cloud to device, 16 KiB messages', 1.0);
+  ratio('cpu-c2d-1k', 'c2d', 'm1k', 'cloud to device, 1 KiB messages', 1.0);
+  ratio('cpu-d2c-1k', 'd2c', 'w1k', 'device to cloud, target writes 1 KiB', 1.0);
+  ratio('cpu-wss-d2c', 'd2c', 'wss', 'device to cloud over wss', 1.0, 'tlsrelay');
+  ratio('cpu-wss-c2d', 'c2d', 'wss', 'cloud to device over wss', 1.0, 'tlsrelay');
+  const frameKey = s.flatMap((x) => x.rows).find((r) => /^s8\.c2d\.frame\d+m\.engine$/.test(r.key))?.key;
+  const queued = frameKey ? metric(s, frameKey, 'peakQueuedDownKiB') : null;
+  // The default high-water mark (256 KiB) plus one read (the issue's shared reads are at most 1 MiB).
+  out.push({ id: 'frame-streamed', text: 'one huge WebSocket frame streams to the target: the tunnel queues at most the high-water mark plus one read', value: queued, unit: 'KiB queued toward the target', limit: 256 + 1024, baseline: { key: `${frameKey ?? 's8.c2d.frame64m.engine'} (agent peak RSS MiB)`, value: frameKey ? metric(s, frameKey, 'agentPeakRssMiB') : null }, met: queued === null ? null : queued <= 256 + 1024 });
   return out;
 }

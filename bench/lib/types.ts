@@ -56,7 +56,12 @@ export interface Environment {
   cores: number;
   memGiB: number;
   kernel: string;
+  /** Node version of the benchmark processes. */
   node: string;
+  /** The Node binary of the benchmark processes when it is not the harness's own (`--node`, BENCH_NODE). */
+  nodePath?: string;
+  /** The harness's Node version, when the benchmark processes ran another. */
+  harnessNode?: string;
   package: string;
   commit: string;
   dirty: boolean;

@@ -2,9 +2,13 @@
  * The bench's cloud endpoint, in its own process: a WebSocket server on the CRA device path that answers
  * `binary` like Cumulocity and, per connection key, either relays to a TCP port on this host (the way the
  * cloud relays to the user's client; websockify works the same way) or holds the session and discards
- * what arrives. Key `r<port>-<n>` relays to 127.0.0.1:<port>; any other key holds.
+ * what arrives. Key `r<port>-<n>` relays to 127.0.0.1:<port>; `r<port>m<size>-<n>` does the same but
+ * sends what the load generator writes as WebSocket messages of exactly <size> bytes (the way a client such
+ * as go-c8y-cli sends one message per 1 KiB read); any other key holds. `listen({ tls })` serves wss.
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { serve } from '../lib/ipc.js';
@@ -13,7 +17,7 @@ const HWM = 256 * 1024;
 let open = 0;
 let received = 0;
 
-function relay(ws: WebSocket, port: number): void {
+function relay(ws: WebSocket, port: number, msgSize: number): void {
   const tcp = net.connect({ host: '127.0.0.1', port, noDelay: true });
   let wsPaused = false;
   let tcpPaused = false;
@@ -36,7 +40,7 @@ function relay(ws: WebSocket, port: number): void {
       ws.resume();
     }
   });
-  tcp.on('data', (d: Buffer) => {
+  const send = (d: Buffer): void => {
     if (ws.bufferedAmount + d.length > HWM && !tcpPaused) {
       tcpPaused = true;
       tcp.pause();
@@ -47,15 +51,49 @@ function relay(ws: WebSocket, port: number): void {
     } else {
       ws.send(d, { binary: true });
     }
+  };
+  if (!msgSize) {
+    tcp.on('data', send);
+    return;
+  }
+  // Exact-size messages: whole messages are sent from each read as slices, a partial one is carried over.
+  let carry: Buffer[] = [];
+  let carried = 0;
+  tcp.on('data', (d: Buffer) => {
+    let off = 0;
+    if (carried > 0) {
+      const need = msgSize - carried;
+      if (d.length < need) {
+        carry.push(d);
+        carried += d.length;
+        return;
+      }
+      carry.push(d.subarray(0, need));
+      send(Buffer.concat(carry, msgSize));
+      carry = [];
+      carried = 0;
+      off = need;
+    }
+    for (; d.length - off >= msgSize; off += msgSize) send(d.subarray(off, off + msgSize));
+    if (off < d.length) {
+      carry.push(d.subarray(off));
+      carried = d.length - off;
+    }
+  });
+  tcp.on('end', () => {
+    if (carried > 0) send(Buffer.concat(carry, carried));
+    carry = [];
+    carried = 0;
   });
 }
 
 serve({
-  async listen(a: { maxPayload?: number }) {
+  /** `tls`: PEM files of the certificate and key; the server then speaks wss. */
+  async listen(a: { maxPayload?: number; tls?: { certFile: string; keyFile: string } }) {
+    const server = a.tls ? https.createServer({ cert: readFileSync(a.tls.certFile), key: readFileSync(a.tls.keyFile) }) : null;
+    server?.on('tlsClientError', () => {});
     const wss = new WebSocketServer({
-      port: 0,
-      host: '127.0.0.1',
-      backlog: 4096,
+      ...(server ? { server } : { port: 0, host: '127.0.0.1', backlog: 4096 }),
       perMessageDeflate: false,
       maxPayload: a.maxPayload ?? 64 * 1024 * 1024,
       clientTracking: false,
@@ -69,12 +107,13 @@ serve({
       ws.on('error', () => {});
       ws.once('close', () => open--);
       const key = (req.url ?? '').split('/').pop() ?? '';
-      const m = /^r(\d+)-/.exec(key);
-      if (m) relay(ws, Number(m[1]));
+      const m = /^r(\d+)(?:m(\d+))?-/.exec(key);
+      if (m) relay(ws, Number(m[1]), Number(m[2] ?? 0));
       else ws.on('message', (d: Buffer) => (received += d.length));
     });
-    await new Promise<void>((r) => wss.once('listening', () => r()));
-    return { port: (wss.address() as net.AddressInfo).port };
+    if (server) await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, r));
+    else await new Promise<void>((r) => wss.once('listening', () => r()));
+    return { port: ((server ?? wss).address() as net.AddressInfo).port };
   },
   conns: () => open,
   received: () => received,

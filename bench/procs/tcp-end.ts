@@ -18,6 +18,8 @@ interface Conn {
   tx: number;
   bad: boolean;
   toSend: number;
+  /** Bytes per write() of a source (default 64 KiB): the write size the far end is fed. */
+  chunk: number;
 }
 
 interface Group {
@@ -47,7 +49,7 @@ function group(id: number): Group {
 
 function attach(g: Group, s: net.Socket): void {
   s.setNoDelay(true);
-  const c: Conn = { s, rx: 0, rxPhase: 0, tx: 0, bad: false, toSend: 0 };
+  const c: Conn = { s, rx: 0, rxPhase: 0, tx: 0, bad: false, toSend: 0, chunk: CHUNK };
   g.conns.push(c);
   g.accepted++;
   s.on('error', () => {});
@@ -81,7 +83,7 @@ function checkDone(g: Group): void {
 
 function pump(g: Group, c: Conn): void {
   while (c.toSend > 0) {
-    const n = Math.min(CHUNK, c.toSend);
+    const n = Math.min(c.chunk, c.toSend);
     const b = slice(c.tx, n);
     c.tx += n;
     c.toSend -= n;
@@ -168,8 +170,8 @@ serve({
     const bytes = g.conns.reduce((n, c) => n + c.rxPhase, 0);
     return { bytes, exact: g.conns.every((c) => c.rxPhase === g.target), verified: g.conns.every((c) => !c.bad), firstAt: g.firstAt, lastAt: g.lastAt, conns: g.conns.length };
   },
-  /** Sends `bytesPerConn` pattern bytes on every connection; resolves when all are handed to the kernel. */
-  async send(a: { group: number; bytesPerConn: number }) {
+  /** Sends `bytesPerConn` pattern bytes on every connection in writes of `chunk` bytes (<= 1 MiB, default 64 KiB); resolves when all are handed to the kernel. */
+  async send(a: { group: number; bytesPerConn: number; chunk?: number }) {
     const g = group(a.group);
     const startedAt = now();
     await new Promise<void>((resolve) => {
@@ -177,6 +179,7 @@ serve({
       g.sendDone = resolve;
       if (g.sending === 0) resolve();
       for (const c of g.conns) {
+        c.chunk = a.chunk ?? CHUNK;
         c.toSend += a.bytesPerConn;
         pump(g, c);
       }

@@ -3,6 +3,7 @@ import type { Ctx } from '../lib/context.js';
 import type { ScenarioResult } from '../lib/types.js';
 import { scenario3 } from './idle.js';
 import { scenario4 } from './latency.js';
+import { scenario8 } from './shapes.js';
 import { scenario5 } from './setup.js';
 import { scenario7 } from './stall.js';
 import { scenario1, scenario2, scenario6 } from './throughput.js';
@@ -21,4 +22,5 @@ export const SCENARIOS: Scenario[] = [
   { id: 's5', title: 'session set-up', run: scenario5 },
   { id: 's6', title: 'engine modes', run: scenario6 },
   { id: 's7', title: 'stalled reader', run: scenario7 },
+  { id: 's8', title: 'traffic shapes (write and message sizes, wss, mask, one huge frame)', run: scenario8 },
 ];

@@ -13,6 +13,7 @@ import type { Row, ScenarioResult } from '../lib/types.js';
 const LABEL: Record<ChainKind, string> = {
   direct: 'direct TCP',
   relay: 'plain Node relay x2',
+  tlsrelay: 'plain Node relay x2, TLS between them',
   socat: 'socat x2',
   naive: 'naive ws tunnel + bench cloud',
   websockify: 'naive ws tunnel + websockify',

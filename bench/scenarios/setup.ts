@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cpuDelta, failed, skipped, snap, wanted, type Ctx } from '../lib/context.js';
-import { startNode, type Proc } from '../lib/ipc.js';
+import { benchNode, startNode, type Proc } from '../lib/ipc.js';
 import { PeakSampler } from '../lib/procstat.js';
 import { round } from '../lib/stats.js';
 import type { Row, ScenarioResult } from '../lib/types.js';
@@ -45,7 +45,7 @@ async function setupRow(ctx: Ctx, key: string, label: string, threads: number): 
     const deviceId = await sim.call<string>('device', { serial });
     const t = await target.call<{ group: number; port: number }>('listen', { role: 'sink' });
     const args = [cli, 'agent', '--host', info.httpUrl, '--mqtt-url', info.mqttUrl, '--tenant', info.tenant, '--user', `device_${serial}`, '--device-id', serial, '--log-level', 'error', '--log-format', 'json', '--threads', String(threads), '--max-sessions', '10000'];
-    agent = spawn(process.execPath, args, { env: { ...process.env, C8Y_PASSWORD: info.devicePassword }, stdio: ['ignore', 'ignore', 'pipe'] });
+    agent = spawn(benchNode(), args, { env: { ...process.env, C8Y_PASSWORD: info.devicePassword }, stdio: ['ignore', 'ignore', 'pipe'] });
     agent.stderr!.on('data', (d: Buffer) => (agentErr = (agentErr + d.toString()).slice(-2000)));
     const agentPid = agent.pid!;
     await sim.call('waitAgent', { serial, timeoutMs: 30_000 }, 35_000);

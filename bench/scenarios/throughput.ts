@@ -25,6 +25,16 @@ export interface ThroughputSpec {
   warmup: number;
   runs: number;
   direction: Direction;
+  /** Bytes per write() of the source (the target d2c, the load generator c2d); default 64 KiB. */
+  writeSize?: number;
+  /** engine/naive: the cloud sends WebSocket messages of exactly this many bytes (cloud to device). */
+  msgSize?: number;
+  /** engine/naive: wss on the cloud leg. */
+  wss?: boolean;
+  /** Extra environment of the agent process (C8Y_TUNNEL_MASK, WS_NO_BUFFER_UTIL, ...). */
+  agentEnv?: Record<string, string>;
+  /** Key of the row in the same group this one's CPU is divided by (metrics.cpuRatio). */
+  baseline?: string;
 }
 
 /**
@@ -65,6 +75,9 @@ class ThroughputRow {
       const co = chainOptions(ctx, t.chain);
       if (t.engine) co.engine = t.engine;
       if (t.spec) co.spec = t.spec;
+      if (t.wss) co.wss = true;
+      if (t.msgSize) co.msgSize = t.msgSize;
+      if (t.agentEnv) co.agentEnv = { ...co.agentEnv, ...t.agentEnv };
       this.chain = await Chain.start(co);
       const d2c = t.direction === 'd2c';
       ctx.progress(`${t.key}: opening ${t.conns} connection(s)`);
@@ -89,7 +102,7 @@ class ThroughputRow {
     await dst.p.call('arm', { group: dst.g, bytesPerConn });
     const t0 = performance.now();
     const [, w] = await Promise.all([
-      src.p.call('send', { group: src.g, bytesPerConn }, 900_000),
+      src.p.call('send', { group: src.g, bytesPerConn, ...(this.t.writeSize ? { chunk: this.t.writeSize } : {}) }, 900_000),
       dst.p.call<{ verified: boolean; exact: boolean }>('wait', { group: dst.g, timeoutMs: 600_000 }, 900_000),
     ]);
     return { sec: (performance.now() - t0) / 1000, verified: w.verified, exact: w.exact };
@@ -146,6 +159,17 @@ class ThroughputRow {
       if (agent) metrics.agentPeakRssMiB = agent.peakRssMiB;
       if (this.link?.open) metrics.setupP50Ms = this.link.open.setupP50Ms;
       await this.chain!.disconnect(this.link!);
+      if (t.chain === 'engine') {
+        // The engine's own peaks of bytes queued in user space per tunnel, from the summaries.
+        const pk = await this.chain!.agent!.call<{ tunnels: number; maxUp: number; maxDown: number }>('peaks');
+        if (pk.tunnels > 0) {
+          metrics.peakQueuedUpKiB = round(pk.maxUp / 1024, 1);
+          metrics.peakQueuedDownKiB = round(pk.maxDown / 1024, 1);
+        }
+        // Whether the agent masked natively (1) or in JavaScript (0): says what a -jsmask row measured.
+        const st = await this.chain!.agent!.call<{ bufferutil?: boolean }>('stats');
+        if (typeof st.bufferutil === 'boolean') metrics.bufferutil = st.bufferutil ? 1 : 0;
+      }
       return { key: t.key, label: t.label, kind: this.kind, status: 'ok', metrics, procs, runs: this.mbps, verified: this.verified, foreignCpuSec: round(this.foreign, 2) };
     } catch (err) {
       return failed(t.key, t.label, this.kind, err);
@@ -158,17 +182,27 @@ class ThroughputRow {
 /** Runs rows with their runs interleaved; all rows of a group must have the same number of runs. */
 export async function throughputGroup(ctx: Ctx, specs: ThroughputSpec[]): Promise<Row[]> {
   const rows = specs.map((t) => new ThroughputRow(ctx, t));
-  for (const r of rows) await r.start();
+  // Chains start (and warm up) side by side: nothing is measured yet, and process start-up is mostly waiting.
+  await Promise.all(rows.map((r) => r.start()));
   const runs = Math.max(0, ...specs.map((t) => t.runs));
   for (let i = 0; i < runs; i++) for (const r of rows) await r.run(i);
   const out: Row[] = [];
   for (const r of rows) out.push(await r.finish());
+  // The CPU ratio of the agent's hop to its baseline's hop (the relay next to the target), same run.
+  specs.forEach((t, i) => {
+    const row = out[i]!;
+    const base = out.find((x) => x.key === t.baseline);
+    const a = row.metrics.hopCpuPerGiB;
+    const b = base?.metrics.hopCpuPerGiB;
+    if (row.status === 'ok' && a !== undefined && b) row.metrics.cpuRatio = round(a / b, 3);
+  });
   return out;
 }
 
 const CHAIN_LABEL: Record<ChainKind, string> = {
   direct: 'direct TCP (physical limit)',
   relay: 'plain Node relay x2 (pipe)',
+  tlsrelay: 'plain Node relay x2 (pipe), TLS between them',
   socat: 'socat -b 65536 x2',
   naive: 'naive ws tunnel + bench cloud',
   websockify: 'naive ws tunnel + websockify',

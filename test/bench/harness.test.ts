@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const benchDir = resolve(fileURLToPath(import.meta.url), '../../../bench');
+const TARGET_IDS = ['cpu-per-gib', 'throughput-d2c', 'throughput-c2d', 'idle-rss', 'rtt', 'setup-p50', 'setup-rate', 'cpu-d2c-64k', 'cpu-c2d-64k', 'cpu-c2d-16k', 'cpu-c2d-1k', 'cpu-d2c-1k', 'cpu-wss-d2c', 'cpu-wss-c2d', 'frame-streamed'];
 
 interface Row {
   key: string;
@@ -32,7 +33,7 @@ function run(script: string, args: string[], timeoutMs: number): Promise<{ code:
 test('a tiny run of every scenario writes verified results, a report and a chart', { timeout: 90_000 }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'bench-test-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  const r = await run('run.js', ['--tiny', '--out', out, '--no-docs'], 85_000);
+  const r = await run('run.js', ['--tiny', '--only', 's1,s2,s3,s4,s5,s6,s7', '--out', out, '--no-docs'], 85_000);
   assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stdout}\n${r.stderr.slice(-3000)}`);
   const files = readdirSync(out);
   const json = files.find((f) => /-tiny-\d{6}\.json$/.test(f));
@@ -97,10 +98,58 @@ test('a tiny run of every scenario writes verified results, a report and a chart
   const stall = ok('s7.d2c.engine-t0');
   assert.equal(stall.verified, true, 'the stalled tunnel delivered every byte after the reader resumed');
   assert.equal(stall.metrics.stalled, 1, 'the source was blocked while the reader stalled');
-  assert.deepEqual(res.targets.map((x) => x.id), ['cpu-per-gib', 'throughput-d2c', 'throughput-c2d', 'idle-rss', 'rtt', 'setup-p50', 'setup-rate']);
+  assert.deepEqual(res.targets.map((x) => x.id), TARGET_IDS);
 
   // Comparing a file with itself reports no change.
   const c = await run('compare.js', [join(out, json), join(out, json)], 10_000);
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /no figure moved/);
+});
+
+test('a tiny run of the traffic-shape rows (s8): every row verified, beside its baseline, with CPU ratios and targets', { timeout: 240_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-test-s8-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const r = await run('run.js', ['--tiny', '--only', 's8', '--out', out, '--no-docs'], 235_000);
+  assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stdout}\n${r.stderr.slice(-3000)}`);
+  const json = readdirSync(out).find((f) => /-tiny-\d{6}\.json$/.test(f));
+  assert.ok(json, 'results file');
+  const res = JSON.parse(readFileSync(join(out, json), 'utf8')) as { scenarios: Array<{ id: string; rows: Row[] }>; targets: Array<{ id: string; met: boolean | null; value: number | null }> };
+  assert.deepEqual(res.scenarios.map((s) => s.id), ['s8']);
+  const rows = new Map(res.scenarios[0]!.rows.map((x) => [x.key, x]));
+  const pairs: Array<[engine: string, baseline: string]> = [
+    ['s8.d2c.w64k.engine', 's8.d2c.w64k.relay'],
+    ['s8.d2c.w64k.engine-jsmask', 's8.d2c.w64k.relay'],
+    ['s8.d2c.w1k.engine', 's8.d2c.w1k.relay'],
+    ['s8.c2d.m64k.engine', 's8.c2d.m64k.relay'],
+    ['s8.c2d.m16k.engine', 's8.c2d.m16k.relay'],
+    ['s8.c2d.m1k.engine', 's8.c2d.m1k.relay'],
+    ['s8.d2c.wss.engine', 's8.d2c.wss.tlsrelay'],
+    ['s8.c2d.wss.engine', 's8.c2d.wss.tlsrelay'],
+  ];
+  const ok = (key: string): Row => {
+    const x = rows.get(key);
+    assert.ok(x, `row ${key} present`);
+    assert.equal(x.status, 'ok', `${key}: ${x.reason ?? ''}`);
+    // Every byte arrived exactly once and in order (the sink compares the pattern byte for byte).
+    assert.equal(x.verified, true, `${key} verified`);
+    assert.ok(x.metrics.mbps! > 0 && typeof x.metrics.hopCpuPerGiB === 'number', `${key} MB/s and CPU-s/GiB`);
+    for (const p of x.procs ?? []) assert.equal(typeof p.cpuPerGiB, 'number', `${key} ${p.name} CPU-s/GiB`);
+    return x;
+  };
+  for (const [e, b] of pairs) {
+    ok(b);
+    const x = ok(e);
+    assert.deepEqual(x.procs!.map((p) => p.role), ['agent', 'cloud', 'target', 'loadgen']);
+    assert.ok(x.metrics.cpuRatio === undefined || x.metrics.cpuRatio >= 0, `${e} cpuRatio`);
+    assert.equal(typeof x.metrics.peakQueuedDownKiB, 'number', `${e} peak queued`);
+  }
+  assert.equal(rows.get('s8.d2c.w64k.engine-jsmask')!.metrics.bufferutil, 0, 'the JS-mask row ran without bufferutil');
+  assert.deepEqual(ok('s8.d2c.wss.tlsrelay').procs!.map((p) => p.role), ['relay1', 'relay2', 'target', 'loadgen']);
+  const frame = ok('s8.c2d.frame4m.engine');
+  assert.ok(frame.metrics.agentPeakRssMiB! > 0 && typeof frame.metrics.peakQueuedDownKiB === 'number', 'the frame row reports peak RSS and peak queued');
+  assert.deepEqual(res.targets.map((x) => x.id), TARGET_IDS);
+  assert.equal(res.targets.find((x) => x.id === 'frame-streamed')!.value, frame.metrics.peakQueuedDownKiB);
+  const md = readFileSync(join(out, json.replace(/\.json$/, '.md')), 'utf8');
+  assert.match(md, /## s8\. Traffic shapes/);
+  assert.match(md, /## Which design choice bought which factor/);
 });
