@@ -61,6 +61,8 @@ export interface TunnelHooks {
  * frame, before the next socket reads), so an idle tunnel holds no read buffer.
  */
 const READ_SIZE = 256 * KiB;
+/** Below this average size, the payload slices of one cloud read are copied into one buffer (flushSlices). */
+const SMALL_SLICE = 4 * KiB;
 /** A read never takes the tunnel more than this past its high-water mark (or bootstrap bound). */
 const READ_SLACK = 64 * KiB;
 let shared: Buffer | null = null;
@@ -331,22 +333,29 @@ export class Tunnel implements FrameSink {
   }
 
   /**
-   * Writes the payload slices of one cloud read to the target as one write: a single slice as it is, two
-   * (a read across one frame boundary) as one writev, more (small messages) copied into one buffer, which
-   * costs less than a Writable.write and an iovec per message (measured: 1 KiB messages).
+   * Writes the payload slices of one cloud read to the target as one write: a single slice as it is,
+   * several as one writev under cork(); small slices (messages of a few KiB) are copied into one buffer
+   * instead, which costs less than a Writable.write and an iovec each. Copying large slices cost as much
+   * as the write syscall itself in a profile (16 KiB messages), hence the threshold.
    */
   private flushSlices(): void {
     const slices = this.slices;
     const n = slices.length;
     if (n === 0) return;
     const target = this.target.socket!;
-    if (n === 1) target.write(slices[0]!);
-    else if (n === 2) {
-      target.cork();
+    if (n === 1) {
       target.write(slices[0]!);
-      target.write(slices[1]!);
-      target.uncork();
-    } else target.write(Buffer.concat(slices));
+    } else {
+      let total = 0;
+      for (let i = 0; i < n; i++) total += slices[i]!.length;
+      if (total < n * SMALL_SLICE) {
+        target.write(Buffer.concat(slices, total));
+      } else {
+        target.cork();
+        for (let i = 0; i < n; i++) target.write(slices[i]!);
+        target.uncork();
+      }
+    }
     slices.length = 0;
   }
 
