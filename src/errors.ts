@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   TUN_ERR_TCP_ERROR: 'target connection failed',
   TUN_ERR_WS_ERROR: 'cloud WebSocket failed',
   TUN_ERR_WS_DROPPED: 'the cloud connection dropped without a close frame',
-  TUN_ERR_WS_PAYLOAD_TOO_BIG: 'cloud sent a frame above maxPayload',
+  TUN_ERR_WS_PAYLOAD_TOO_BIG: 'cloud sent a message above maxPayload',
   TUN_ERR_WORKER_EXIT: 'the worker thread carrying the tunnel died',
   TUN_ERR_ENGINE_CLOSED: 'the engine is closed',
   TUN_ERR_CAPACITY: 'the engine carries as many tunnels as its workers allow',

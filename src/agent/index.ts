@@ -187,7 +187,7 @@ class AgentImpl implements Agent {
 }
 
 function emptyEngineStats(): EngineStats {
-  return { threads: 0, open: 0, opened: 0, established: 0, closed: 0, perWorker: {}, bytesUp: 0, bytesDown: 0, endsByCode: {}, failuresByCode: {}, workersStarted: 0, workerDeaths: 0, bufferutil: false };
+  return { threads: 0, open: 0, opened: 0, established: 0, closed: 0, perWorker: {}, bytesUp: 0, bytesDown: 0, endsByCode: {}, failuresByCode: {}, workersStarted: 0, workerDeaths: 0, bufferutil: false, mask: 'js' };
 }
 
 /** Creates the agent; throws AGENT_ERR_CONFIG (one line naming the setting) on a bad or missing setting. */

@@ -14,7 +14,7 @@ import {
   DEFAULT_WORKER_YOUNG_GEN_MB,
 } from '../constants.js';
 import { isErrorCode, TunnelError, toWireError, type WireError } from '../errors.js';
-import { bufferutilLoaded } from './native.js';
+import { maskKind, type MaskKind } from './mask-kernel.js';
 import { failedSummary, startTunnel, validateSpec, type Tunnel } from './tunnel.js';
 import type { ControlMessage, EngineOptions, EngineStats, StartTunnelTask, TunnelSpec, TunnelSummary, WorkerEvent } from './types.js';
 
@@ -37,8 +37,10 @@ export interface Engine {
   stats(): EngineStats;
   close(options?: { graceMs?: number }): Promise<void>;
   readonly threads: number;
-  /** Whether the bufferutil addon loaded (in the main thread; workers report theirs in stats). */
+  /** Whether the main thread masks with the bufferutil addon (workers report theirs in stats). */
   readonly bufferutil: boolean;
+  /** The main thread's masking kernel (workers report theirs in stats). */
+  readonly mask: MaskKind;
   /** Test hook: make a worker thread die of an uncaught exception. Resolves false if no such worker. */
   crashWorker(threadId: number): boolean;
 }
@@ -56,6 +58,8 @@ class Handle implements TunnelHandle {
   settledUp = false;
   done = false;
   pendingClose: string | undefined | null = null;
+  /** The pending close is the engine's shutdown. */
+  pendingByEngine = false;
   resolveUp!: () => void;
   rejectUp!: (e: TunnelError) => void;
   resolveClosed!: (s: TunnelSummary) => void;
@@ -97,6 +101,7 @@ class Handle implements TunnelHandle {
 class EngineImpl implements Engine {
   readonly threads: number;
   readonly bufferutil: boolean;
+  readonly mask: MaskKind;
   private readonly engineId = randomUUID();
   private readonly defaults: EngineOptions['defaults'];
   private readonly statsIntervalMs: number;
@@ -104,7 +109,7 @@ class EngineImpl implements Engine {
   private readonly handles = new Map<number, Handle>();
   private readonly local = new Map<number, Tunnel>();
   private readonly ports = new Map<number, MessagePort>();
-  private readonly workerBufferutil = new Map<number, boolean>();
+  private readonly workerMask = new Map<number, MaskKind>();
   private seq = 0;
   private readonly capacity: number;
   private closing = false;
@@ -129,7 +134,8 @@ class EngineImpl implements Engine {
     this.capacity = threads * perWorker;
     this.defaults = options.defaults;
     this.statsIntervalMs = options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
-    this.bufferutil = bufferutilLoaded();
+    this.mask = maskKind();
+    this.bufferutil = this.mask === 'native';
     if (threads === 0) {
       this.pool = null;
       return;
@@ -220,7 +226,7 @@ class EngineImpl implements Engine {
     switch (ev.t) {
       case 'hello': {
         this.ports.set(ev.threadId, ev.port);
-        this.workerBufferutil.set(ev.threadId, ev.bufferutil);
+        this.workerMask.set(ev.threadId, ev.mask);
         this.s.workersStarted++;
         ev.port.on('close', () => {
           if (this.ports.get(ev.threadId) === ev.port) {
@@ -236,7 +242,7 @@ class EngineImpl implements Engine {
         if (!h) break;
         h.threadId = ev.threadId;
         if (h.pendingClose !== null) {
-          this.ports.get(ev.threadId)?.postMessage({ t: 'close', id: h.id, reason: h.pendingClose } satisfies ControlMessage);
+          this.ports.get(ev.threadId)?.postMessage({ t: 'close', id: h.id, reason: h.pendingClose, engine: h.pendingByEngine } satisfies ControlMessage);
           h.pendingClose = null;
         }
         break;
@@ -314,8 +320,13 @@ class EngineImpl implements Engine {
       bytesUp += t.bytesUp - h.up;
       bytesDown += t.bytesDown - h.down;
     }
+    // Every thread of a process selects the same kernel; report the workers' when there are any.
+    let mask = this.mask;
     let bu = this.bufferutil;
-    for (const v of this.workerBufferutil.values()) bu = bu && v;
+    for (const v of this.workerMask.values()) {
+      mask = v;
+      bu = bu && v === 'native';
+    }
     return {
       threads: this.threads,
       open: this.handles.size,
@@ -330,6 +341,7 @@ class EngineImpl implements Engine {
       workersStarted: this.s.workersStarted,
       workerDeaths: this.s.workerDeaths,
       bufferutil: bu,
+      mask,
     };
   }
 
@@ -340,19 +352,29 @@ class EngineImpl implements Engine {
     return true;
   }
 
-  async close(options: { graceMs?: number } = {}): Promise<void> {
-    const graceMs = options.graceMs ?? DEFAULT_ENGINE_CLOSE_GRACE_MS;
-    if (this.closing) return;
+  private closed: Promise<void> | null = null;
+
+  /** Idempotent: every call returns the one promise of the one shutdown. */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closed ??= this.shutdown(options.graceMs ?? DEFAULT_ENGINE_CLOSE_GRACE_MS);
+    return this.closed;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
     const allClosed = new Promise<void>((resolve) => {
       if (this.handles.size === 0) resolve();
       else this.idleWaiters.push(resolve);
     });
-    for (const t of this.local.values()) t.close('engine closing', Math.max(0, graceMs - 150));
+    for (const t of this.local.values()) t.shutdown('engine closing', Math.max(0, graceMs - 150));
     // Workers destroy what is left a little before the grace ends, so the whole close stays within it.
     const workerGrace = Math.max(0, graceMs - 150);
     for (const port of this.ports.values()) port.postMessage({ t: 'closeAll', reason: 'engine closing', graceMs: workerGrace } satisfies ControlMessage);
-    for (const h of this.handles.values()) if (h.threadId === undefined) h.pendingClose = 'engine closing';
+    for (const h of this.handles.values()) {
+      if (h.threadId !== undefined) continue;
+      h.pendingClose = 'engine closing';
+      h.pendingByEngine = true;
+    }
     const wait = (ms: number): Promise<void> => {
       let timer: NodeJS.Timeout | undefined;
       return Promise.race([allClosed, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));

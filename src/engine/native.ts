@@ -1,10 +1,9 @@
-/** Whether ws masks with the bufferutil native addon (it triples throughput here). */
+/** Kept for the public API (`bufferutilLoaded` is exported from the package root). */
 import { maskKind } from './mask-kernel.js';
 
 /**
- * True when this thread masks with bufferutil's compiled binding: false for its JavaScript fallback
- * (what it loads where it has no prebuild and nothing compiled it), with WS_NO_BUFFER_UTIL, or with
- * C8Y_TUNNEL_MASK=js. `maskKind()` says which mask runs instead.
+ * True when this thread masks with the bufferutil addon.
+ * @deprecated use `engine.stats().mask` (`'node' | 'native' | 'js'`): on Node 26.12+ Node's own kernel is preferred.
  */
 export function bufferutilLoaded(): boolean {
   return maskKind() === 'native';

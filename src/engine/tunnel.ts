@@ -1,28 +1,45 @@
 /**
- * One tunnel: a TCP connection to the target and a WebSocket to the cloud, connected concurrently,
- * then bytes pumped both ways with backpressure until either side ends.
+ * One tunnel: a TCP connection to the target and a WebSocket to the cloud, connected concurrently, then
+ * bytes pumped both ways with backpressure until either side ends.
+ *
+ * The WebSocket is a byte stream here: after the handshake (dial.ts) the cloud socket is ours, its
+ * frames are parsed as they arrive (ws-codec.ts) and their payload slices go to the target with one
+ * writev per cloud read; the target is read into one shared buffer per thread and each read becomes one
+ * masked frame, written as one contiguous buffer.
  *
  * The same code runs on a worker thread and, with `threads: 0`, on the main thread. It must never throw
  * where it would take its thread down: every socket has an error listener, and every listener is a
- * module-level function that finds its tunnel through a symbol on the emitter (the ws idiom), so an idle
- * tunnel costs no closures.
+ * module-level function that finds its tunnel through a symbol on the emitter, so an idle tunnel costs no
+ * closures.
  */
 import net from 'node:net';
-import tls from 'node:tls';
 import { threadId } from 'node:worker_threads';
-import WebSocket from 'ws';
-import {
-  DEFAULT_BOOTSTRAP_LIMIT,
-  DEFAULT_CLOSE_GRACE_MS,
-  DEFAULT_HIGH_WATER_MARK,
-  DEFAULT_MAX_PAYLOAD,
-  DEFAULT_TCP_CONNECT_TIMEOUT_MS,
-  DEFAULT_WS_CONNECT_TIMEOUT_MS,
-} from '../constants.js';
-import { TunnelError, toWireError, type ErrorCode, type WireError } from '../errors.js';
-import { sendOwned } from './mask.js';
-import { connectViaProxy } from './proxy.js';
+import { KiB } from '../constants.js';
+import type { ErrorCode, WireError } from '../errors.js';
+import { BootstrapQueue } from './bootstrap.js';
+import { cloudConnectError, cloudRunError, targetConnectError, targetRunError } from './classify.js';
+import { dialCloud, type Dialing } from './dial.js';
+import { unwatchIdle, watchIdle } from './idle.js';
+import { resolveSpec, type ResolvedSpec } from './spec.js';
+import { buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
 import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
+import {
+  buildFrame,
+  closeBody,
+  CLOSE_ABNORMAL,
+  CLOSE_INTERNAL,
+  CLOSE_NO_STATUS,
+  CLOSE_NORMAL,
+  CLOSE_TOO_BIG,
+  FrameParser,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_PONG,
+  type FrameSink,
+} from './ws-codec.js';
+
+export { failedSummary } from './summary.js';
+export { validateSpec } from './spec.js';
 
 const kTunnel = Symbol('tunnel');
 type Tagged<T> = T & { [kTunnel]: Tunnel };
@@ -35,9 +52,33 @@ export interface TunnelHooks {
   onEnd(t: Tunnel, summary: TunnelSummary): void;
 }
 
-const ZERO_MASK = (mask: Buffer): void => {
-  mask.fill(0);
-};
+// ---- the target's reads: one shared buffer per thread ----
+
+/**
+ * The largest target read. Read size is the lever of the device-to-cloud cost (a syscall, a frame and a
+ * write per read): 64 KiB reads cost 1.10 CPU-s/GiB in the prototype of issue #10, 256 KiB 0.81, 1 MiB 0.70.
+ * One buffer serves every target socket of the thread (a read is consumed, copied-and-masked into its
+ * frame, before the next socket reads), so an idle tunnel holds no read buffer.
+ */
+const READ_SIZE = 256 * KiB;
+/** Below this average size, the payload slices of one cloud read are copied into one buffer (flushSlices). */
+const SMALL_SLICE = 4 * KiB;
+/** A read never takes the tunnel more than this past its high-water mark (or bootstrap bound). */
+const READ_SLACK = 64 * KiB;
+let shared: Buffer | null = null;
+/**
+ * Size of the next read. Node asks `onread.buffer()` for the next buffer right after each read's callback
+ * (and once at connect), synchronously on the same socket, so the callback sets this for its own socket.
+ * Were that order to change, reads would just be READ_SIZE and the bounds would be "+ one read".
+ */
+let nextRead = READ_SIZE;
+
+function readBuffer(): Buffer {
+  shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
+  const n = nextRead;
+  nextRead = READ_SIZE;
+  return n >= READ_SIZE ? shared : shared.subarray(0, Math.max(1, n));
+}
 
 // Phases of the tunnel.
 const SETUP = 0;
@@ -45,319 +86,365 @@ const OPEN = 1;
 const ENDING = 2;
 const DONE = 3;
 
+/** The target leg. */
+interface TargetLeg {
+  socket: Tagged<net.Socket> | null;
+  up: boolean;
+  closed: boolean;
+  /** The target sent end-of-stream. */
+  eof: boolean;
+  /** Reads paused by backpressure or the bootstrap bound. */
+  paused: boolean;
+}
+
+/** The cloud leg. */
+interface CloudLeg {
+  socket: Tagged<net.Socket> | null;
+  dialing: Dialing | null;
+  up: boolean;
+  closed: boolean;
+  /** Reads paused by backpressure or the bootstrap bound. */
+  paused: boolean;
+  closeSent: boolean;
+  closeReceived: boolean;
+}
+
 /** A running tunnel. Created by startTunnel(). */
-export class Tunnel {
+export class Tunnel implements FrameSink {
   readonly id: number;
   readonly label: string | undefined;
-  bytesUp = 0;
-  bytesDown = 0;
-  textFrames = 0;
   /** Byte counts the worker last reported to the coordinator (worker.ts). */
   reportedUp = 0;
   reportedDown = 0;
+  readonly c: TunnelCounters = { bytesUp: 0, bytesDown: 0, textFrames: 0, discarded: 0, peakBootstrap: 0, peakUp: 0, peakDown: 0 };
 
   private phase = SETUP;
   private readonly started: number;
   private setupMs: number | undefined;
   private readonly hooks: TunnelHooks;
-  private readonly spec: TunnelSpec;
-  private tcp: Tagged<net.Socket> | null = null;
-  private ws: Tagged<WebSocket> | null = null;
-  private tcpUp = false;
-  private wsUp = false;
-  private tcpClosed = false;
-  private wsClosed = false;
-  private tcpEnded = false;
+  private readonly spec: ResolvedSpec;
+  private readonly target: TargetLeg = { socket: null, up: false, closed: false, eof: false, paused: false };
+  private readonly cloud: CloudLeg = { socket: null, dialing: null, up: false, closed: false, paused: false, closeSent: false, closeReceived: false };
+  private readonly parser: FrameParser;
+  private readonly queue: BootstrapQueue;
+  private end: EndRecord = { endedBy: 'setup', code: 'TUN_END_LOCAL' };
   private timer: NodeJS.Timeout | null = null;
   private tcpTimer: NodeJS.Timeout | null = null;
-  // Bootstrap queue: bytes that arrived on one leg before the other was up, in order.
-  private held: Buffer[] | null = null;
-  private heldBytes = 0;
-  peakHeld = 0;
-  /** Bytes that arrived after their destination had closed (counted, not forwarded). */
-  discarded = 0;
-  private peakUp = 0;
-  private peakDown = 0;
-  private upPaused = false;
-  private downPaused = false;
-  private endedBy: EndedBy = 'setup';
-  private endCode: EndCode = 'TUN_END_LOCAL';
-  private endMessage: string | undefined;
-  private wsCloseCode: number | undefined;
-  private endStatus: number | undefined;
-  private endSyscode: string | undefined;
-  private readonly hwm: number;
-  private readonly holdLimit: number;
-  private heldFromWs = false;
   private graceOverride: number | undefined;
   private idleMark = 0;
   private idleSince = 0;
+  /** Payload slices of the cloud read being parsed (empty between reads). */
+  private readonly slices: Buffer[] = [];
 
   constructor(id: number, spec: TunnelSpec, hooks: TunnelHooks) {
     this.id = id;
     this.label = spec.label;
-    this.spec = spec;
+    this.spec = resolveSpec(spec);
     this.hooks = hooks;
     this.started = Date.now();
-    this.hwm = spec.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.holdLimit = spec.bootstrapLimit ?? DEFAULT_BOOTSTRAP_LIMIT;
+    this.queue = new BootstrapQueue(this.spec.bootstrapLimit);
+    this.parser = new FrameParser(this, this.spec.maxPayload);
+  }
+
+  get bytesUp(): number {
+    return this.c.bytesUp;
+  }
+  get bytesDown(): number {
+    return this.c.bytesDown;
   }
 
   /** Starts both legs at once. */
   start(): void {
-    this.connectTcp();
-    this.timer = setTimeout(onWsTimeout, this.spec.wsConnectTimeoutMs ?? DEFAULT_WS_CONNECT_TIMEOUT_MS, this);
-    if (this.spec.proxy) {
-      const u = new URL(this.spec.url);
-      const port = Number(u.port) || (u.protocol === 'wss:' ? 443 : 80);
-      connectViaProxy(this.spec.proxy, u.hostname.replace(/^\[|\]$/g, ''), port, this.spec.wsConnectTimeoutMs ?? DEFAULT_WS_CONNECT_TIMEOUT_MS).then(
-        (sock) => {
-          if (this.phase !== SETUP) {
-            sock.destroy();
-            return;
-          }
-          this.connectWs(sock);
-        },
-        (err: unknown) => {
-          this.wsClosed = true;
-          this.failSetup(toWireError(err, 'TUN_ERR_PROXY'));
-        },
-      );
-    } else {
-      this.connectWs(null);
-    }
-  }
-
-  private connectTcp(): void {
-    const sock = net.connect({ host: this.spec.host, port: this.spec.port, noDelay: true }) as Tagged<net.Socket>;
+    nextRead = Math.min(READ_SIZE, this.queue.limit);
+    const sock = net.connect({
+      host: this.spec.host,
+      port: this.spec.port,
+      noDelay: true,
+      onread: { buffer: readBuffer, callback: onTargetRead },
+    }) as Tagged<net.Socket>;
     sock[kTunnel] = this;
-    this.tcp = sock;
-    this.tcpTimer = setTimeout(onTcpTimeout, this.spec.tcpConnectTimeoutMs ?? DEFAULT_TCP_CONNECT_TIMEOUT_MS, this);
-    sock.on('connect', onTcpConnect);
-    sock.on('data', onTcpData);
-    sock.on('end', onTcpEnd);
-    sock.on('error', onTcpError);
-    sock.on('close', onTcpClose);
-    sock.on('drain', onTcpDrain);
-  }
-
-  private connectWs(viaProxy: net.Socket | null): void {
-    const spec = this.spec;
-    const secure = spec.url.startsWith('wss:');
-    const opts: WebSocket.ClientOptions = {
-      headers: spec.headers ?? {},
-      perMessageDeflate: false,
-      maxPayload: spec.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      followRedirects: false,
-      skipUTF8Validation: true,
-    };
-    if (spec.zeroMask) opts.generateMask = ZERO_MASK;
-    if (secure && spec.tls) {
-      if (spec.tls.ca) opts.ca = spec.tls.ca;
-      if (spec.tls.rejectUnauthorized === false) opts.rejectUnauthorized = false;
-      if (spec.tls.servername) (opts as { servername?: string }).servername = spec.tls.servername;
-    }
-    if (viaProxy) {
-      opts.createConnection = (() => {
-        if (!secure) return viaProxy;
-        const host = new URL(spec.url).hostname;
-        return tls.connect({
-          socket: viaProxy,
-          servername: spec.tls?.servername ?? (net.isIP(host) ? undefined : host),
-          ca: spec.tls?.ca,
-          rejectUnauthorized: spec.tls?.rejectUnauthorized !== false,
-        });
-      }) as unknown as WebSocket.ClientOptions['createConnection'];
-    }
-    let ws: Tagged<WebSocket>;
-    try {
-      // Always offer `binary`: Cumulocity forces it in the reply, and ws aborts on a subprotocol it did not offer.
-      ws = new WebSocket(spec.url, ['binary'], opts) as Tagged<WebSocket>;
-    } catch (err) {
-      this.wsClosed = true;
-      this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: `invalid WebSocket URL (${(err as Error).message})` });
-      return;
-    }
-    ws[kTunnel] = this;
-    this.ws = ws;
-    ws.on('upgrade', onWsUpgrade);
-    ws.on('unexpected-response', onWsUnexpectedResponse);
-    ws.on('open', onWsOpen);
-    ws.on('message', onWsMessage);
-    ws.on('error', onWsError);
-    ws.on('close', onWsClose);
+    this.target.socket = sock;
+    this.tcpTimer = setTimeout(onTcpTimeout, this.spec.tcpConnectTimeoutMs, this);
+    sock.on('connect', onTargetConnect);
+    sock.on('end', onTargetEnd);
+    sock.on('error', onTargetError);
+    sock.on('close', onTargetClose);
+    sock.on('drain', onTargetDrain);
+    this.timer = setTimeout(onWsTimeout, this.spec.wsConnectTimeoutMs, this);
+    this.cloud.dialing = dialCloud(this.spec, this);
   }
 
   // ---- set-up ----
 
-  /** @internal */ tcpConnected(): void {
-    if (this.tcpTimer) clearTimeout(this.tcpTimer);
-    this.tcpTimer = null;
-    this.tcpUp = true;
+  /** @internal dial.ts: the upgrade succeeded. */
+  onOpen(socket: net.Socket, head: Buffer): void {
+    this.cloud.dialing = null;
+    const s = socket as Tagged<net.Socket>;
+    s[kTunnel] = this;
+    this.cloud.socket = s;
+    this.cloud.up = true;
+    s.on('data', onCloudData);
+    s.on('error', onCloudError);
+    s.on('close', onCloudClose);
+    s.on('drain', onCloudDrain);
+    // Establish first: the queue may hold the target's frames, and the head must not join them.
     this.maybeEstablish();
+    if (head.length > 0) this.fromCloud(head);
   }
 
-  /** @internal */ wsOpened(): void {
-    this.wsUp = true;
+  /** @internal dial.ts: the upgrade failed. */
+  onFail(err: WireError): void {
+    this.cloud.dialing = null;
+    this.cloud.closed = true;
+    this.failSetup(err);
+  }
+
+  /** @internal */ targetConnected(): void {
+    if (this.tcpTimer) clearTimeout(this.tcpTimer);
+    this.tcpTimer = null;
+    this.target.up = true;
     this.maybeEstablish();
   }
 
   private maybeEstablish(): void {
-    if (this.phase !== SETUP || !this.tcpUp || !this.wsUp) return;
+    if (this.phase !== SETUP || !this.target.up || !this.cloud.up) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.phase = OPEN;
     this.setupMs = Date.now() - this.started;
     if (this.spec.idleTimeoutMs) {
-      this.idleMark = this.bytesUp + this.bytesDown;
+      this.idleMark = this.activity();
       this.idleSince = Date.now();
       watchIdle(this);
     }
-    this.flushHeld();
+    this.flushQueue();
     this.hooks.onUp(this, this.setupMs);
-    if (this.tcpEnded) this.endFirst('tcp', 'TUN_END_TCP_EOF');
+    if (this.target.eof) this.endFirst('tcp', 'TUN_END_TCP_EOF');
   }
 
-  private flushHeld(): void {
-    const held = this.held;
-    this.held = null;
-    this.heldBytes = 0;
-    // A leg paused at the bootstrap bound stays paused until the flush is through; the flush itself may
-    // pause it again through normal backpressure, whose wake-up then resumes it.
-    const wasUpPaused = this.upPaused;
-    const wasDownPaused = this.downPaused;
-    this.upPaused = false;
-    this.downPaused = false;
-    if (held) {
-      for (const buf of held) this.forward(buf);
+  /** Both legs are up: hand on what was held, in order, and let the paused leg go unless backpressure says no. */
+  private flushQueue(): void {
+    const from = this.queue.from;
+    const items = this.queue.drain();
+    const cloud = this.cloud.socket!;
+    const target = this.target.socket!;
+    if (from === 'target') {
+      for (const frame of items) cloud.write(frame);
+      this.notePeakUp(cloud.writableLength);
+    } else if (from === 'cloud') {
+      target.cork();
+      for (const slice of items) target.write(slice);
+      target.uncork();
+      this.notePeakDown(target.writableLength);
     }
-    if (wasUpPaused && !this.upPaused && !this.tcpEnded) this.tcp!.resume();
-    if (wasDownPaused && !this.downPaused) this.ws!.resume();
-  }
-
-  /** @internal */ hold(buf: Buffer, from: 'tcp' | 'ws'): void {
-    if (this.held === null) {
-      this.held = [];
-      this.heldFromWs = from === 'ws';
+    if (this.target.paused && cloud.writableLength <= this.spec.highWaterMark) {
+      this.target.paused = false;
+      if (!this.target.eof) target.resume();
     }
-    if (from === 'tcp' && this.heldBytes + buf.length > this.holdLimit) {
-      // Keep exactly up to the bound and hand the rest back to the socket, which stays paused: the bound
-      // is never passed and nothing is dropped. The returned bytes are read (and counted) again later.
-      const keep = this.holdLimit - this.heldBytes;
-      const rest = buf.subarray(keep);
-      this.bytesUp -= rest.length;
-      buf = buf.subarray(0, keep);
-      this.upPaused = true;
-      this.tcp!.pause();
-      this.tcp!.unshift(rest);
-      if (buf.length === 0) return;
-    }
-    this.held.push(buf);
-    this.heldBytes += buf.length;
-    if (this.heldBytes > this.peakHeld) this.peakHeld = this.heldBytes;
-    if (this.heldBytes >= this.holdLimit) {
-      // At the bound the producing leg pauses. A WebSocket message cannot be split, so that side may pass
-      // the bound by at most one message (<= maxPayload).
-      if (from === 'tcp' && !this.upPaused) {
-        this.upPaused = true;
-        this.tcp!.pause();
-      } else if (from === 'ws' && !this.downPaused) {
-        this.downPaused = true;
-        this.ws!.pause();
-      }
+    if (this.cloud.paused && !target.writableNeedDrain) {
+      this.cloud.paused = false;
+      cloud.resume();
     }
   }
 
-  /** @internal */ failSetup(err: WireError): void {
+  /** @internal */ failSetup(err: WireError, by: EndedBy = 'setup'): void {
     if (this.phase !== SETUP) return;
     this.phase = ENDING;
-    this.endedBy = 'setup';
-    this.endCode = err.code;
-    this.endMessage = err.message;
-    this.endStatus = err.status;
-    this.endSyscode = err.syscode;
+    this.end = { endedBy: by, code: err.code, message: err.message, status: err.status, syscode: err.syscode };
     this.clearTimers();
-    this.held = null;
-    this.heldBytes = 0;
+    this.queue.clear();
     this.hooks.onFail(this, err);
-    if (this.tcp && !this.tcpClosed) this.tcp.destroy();
-    else this.tcpClosed = true;
-    if (this.ws && !this.wsClosed) this.ws.terminate();
-    else this.wsClosed = true;
+    this.cloud.dialing?.abort();
+    this.cloud.dialing = null;
+    if (this.cloud.socket && !this.cloud.closed) this.cloud.socket.destroy();
+    else this.cloud.closed = true;
+    if (this.target.socket && !this.target.closed) this.target.socket.destroy();
+    else this.target.closed = true;
     this.maybeFinish();
   }
 
-  // ---- forwarding ----
+  // ---- device to cloud ----
 
-  /** @internal */ fromTcp(chunk: Buffer): void {
+  /** @internal A target read into the shared buffer; returns false to pause the target. */
+  fromTarget(buf: Buffer, n: number): boolean {
     if (this.phase === OPEN) {
-      this.bytesUp += chunk.length;
-      this.sendWs(chunk);
-    } else if (this.phase === SETUP) {
-      this.bytesUp += chunk.length;
-      this.hold(chunk, 'tcp');
+      this.c.bytesUp += n;
+      const cloud = this.cloud.socket!;
+      cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask));
+      const queued = cloud.writableLength;
+      this.notePeakUp(queued);
+      if (queued > this.spec.highWaterMark) {
+        // 'drain' on the cloud socket resumes it: everything queued has then reached the kernel.
+        this.target.paused = true;
+        nextRead = READ_SLACK;
+        return false;
+      }
+      nextRead = Math.min(READ_SIZE, this.spec.highWaterMark + READ_SLACK - queued);
+      return true;
+    }
+    if (this.phase === SETUP) {
+      // The frame is built now (the read buffer is shared), held until the WebSocket is up.
+      this.c.bytesUp += n;
+      const full = this.queue.push(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask), n, 'target');
+      if (this.queue.peak > this.c.peakBootstrap) this.c.peakBootstrap = this.queue.peak;
+      if (full) {
+        this.target.paused = true;
+        nextRead = READ_SLACK;
+        return false;
+      }
+      // The next read takes at most the room left, so the bound is never passed.
+      nextRead = Math.min(READ_SIZE, this.queue.room);
+      return true;
+    }
+    // ENDING: the cloud leg is closing and can take nothing more; said in the summary, never hidden.
+    this.c.discarded += n;
+    return true;
+  }
+
+  /** @internal */ cloudDrained(): void {
+    if (this.target.paused && this.phase === OPEN) {
+      this.target.paused = false;
+      this.target.socket!.resume();
+    }
+  }
+
+  private notePeakUp(q: number): void {
+    if (q > this.c.peakUp) this.c.peakUp = q;
+  }
+
+  // ---- cloud to device ----
+
+  /** @internal One cloud socket read: every payload slice in it goes to the target in one writev. */
+  fromCloud(chunk: Buffer): void {
+    if (this.parser.stopped) return;
+    const target = this.target.socket;
+    if (this.phase !== SETUP && target && target.writable) {
+      this.parser.push(chunk);
+      this.flushSlices();
+      const queued = target.writableLength;
+      this.notePeakDown(queued);
+      if (target.writableNeedDrain && !this.cloud.paused && this.cloud.socket) {
+        this.cloud.paused = true;
+        this.cloud.socket.pause();
+      }
     } else {
-      // ENDING: the cloud leg is closing and can take nothing more; said in the summary, never hidden.
-      this.discarded += chunk.length;
+      this.parser.push(chunk);
     }
   }
 
-  /** @internal */ fromWs(data: Buffer, isBinary: boolean): void {
-    if (!isBinary) this.textFrames++;
-    if (this.phase === OPEN || (this.phase === ENDING && this.tcp && this.tcp.writable)) {
-      this.bytesDown += data.length;
-      this.writeTcp(data);
-    } else if (this.phase === SETUP) {
-      this.bytesDown += data.length;
-      this.hold(data, 'ws');
+  /**
+   * Writes the payload slices of one cloud read to the target as one write: a single slice as it is,
+   * several as one writev under cork(); small slices (messages of a few KiB) are copied into one buffer
+   * instead, which costs less than a Writable.write and an iovec each. Copying large slices cost as much
+   * as the write syscall itself in a profile (16 KiB messages), hence the threshold.
+   */
+  private flushSlices(): void {
+    const slices = this.slices;
+    const n = slices.length;
+    if (n === 0) return;
+    const target = this.target.socket!;
+    if (n === 1) {
+      target.write(slices[0]!);
     } else {
-      this.discarded += data.length;
+      let total = 0;
+      for (let i = 0; i < n; i++) total += slices[i]!.length;
+      if (total < n * SMALL_SLICE) {
+        target.write(Buffer.concat(slices, total));
+      } else {
+        target.cork();
+        for (let i = 0; i < n; i++) target.write(slices[i]!);
+        target.uncork();
+      }
     }
+    slices.length = 0;
   }
 
-  private forward(buf: Buffer): void {
-    // Only one leg can be up while bytes are held, so the whole queue goes one way.
-    if (this.heldFromWs) this.writeTcp(buf);
-    else this.sendWs(buf);
-  }
-
-  /** Sends a chunk read from the target (or held since): the tunnel owns it, so it is masked in place. */
-  private sendWs(chunk: Buffer): void {
-    const ws = this.ws!;
-    const queued = ws.bufferedAmount + chunk.length;
-    if (queued > this.peakUp) this.peakUp = queued;
-    if (queued > this.hwm && !this.upPaused) {
-      // The last frame before the pause carries the wake-up: when it reaches the kernel, so has all before it.
-      this.upPaused = true;
-      this.tcp!.pause();
-      sendOwned(ws, chunk, this.onSent);
+  /** FrameSink: payload bytes of a data frame. */
+  onData(slice: Buffer): void {
+    const target = this.target.socket;
+    if (this.phase === SETUP) {
+      this.c.bytesDown += slice.length;
+      // The slice is a view of a chunk Node allocated for this read alone: it can be held as it is.
+      if (this.queue.push(slice, slice.length, 'cloud') && !this.cloud.paused) {
+        this.cloud.paused = true;
+        this.cloud.socket!.pause();
+      }
+      if (this.queue.peak > this.c.peakBootstrap) this.c.peakBootstrap = this.queue.peak;
+    } else if (target && target.writable) {
+      // Collected, and written when the read is parsed (fromCloud).
+      this.c.bytesDown += slice.length;
+      this.slices.push(slice);
     } else {
-      sendOwned(ws, chunk);
+      this.c.discarded += slice.length;
     }
   }
 
-  private readonly onSent = (err?: Error): void => {
-    // Everything queued before this frame has reached the kernel, and TCP reads were paused meanwhile.
-    if (err || !this.upPaused || this.phase !== OPEN) return;
-    this.upPaused = false;
-    this.tcp!.resume();
-  };
+  onText(): void {
+    this.c.textFrames++;
+  }
 
-  private writeTcp(data: Buffer): void {
-    const tcp = this.tcp!;
-    const ok = tcp.write(data);
-    if (tcp.writableLength > this.peakDown) this.peakDown = tcp.writableLength;
-    if (!ok && !this.downPaused) {
-      this.downPaused = true;
-      this.ws!.pause();
+  onPing(payload: Buffer): void {
+    if (!this.cloud.closeSent && this.cloud.socket) this.cloud.socket.write(buildFrame(OP_PONG, payload, 0, payload.length, this.spec.zeroMask));
+  }
+
+  onPong(): void {}
+
+  onClose(code: number, reason: Buffer): void {
+    this.cloud.closeReceived = true;
+    // What came before the close frame in this read goes first.
+    this.flushSlices();
+    if (this.phase === SETUP) {
+      this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: `cloud closed the WebSocket during set-up (${code})` });
+      return;
+    }
+    if (this.end.wsCloseCode === undefined) this.end.wsCloseCode = code;
+    // Echo the cloud's code (none when it sent none), then our side of the TCP connection ends.
+    this.sendClose(code === CLOSE_NO_STATUS ? -1 : code);
+    this.cloud.socket?.end();
+    if (this.phase === OPEN) {
+      const why = reason.length > 0 ? reason.toString('utf8').slice(0, 120) : `close code ${code}`;
+      this.endFirst('ws', 'TUN_END_WS_CLOSED', why);
+    } else {
+      // Our own close was answered: the target gets what it was sent, then its end.
+      this.endTarget();
     }
   }
 
-  /** @internal */ tcpDrained(): void {
-    if (this.downPaused && this.phase === OPEN) {
-      this.downPaused = false;
-      this.ws!.resume();
+  onProtocolError(code: number, message: string): void {
+    this.flushSlices();
+    const err: ErrorCode = code === CLOSE_TOO_BIG ? 'TUN_ERR_WS_PAYLOAD_TOO_BIG' : 'TUN_ERR_WS_PROTOCOL';
+    if (this.phase === SETUP) {
+      this.sendClose(code);
+      this.failSetup({ code: err, message: `cloud WebSocket protocol error: ${message}` });
+      return;
     }
+    if (this.phase === OPEN) this.endFirst('ws', err, `cloud WebSocket protocol error: ${message} (close ${code})`, code);
+    else this.sendClose(code);
+    // Nothing more the cloud sends can be read: fail the connection (RFC 6455 section 7.1.7) once the close
+    // frame is out.
+    this.cloud.socket?.destroySoon();
+    this.endTarget();
+  }
+
+  /** @internal */ targetDrained(): void {
+    // In every phase: a cloud leg paused for a slow target must read on, or it never sees the close reply.
+    if (this.cloud.paused && this.phase !== SETUP) {
+      this.cloud.paused = false;
+      this.cloud.socket?.resume();
+    }
+  }
+
+  private notePeakDown(q: number): void {
+    if (q > this.c.peakDown) this.c.peakDown = q;
+  }
+
+  /** Sends a close frame once; `code` -1 sends one with no body. */
+  private sendClose(code: number): void {
+    const s = this.cloud.socket;
+    if (this.cloud.closeSent || !s || this.cloud.closed || !s.writable) return;
+    this.cloud.closeSent = true;
+    const body = code === -1 ? Buffer.alloc(0) : closeBody(code);
+    s.write(buildFrame(OP_CLOSE, body, 0, body.length, this.spec.zeroMask));
   }
 
   // ---- ending ----
@@ -365,31 +452,40 @@ export class Tunnel {
   /** Closes the tunnel from our side (both legs, after a flush). */
   close(reason?: string, graceMs?: number): void {
     if (this.phase === SETUP) {
-      this.failSetup({ code: 'TUN_ERR_ABORTED', message: reason ?? 'closed before the tunnel was established' });
-      this.endedBy = 'local';
+      this.failSetup({ code: 'TUN_ERR_ABORTED', message: reason ?? 'closed before the tunnel was established' }, 'local');
       return;
     }
     if (graceMs !== undefined) this.graceOverride = graceMs;
     this.endFirst('local', 'TUN_END_LOCAL', reason);
   }
 
+  /** The engine is shutting down: like close(), but the tunnel says the engine ended it. */
+  shutdown(reason?: string, graceMs?: number): void {
+    if (this.phase === SETUP) {
+      this.failSetup({ code: 'TUN_ERR_ENGINE_CLOSED', message: reason ?? 'engine closing' }, 'engine');
+      return;
+    }
+    if (graceMs !== undefined) this.graceOverride = graceMs;
+    this.endFirst('engine', 'TUN_END_LOCAL', reason);
+  }
+
   /** Destroys both legs at once (engine shutdown after the grace). */
   destroy(reason?: string): void {
     if (this.phase === DONE) return;
     if (this.phase === SETUP) {
-      this.close(reason);
+      this.shutdown(reason);
       return;
     }
     this.endFirst('engine', 'TUN_ERR_ENGINE_CLOSED', reason);
-    this.tcp?.destroy();
-    this.ws?.terminate();
+    this.target.socket?.destroy();
+    this.cloud.socket?.destroy();
   }
 
-  /** @internal */ endFirst(by: EndedBy, code: EndCode, message?: string, wsCode = 1000): void {
+  /** @internal */ endFirst(by: EndedBy, code: EndCode, message?: string, wsCode = CLOSE_NORMAL): void {
     if (this.phase === SETUP) {
       if (by === 'tcp' && code === 'TUN_END_TCP_EOF') {
         // The target said what it had to say before the cloud leg was up: keep it and flush when the WebSocket opens.
-        this.tcpEnded = true;
+        this.target.eof = true;
         return;
       }
       this.failSetup({ code: code as ErrorCode, message: message ?? code });
@@ -397,56 +493,52 @@ export class Tunnel {
     }
     if (this.phase !== OPEN) return;
     this.phase = ENDING;
-    this.endedBy = by;
-    this.endCode = code;
-    this.endMessage = message;
-    if (!this.wsClosed) this.ws!.close(wsCode);
-    const grace = this.graceOverride ?? this.spec.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
-    if ((by === 'local' || by === 'engine') && !this.wsClosed && !this.tcpClosed) {
+    this.end.endedBy = by;
+    this.end.code = code;
+    this.end.message = message;
+    this.sendClose(wsCode);
+    const grace = this.graceOverride ?? this.spec.closeGraceMs;
+    if ((by === 'local' || by === 'engine') && !this.cloud.closed && !this.target.closed) {
       // Our own close: the cloud may still have bytes in flight for the target. Keep the target writable
-      // until the cloud answers the close (wsGone ends it), and stop reading it: nothing read now could go
-      // out. If the cloud is slow to answer, the target still gets an orderly end at half the grace.
-      this.tcp!.pause();
+      // until the cloud answers the close (onClose ends it), and stop reading it: nothing read now could go
+      // out. If the cloud is slow to answer, the target gets an orderly end at half the grace, and the
+      // cloud leg then reads on (discarding, counted) so that its close reply is still seen.
+      this.target.socket!.pause();
       this.tcpTimer = setTimeout(onEndTargetDue, grace / 2, this);
-    } else if (!this.tcpClosed) {
-      this.tcp!.end();
+    } else {
+      this.endTarget();
     }
-    if (this.downPaused) this.ws!.resume();
     this.timer = setTimeout(onGraceExpired, grace, this);
     this.maybeFinish();
   }
 
-  /** @internal */ tcpGone(): void {
-    this.tcpClosed = true;
+  /** @internal */ targetGone(): void {
+    this.target.closed = true;
     if (this.phase === OPEN) this.endFirst('tcp', 'TUN_END_TCP_EOF');
     this.maybeFinish();
   }
 
-  /** @internal */ wsGone(code: number, reason: string): void {
-    this.wsClosed = true;
+  /** @internal */ cloudGone(): void {
+    this.cloud.closed = true;
     if (this.phase === SETUP) {
-      this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: `cloud closed the WebSocket during the handshake (${code})` });
+      this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: 'cloud closed the connection during set-up' });
       return;
     }
-    if (this.phase === OPEN) {
-      this.wsCloseCode = code;
-      if (code === 1006) this.endFirst('ws', 'TUN_ERR_WS_DROPPED', 'cloud connection dropped without a close frame (1006)');
-      else this.endFirst('ws', 'TUN_END_WS_CLOSED', reason || `close code ${code}`);
-    } else if (this.wsCloseCode === undefined) {
-      this.wsCloseCode = code;
-    }
+    // 1006 is what a dropped connection is called, never sent; a tunnel that failed during set-up reports none.
+    if (!this.cloud.closeReceived && this.setupMs !== undefined && this.end.wsCloseCode === undefined) this.end.wsCloseCode = CLOSE_ABNORMAL;
+    if (this.phase === OPEN) this.endFirst('ws', 'TUN_ERR_WS_DROPPED', 'cloud connection dropped without a close frame (1006)');
     // The cloud is gone: let the target drain what it was sent, then end it.
-    if (this.tcp && !this.tcpClosed && !this.tcp.writableEnded) this.tcp.end();
+    this.endTarget();
     this.maybeFinish();
   }
 
   /** @internal */ recordError(by: EndedBy, code: ErrorCode, message: string): void {
     if (this.phase === OPEN) {
-      this.endFirst(by, code, message, by === 'tcp' ? 1011 : 1000);
-      if (by === 'tcp') this.tcp?.destroy();
-    } else if (this.phase === ENDING && this.endCode.startsWith('TUN_END')) {
+      this.endFirst(by, code, message, by === 'tcp' ? CLOSE_INTERNAL : CLOSE_NORMAL);
+      if (by === 'tcp') this.target.socket?.destroy();
+    } else if (this.phase === ENDING && this.end.code.startsWith('TUN_END')) {
       // An error while closing: keep who ended first, but surface the error.
-      this.endMessage = this.endMessage ?? message;
+      this.end.message = this.end.message ?? message;
     }
   }
 
@@ -457,46 +549,45 @@ export class Tunnel {
     this.tcpTimer = null;
   }
 
-  /** @internal */ endTarget(): void {
+  /** @internal Ends the target after what it was sent (half the grace, or the cloud is done). */
+  endTarget(): void {
+    const t = this.target.socket;
+    if (t && !this.target.closed && !t.writableEnded) {
+      t.end();
+      // Read on (discarding, counted), or the target's own end would never be seen.
+      if (this.phase === ENDING) t.resume();
+    }
+    // The target can take nothing more: a cloud leg paused for it reads on (discarding) to see its close.
+    if (this.cloud.paused && this.phase !== SETUP) {
+      this.cloud.paused = false;
+      this.cloud.socket?.resume();
+    }
+  }
+
+  /** @internal */ endTargetDue(): void {
     this.tcpTimer = null;
-    if (this.tcp && !this.tcpClosed && !this.tcp.writableEnded) this.tcp.end();
+    this.endTarget();
   }
 
   /** @internal */ graceExpired(): void {
     this.timer = null;
-    this.tcp?.destroy();
-    this.ws?.terminate();
+    this.target.socket?.destroy();
+    this.cloud.socket?.destroy();
   }
 
   private maybeFinish(): void {
-    if (this.phase === DONE || !this.tcpClosed || !this.wsClosed) return;
+    if (this.phase === DONE || !this.target.closed || !this.cloud.closed) return;
     this.phase = DONE;
     this.clearTimers();
-    idle.delete(this);
-    const s: TunnelSummary = {
-      id: this.id,
-      bytesUp: this.bytesUp,
-      bytesDown: this.bytesDown,
-      textFrames: this.textFrames,
-      durationMs: Date.now() - this.started,
-      established: this.setupMs !== undefined,
-      endedBy: this.endedBy,
-      code: this.endCode,
-      threadId,
-      peakBootstrapBytes: this.peakHeld,
-      peakBufferedUp: this.peakUp,
-      peakBufferedDown: this.peakDown,
-      bytesDiscarded: this.discarded,
-    };
-    if (this.label !== undefined) s.label = this.label;
-    if (this.setupMs !== undefined) s.setupMs = this.setupMs;
-    if (this.endMessage !== undefined) s.message = this.endMessage;
-    if (this.wsCloseCode !== undefined) s.wsCloseCode = this.wsCloseCode;
-    if (this.endStatus !== undefined) s.status = this.endStatus;
-    if (this.endSyscode !== undefined) s.syscode = this.endSyscode;
-    this.tcp = null;
-    this.ws = null;
+    unwatchIdle(this);
+    const s = buildSummary(this.id, this.label, threadId, Date.now() - this.started, this.setupMs, this.c, this.end);
+    this.target.socket = null;
+    this.cloud.socket = null;
     this.hooks.onEnd(this, s);
+  }
+
+  private activity(): number {
+    return this.c.bytesUp + this.c.bytesDown + this.c.discarded + this.c.textFrames;
   }
 
   /**
@@ -504,184 +595,91 @@ export class Tunnel {
    * so the data path carries no clock reads; a tunnel ends no earlier than idleTimeoutMs after its last byte.
    */
   checkIdle(now: number): void {
-    const moved = this.bytesUp + this.bytesDown + this.discarded + this.textFrames;
+    const moved = this.activity();
     if (moved !== this.idleMark) {
       this.idleMark = moved;
       this.idleSince = now;
       return;
     }
-    if (this.phase === OPEN && now - this.idleSince >= this.spec.idleTimeoutMs!) {
-      idle.delete(this);
+    if (this.phase === OPEN && now - this.idleSince >= this.spec.idleTimeoutMs) {
+      unwatchIdle(this);
       this.endFirst('local', 'TUN_END_IDLE', `no traffic for ${this.spec.idleTimeoutMs} ms`);
     }
   }
 
   /** @internal test and stats access */
   get heldNow(): number {
-    return this.heldBytes;
+    return this.queue.bytes;
   }
   get isEstablished(): boolean {
     return this.setupMs !== undefined;
   }
-  /** Bytes this tunnel holds in user space right now (bootstrap queue plus unsent WebSocket and TCP bytes). */
-  get bufferedBytes(): number {
-    return this.heldBytes + (this.ws?.bufferedAmount ?? 0) + (this.tcp?.writableLength ?? 0);
+  /** @internal */ get targetName(): string {
+    return `target ${this.spec.host}:${this.spec.port}`;
   }
-}
-
-
-// ---- idle timeouts: one coarse sweep for all tunnels instead of a timer each ----
-
-const idle = new Set<Tunnel>();
-let idleSweep: NodeJS.Timeout | null = null;
-
-function watchIdle(t: Tunnel): void {
-  idle.add(t);
-  if (idleSweep) return;
-  idleSweep = setInterval(() => {
-    const now = Date.now();
-    for (const x of idle) x.checkIdle(now);
-    if (idle.size === 0 && idleSweep) {
-      clearInterval(idleSweep);
-      idleSweep = null;
+  /** @internal */ targetFailed(err: NodeJS.ErrnoException): void {
+    if (this.phase === SETUP) this.failSetup(targetConnectError(err, this.spec.host, this.spec.port));
+    else {
+      const e = targetRunError(err);
+      this.recordError('tcp', e.code, e.message);
     }
-  }, 1000);
-  idleSweep.unref();
+  }
+  /** @internal */ cloudFailed(err: NodeJS.ErrnoException): void {
+    if (this.phase === SETUP) this.failSetup(cloudConnectError(err));
+    else {
+      const e = cloudRunError(err);
+      this.recordError('ws', e.code, e.message);
+    }
+  }
+  /** Bytes this tunnel holds in user space right now (bootstrap queue plus unsent cloud and target bytes). */
+  get bufferedBytes(): number {
+    return this.queue.bytes + (this.cloud.socket?.writableLength ?? 0) + (this.target.socket?.writableLength ?? 0);
+  }
 }
 
 // ---- listeners (module level: `this` is the emitter) ----
 
-function onTcpConnect(this: net.Socket): void {
-  tunnelOf(this).tcpConnected();
+function onTargetRead(this: net.Socket, n: number, buf: Buffer): boolean {
+  return tunnelOf(this).fromTarget(buf, n);
 }
-function onTcpData(this: net.Socket, chunk: Buffer): void {
-  tunnelOf(this).fromTcp(chunk);
+function onTargetConnect(this: net.Socket): void {
+  tunnelOf(this).targetConnected();
 }
-function onTcpEnd(this: net.Socket): void {
+function onTargetEnd(this: net.Socket): void {
   tunnelOf(this).endFirst('tcp', 'TUN_END_TCP_EOF');
 }
-function onTcpDrain(this: net.Socket): void {
-  tunnelOf(this).tcpDrained();
+function onTargetDrain(this: net.Socket): void {
+  tunnelOf(this).targetDrained();
 }
-function onTcpClose(this: net.Socket): void {
-  tunnelOf(this).tcpGone();
+function onTargetClose(this: net.Socket): void {
+  tunnelOf(this).targetGone();
 }
-function onTcpError(this: net.Socket, err: NodeJS.ErrnoException): void {
-  const t = tunnelOf(this);
-  if (!t.isEstablished) {
-    t.failSetup(tcpConnectError(err, t));
-    return;
-  }
-  const code: ErrorCode = err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'TUN_ERR_TCP_RESET' : 'TUN_ERR_TCP_ERROR';
-  t.recordError('tcp', code, `target connection ${err.code === 'ECONNRESET' ? 'reset' : 'failed'} (${err.code ?? err.message})`);
+function onTargetError(this: net.Socket, err: NodeJS.ErrnoException): void {
+  tunnelOf(this).targetFailed(err);
+}
+function onCloudData(this: net.Socket, chunk: Buffer): void {
+  tunnelOf(this).fromCloud(chunk);
+}
+function onCloudDrain(this: net.Socket): void {
+  tunnelOf(this).cloudDrained();
+}
+function onCloudClose(this: net.Socket): void {
+  tunnelOf(this).cloudGone();
+}
+function onCloudError(this: net.Socket, err: NodeJS.ErrnoException): void {
+  tunnelOf(this).cloudFailed(err);
 }
 function onTcpTimeout(t: Tunnel): void {
-  t.failSetup({ code: 'TUN_ERR_TCP_TIMEOUT', message: `target ${t['spec'].host}:${t['spec'].port} did not accept the connection in time` });
+  t.failSetup({ code: 'TUN_ERR_TCP_TIMEOUT', message: `${t.targetName} did not accept the connection in time` });
 }
 function onWsTimeout(t: Tunnel): void {
   t.failSetup({ code: 'TUN_ERR_WS_TIMEOUT', message: 'cloud did not answer the WebSocket upgrade in time' });
 }
 function onEndTargetDue(t: Tunnel): void {
-  t.endTarget();
+  t.endTargetDue();
 }
 function onGraceExpired(t: Tunnel): void {
   t.graceExpired();
-}
-
-function onWsUpgrade(this: WebSocket, res: { headers: Record<string, string | string[] | undefined> }): void {
-  // Cumulocity always answers `binary`; tolerate a (lenient) server that leaves it out, which ws would refuse.
-  if (res.headers['sec-websocket-protocol'] === undefined) res.headers['sec-websocket-protocol'] = 'binary';
-}
-function onWsUnexpectedResponse(this: WebSocket, _req: unknown, res: { statusCode?: number; resume(): void }): void {
-  const status = res.statusCode ?? 0;
-  res.resume();
-  tunnelOf(this).failSetup({ code: 'TUN_ERR_WS_HTTP_STATUS', message: `cloud refused WebSocket: HTTP ${status}`, status });
-}
-function onWsOpen(this: WebSocket): void {
-  tunnelOf(this).wsOpened();
-}
-function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  tunnelOf(this).fromWs(data, isBinary);
-}
-function onWsError(this: WebSocket, err: Error & { code?: string }): void {
-  const t = tunnelOf(this);
-  if (!t.isEstablished) {
-    t.failSetup(wsConnectError(err));
-    return;
-  }
-  const code: ErrorCode = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'TUN_ERR_WS_PAYLOAD_TOO_BIG' : 'TUN_ERR_WS_ERROR';
-  t.recordError('ws', code, `cloud WebSocket error (${err.code ?? err.message})`);
-}
-function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
-  tunnelOf(this).wsGone(code, reason.length > 0 ? reason.toString('utf8').slice(0, 120) : '');
-}
-
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_SIGNATURE_FAILURE',
-]);
-
-function tcpConnectError(err: NodeJS.ErrnoException, t: Tunnel): WireError {
-  const target = `target ${t['spec'].host}:${t['spec'].port}`;
-  const sys = err.code ?? 'EUNKNOWN';
-  switch (sys) {
-    case 'ECONNREFUSED':
-      return { code: 'TUN_ERR_TCP_REFUSED', message: `${target} refused connection (ECONNREFUSED)`, syscode: sys };
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EAI_FAIL':
-      return { code: 'TUN_ERR_TCP_DNS', message: `${target} did not resolve (${sys})`, syscode: sys };
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EADDRNOTAVAIL':
-      return { code: 'TUN_ERR_TCP_UNREACHABLE', message: `${target} unreachable (${sys})`, syscode: sys };
-    case 'ETIMEDOUT':
-      return { code: 'TUN_ERR_TCP_TIMEOUT', message: `${target} did not accept the connection in time (ETIMEDOUT)`, syscode: sys };
-    case 'ECONNRESET':
-      return { code: 'TUN_ERR_TCP_RESET', message: `${target} reset the connection during set-up (ECONNRESET)`, syscode: sys };
-    default:
-      return { code: 'TUN_ERR_TCP_CONNECT', message: `${target} connection failed (${sys})`, syscode: sys };
-  }
-}
-
-function wsConnectError(err: Error & { code?: string }): WireError {
-  const sys = err.code;
-  if (sys && TLS_CODES.has(sys)) return { code: 'TUN_ERR_WS_TLS', message: `cloud TLS certificate rejected (${sys})`, syscode: sys };
-  if (sys && /^E[A-Z]+$/.test(sys)) {
-    const kind = sys === 'ECONNREFUSED' ? 'refused connection' : sys === 'ENOTFOUND' || sys === 'EAI_AGAIN' ? 'did not resolve' : 'failed';
-    return { code: 'TUN_ERR_WS_CONNECT', message: `cloud endpoint ${kind} (${sys})`, syscode: sys };
-  }
-  if (/subprotocol|Sec-WebSocket|Upgrade header|extension/i.test(err.message)) {
-    return { code: 'TUN_ERR_WS_PROTOCOL', message: `cloud WebSocket handshake invalid (${err.message})` };
-  }
-  return { code: 'TUN_ERR_WS_CONNECT', message: `cloud WebSocket failed (${sys ?? err.message})` };
-}
-
-/** The summary of a tunnel that never got going (invalid spec, engine closed, worker lost). */
-export function failedSummary(id: number, err: WireError, label: string | undefined, threadId = 0): TunnelSummary {
-  const s: TunnelSummary = {
-    id,
-    bytesUp: 0,
-    bytesDown: 0,
-    textFrames: 0,
-    durationMs: 0,
-    established: false,
-    endedBy: 'setup',
-    code: err.code,
-    message: err.message,
-    threadId,
-    peakBootstrapBytes: 0,
-  };
-  if (label !== undefined) s.label = label;
-  if (err.status !== undefined) s.status = err.status;
-  if (err.syscode !== undefined) s.syscode = err.syscode;
-  return s;
 }
 
 /** Opens one tunnel. */
@@ -689,26 +687,4 @@ export function startTunnel(id: number, spec: TunnelSpec, hooks: TunnelHooks): T
   const t = new Tunnel(id, spec, hooks);
   t.start();
   return t;
-}
-
-/** Validates a spec at the boundary; throws TUN_ERR_INVALID_SPEC. */
-export function validateSpec(spec: TunnelSpec): void {
-  if (!spec || typeof spec !== 'object') throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec must be an object');
-  if (typeof spec.host !== 'string' || spec.host === '' || /[\s\u0000-\u001f\u007f]/.test(spec.host) || spec.host.length > 253) {
-    throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.host must be a host name or address');
-  }
-  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) {
-    throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.port must be an integer 1-65535');
-  }
-  let u: URL;
-  try {
-    u = new URL(spec.url);
-  } catch {
-    throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.url must be a ws: or wss: URL');
-  }
-  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.url must be a ws: or wss: URL');
-  for (const k of ['tcpConnectTimeoutMs', 'wsConnectTimeoutMs', 'maxPayload', 'bootstrapLimit', 'highWaterMark', 'closeGraceMs', 'idleTimeoutMs'] as const) {
-    const v = spec[k];
-    if (v !== undefined && (!Number.isFinite(v) || v <= 0) && !(k === 'idleTimeoutMs' && v === 0)) throw new TunnelError('TUN_ERR_INVALID_SPEC', `spec.${k} must be a positive number`);
-  }
 }

@@ -3,6 +3,7 @@
  * Everything that crosses a thread boundary is plain data (structured clone).
  */
 import type { ErrorCode, WireError } from '../errors.js';
+import type { MaskKind } from './mask-kernel.js';
 
 /** TLS settings for the WebSocket leg (plain data, so it can cross to a worker). */
 export interface TunnelTlsOptions {
@@ -124,7 +125,10 @@ export interface EngineStats {
   failuresByCode: Record<string, number>;
   workersStarted: number;
   workerDeaths: number;
+  /** Whether the masking kernel is the bufferutil addon (in every thread). */
   bufferutil: boolean;
+  /** The masking kernel the workers (or, with `threads: 0`, the main thread) use. */
+  mask: MaskKind;
 }
 
 // ---- coordinator <-> worker wire protocol ----
@@ -139,13 +143,13 @@ export interface StartTunnelTask {
 
 /** Control messages on the per-worker port, coordinator to worker. */
 export type ControlMessage =
-  | { t: 'close'; id: number; reason?: string }
+  | { t: 'close'; id: number; reason?: string; /** the engine is shutting down (endedBy 'engine') */ engine?: boolean }
   | { t: 'closeAll'; reason?: string; graceMs: number }
   | { t: 'crash' };
 
 /** Events from a worker (via parentPort, so ordered with the hello). */
 export type WorkerEvent =
-  | { t: 'hello'; engineId: string; threadId: number; port: MessagePort; bufferutil: boolean }
+  | { t: 'hello'; engineId: string; threadId: number; port: MessagePort; mask: MaskKind }
   | { t: 'start'; engineId: string; id: number; threadId: number }
   | { t: 'up'; engineId: string; id: number; setupMs: number }
   | { t: 'fail'; engineId: string; id: number; error: WireError }

@@ -8,7 +8,7 @@
  */
 import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import { toWireError } from '../errors.js';
-import { bufferutilLoaded } from './native.js';
+import { maskKind } from './mask-kernel.js';
 import { failedSummary, startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
 import type { ControlMessage, StartTunnelTask, TunnelSummary, WorkerEvent } from './types.js';
 
@@ -28,15 +28,17 @@ function hello(id: string): void {
   control = port1;
   port1.on('message', onControl);
   port1.unref();
-  post({ t: 'hello', engineId, threadId, port: port2, bufferutil: bufferutilLoaded() }, [port2]);
+  post({ t: 'hello', engineId, threadId, port: port2, mask: maskKind() }, [port2]);
 }
 
 function onControl(msg: ControlMessage): void {
   try {
     if (msg.t === 'close') {
-      tunnels.get(msg.id)?.close(msg.reason);
+      const t = tunnels.get(msg.id);
+      if (msg.engine) t?.shutdown(msg.reason);
+      else t?.close(msg.reason);
     } else if (msg.t === 'closeAll') {
-      for (const t of tunnels.values()) t.close(msg.reason, msg.graceMs);
+      for (const t of tunnels.values()) t.shutdown(msg.reason, msg.graceMs);
       setTimeout(() => {
         for (const t of tunnels.values()) t.destroy(msg.reason);
       }, msg.graceMs).unref();

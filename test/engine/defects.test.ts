@@ -1,7 +1,7 @@
 /**
  * The five engine defects of issue 10, each as a test that fails on the engine before the data-plane
  * rewrite. Written against the public API only (createEngine, open, stats, close, the handle's promises),
- * so that they hold for any engine. Marked `todo` until the rewrite lands; the rewrite removes the marks.
+ * so that they hold for any engine.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,8 +15,6 @@ import { rig, type Rig } from '../helpers/rig.js';
 import { chunkAt } from '../helpers/stream.js';
 import { tlsFixture, wssWithCert } from '../helpers/tls.js';
 
-// DEFECTS_STRICT=1 runs them as plain tests (to see each fail for its reason before the rewrite).
-const TODO = process.env.DEFECTS_STRICT ? false : 'fixed by the data-plane rewrite (h10a)';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -89,16 +87,16 @@ async function closeWhileBackpressured(t: TestContext, threads: number, how: How
 
 describe('defect 1: shutdown keeps the bound toward a backpressured target', () => {
   for (const how of ['engine.close', 'handle.close', 'idle timeout'] as const) {
-    it(`${how} while the target stops reading and the cloud keeps sending`, { todo: TODO, timeout: 40_000 }, (t) => closeWhileBackpressured(t, 1, how));
+    it(`${how} while the target stops reading and the cloud keeps sending`, { timeout: 40_000 }, (t) => closeWhileBackpressured(t, 1, how));
   }
-  it('handle.close on the main thread (threads: 0)', { todo: TODO, timeout: 40_000 }, (t) => closeWhileBackpressured(t, 0, 'handle.close'));
+  it('handle.close on the main thread (threads: 0)', { timeout: 40_000 }, (t) => closeWhileBackpressured(t, 0, 'handle.close'));
 });
 
 // ---- 2. engine.close() is idempotent ----
 
 describe('defect 2: a second engine.close() waits for the first', () => {
   for (const threads of [1, 0]) {
-    it(`resolves only once the engine is closed, with the same promise (threads ${threads})`, { todo: TODO, timeout: 20_000 }, async (t) => {
+    it(`resolves only once the engine is closed, with the same promise (threads ${threads})`, { timeout: 20_000 }, async (t) => {
       // Neither end reads: only the grace can end the tunnel.
       const r = await rig(t, { threads, onTarget: (s) => s.pause() });
       const h = r.open();
@@ -121,7 +119,7 @@ describe('defect 2: a second engine.close() waits for the first', () => {
 // ---- 3. no invented close code ----
 
 describe('defect 3: a set-up failure reports no WebSocket close code the cloud never sent', () => {
-  it('the cloud refuses the upgrade (HTTP 403)', { todo: TODO, timeout: 20_000 }, async (t) => {
+  it('the cloud refuses the upgrade (HTTP 403)', { timeout: 20_000 }, async (t) => {
     const echo = await echoServer();
     const cloud = await cloudLikeWss({ verify: () => 403 });
     const e = createEngine({ threads: 1 });
@@ -135,7 +133,7 @@ describe('defect 3: a set-up failure reports no WebSocket close code the cloud n
     assert.equal(s.wsCloseCode, undefined, `reported wsCloseCode ${s.wsCloseCode}`);
   });
 
-  it('the target refuses while the cloud accepts', { todo: TODO, timeout: 20_000 }, async (t) => {
+  it('the target refuses while the cloud accepts', { timeout: 20_000 }, async (t) => {
     const dead = net.createServer();
     const port = await listen0(dead);
     await closeServer(dead);
@@ -155,7 +153,7 @@ describe('defect 3: a set-up failure reports no WebSocket close code the cloud n
 
 describe("defect 4: engine.close() during set-up ends the tunnel with endedBy 'engine'", () => {
   for (const threads of [1, 0]) {
-    it(`the cloud holds the upgrade when the engine closes (threads ${threads})`, { todo: TODO, timeout: 20_000 }, async (t) => {
+    it(`the cloud holds the upgrade when the engine closes (threads ${threads})`, { timeout: 20_000 }, async (t) => {
       const r = await rig(t, { threads, echo: true });
       let release!: () => void;
       const gate = new Promise<void>((res) => (release = res));
@@ -189,7 +187,7 @@ const fixture = (f: string): string => readFileSync(tlsFixture(f), 'utf8');
 
 describe('defect 5: an untrusted cloud certificate is always TUN_ERR_WS_TLS', () => {
   for (const via of ['direct', 'CONNECT proxy'] as const) {
-    it(`a certificate not valid for a server (${via})`, { todo: TODO, timeout: 20_000 }, async (t) => {
+    it(`a certificate not valid for a server (${via})`, { timeout: 20_000 }, async (t) => {
       const echo = await echoServer();
       // From the test CA but for TLS clients only (INVALID_PURPOSE): untrusted as a server certificate,
       // with a verification code outside the common few.

@@ -50,6 +50,7 @@ async function duplex(threads: number): Promise<void> {
     const kind = expectedMaskKind();
     assert.equal(maskKind(), kind, 'the mask the kernel reports');
     assert.equal(st.bufferutil, kind === 'native', `bufferutil reported ${st.bufferutil}, expected mask ${kind}`);
+    assert.equal(st.mask, kind);
   } finally {
     await engine.close({ graceMs: 1000 });
     await cloud.close();

@@ -1,0 +1,93 @@
+/**
+ * Failure classification: which coded error a socket error during set-up is. One classifier per leg, and
+ * ONE for TLS, so an untrusted cloud certificate is TUN_ERR_WS_TLS wherever it surfaces (the TLS socket's
+ * error, the upgrade request's error, a proxy-wrapped TLS socket).
+ */
+import type { ErrorCode, WireError } from '../errors.js';
+
+/**
+ * Every certificate verification code Node reports (OpenSSL's X509_V_ERR_* names, as listed in Node's
+ * crypto sources), plus Node's own host-name check: all of them mean "the cloud is not authenticated".
+ */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** True when `code` says the peer's certificate failed verification. */
+export function isTlsVerifyError(code: string | undefined): boolean {
+  return code !== undefined && (TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_CERT'));
+}
+
+/** A target (TCP leg) error before the tunnel was up. */
+export function targetConnectError(err: NodeJS.ErrnoException, host: string, port: number): WireError {
+  const target = `target ${host}:${port}`;
+  const sys = err.code ?? 'EUNKNOWN';
+  switch (sys) {
+    case 'ECONNREFUSED':
+      return { code: 'TUN_ERR_TCP_REFUSED', message: `${target} refused connection (ECONNREFUSED)`, syscode: sys };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return { code: 'TUN_ERR_TCP_DNS', message: `${target} did not resolve (${sys})`, syscode: sys };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return { code: 'TUN_ERR_TCP_UNREACHABLE', message: `${target} unreachable (${sys})`, syscode: sys };
+    case 'ETIMEDOUT':
+      return { code: 'TUN_ERR_TCP_TIMEOUT', message: `${target} did not accept the connection in time (ETIMEDOUT)`, syscode: sys };
+    case 'ECONNRESET':
+      return { code: 'TUN_ERR_TCP_RESET', message: `${target} reset the connection during set-up (ECONNRESET)`, syscode: sys };
+    default:
+      return { code: 'TUN_ERR_TCP_CONNECT', message: `${target} connection failed (${sys})`, syscode: sys };
+  }
+}
+
+/** A target error once the tunnel is up. */
+export function targetRunError(err: NodeJS.ErrnoException): { code: ErrorCode; message: string } {
+  const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+  return { code: reset ? 'TUN_ERR_TCP_RESET' : 'TUN_ERR_TCP_ERROR', message: `target connection ${err.code === 'ECONNRESET' ? 'reset' : 'failed'} (${err.code ?? err.message})` };
+}
+
+/** A cloud (WebSocket leg) error before the upgrade completed: socket, TLS or HTTP request error. */
+export function cloudConnectError(err: NodeJS.ErrnoException): WireError {
+  const sys = err.code;
+  if (isTlsVerifyError(sys)) return { code: 'TUN_ERR_WS_TLS', message: `cloud TLS certificate rejected (${sys})`, syscode: sys! };
+  if (sys && /^E[A-Z]+$/.test(sys)) {
+    const kind = sys === 'ECONNREFUSED' ? 'refused connection' : sys === 'ENOTFOUND' || sys === 'EAI_AGAIN' ? 'did not resolve' : 'failed';
+    return { code: 'TUN_ERR_WS_CONNECT', message: `cloud endpoint ${kind} (${sys})`, syscode: sys };
+  }
+  return { code: 'TUN_ERR_WS_CONNECT', message: `cloud WebSocket failed (${sys ?? err.message})` };
+}
+
+/** A cloud socket error once the tunnel is up. */
+export function cloudRunError(err: NodeJS.ErrnoException): { code: ErrorCode; message: string } {
+  if (isTlsVerifyError(err.code)) return { code: 'TUN_ERR_WS_TLS', message: `cloud TLS failed (${err.code})` };
+  return { code: 'TUN_ERR_WS_ERROR', message: `cloud WebSocket error (${err.code ?? err.message})` };
+}
