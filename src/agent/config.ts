@@ -64,6 +64,8 @@ export interface AgentConfig {
   reconnectMaxMs?: number | string;
   /** How long a 530 waits for its JSON twin (to learn the operation id) before reporting by name, ms. */
   dedupeWindowMs?: number | string;
+  /** How long each MQTT start-up step (PUBACK of 100/507/114/122, SUBACK) may take before a reconnect, ms. */
+  mqttAckTimeoutMs?: number | string;
 }
 
 /** The Basic authorization header of the device credentials. */
@@ -108,6 +110,7 @@ export interface ResolvedConfig {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   dedupeWindowMs: number;
+  mqttAckTimeoutMs: number;
 }
 
 type Kind = 'string' | 'secret' | 'int' | 'bool' | 'list';
@@ -156,6 +159,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'reconnectMinMs', flag: 'reconnect-min-ms', kind: 'int', default: 1000, arg: 'ms', help: 'first MQTT reconnect delay (doubles, with jitter)' },
   { key: 'reconnectMaxMs', flag: 'reconnect-max-ms', kind: 'int', default: 30_000, arg: 'ms', help: 'longest MQTT reconnect delay' },
   { key: 'dedupeWindowMs', flag: 'dedupe-window-ms', kind: 'int', default: 200, arg: 'ms', help: 'how long a 530 waits for its JSON twin (to report by id) before reporting by name' },
+  { key: 'mqttAckTimeoutMs', flag: 'mqtt-ack-timeout-ms', kind: 'int', default: 20_000, arg: 'ms', help: 'deadline of each MQTT start-up step (PUBACK of 100/507/114/122, SUBACK); then reconnect' },
 ];
 
 /** Where each value came from, for error messages: `--auth`, `C8Y_AUTH`, `auth in agent.json`, `config.auth`. */

@@ -95,6 +95,7 @@ class AgentImpl implements Agent {
     const handlers = {
       request: (req: Parameters<Operations['handle']>[0]) => this.ops!.handle(req),
       malformed: (ref: { serial: string; id?: string }, err: TunnelError) => this.ops!.rejectMalformed(ref, err),
+      learnedId: (key: string, id: string) => this.ops!.learnId(key, id),
     };
     const version = agentVersion();
     const transport = cfg.transport === 'rest' ? new RestTransport(cfg, handlers, this.log, this.events, version) : new MqttTransport(cfg, handlers, this.log, this.events, version);

@@ -25,7 +25,8 @@ export type OpStatus = 'EXECUTING' | 'SUCCESSFUL' | 'FAILED';
 
 /** Where statuses go (the transport). Must not block: it queues. */
 export interface StatusSink {
-  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void;
+  /** `key` (the connection key) comes with a by-name status, so the transport can settle it by id later. */
+  report(ref: { serial: string; id?: string; key?: string }, status: OpStatus, reason?: string): void;
 }
 
 /** Hooks for metrics (all optional work; no-ops when metrics are off). */
@@ -221,15 +222,15 @@ export class Operations {
     this.flushChain(op.req.serial);
   }
 
+  /**
+   * Keys are remembered (to drop duplicates) in arrival order, at most SEEN_LIMIT of them. Past the
+   * limit the oldest key is forgotten, finished or not: its operation keeps running (the Op object is
+   * held by its chain and its tunnel), only a duplicate of something 10,000 operations old would no
+   * longer be recognised. O(1) per operation: a Map iterates in insertion order.
+   */
   private remember(key: string, op: Op): void {
     this.seen.set(key, op);
-    if (this.seen.size > SEEN_LIMIT) {
-      // Forget the oldest finished operations; keys of live ones stay.
-      for (const [k, o] of this.seen) {
-        if (this.seen.size <= SEEN_LIMIT * 0.9) break;
-        if (o.finalSent) this.seen.delete(k);
-      }
-    }
+    while (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.keys().next().value!);
   }
 
   private start(op: Op): void {
@@ -323,8 +324,17 @@ export class Operations {
     else this.flushById(op);
   }
 
-  private ref(op: Op): { serial: string; id?: string } {
-    return op.id === undefined ? { serial: op.req.serial } : { serial: op.req.serial, id: op.id };
+  private ref(op: Op): { serial: string; id?: string; key?: string } {
+    return op.id === undefined ? { serial: op.req.serial, key: op.req.key } : { serial: op.req.serial, id: op.id };
+  }
+
+  /**
+   * The transport learned the id of an operation it knew by name only (a REST lookup after a
+   * reconnect): every later status of it goes by id.
+   */
+  learnId(key: string, id: string): void {
+    const op = this.seen.get(key);
+    if (op && op.id === undefined) op.id = id;
   }
 
   private flushById(op: Op): void {
