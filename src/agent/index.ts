@@ -178,7 +178,7 @@ class AgentImpl implements Agent {
     return {
       mqttConnected: this.transport?.connected ?? false,
       statusQueued: this.transport?.pendingStatus() ?? 0,
-      operations: this.ops?.stats() ?? { received: 0, duplicates: 0, active: 0, successful: 0, failed: 0, malformed: 0 },
+      operations: this.ops?.stats() ?? { received: 0, duplicates: 0, active: 0, successful: 0, failed: 0, malformed: 0, remembered: 0 },
       engine: this.engine?.stats() ?? emptyEngineStats(),
     };
   }

@@ -93,6 +93,8 @@ export interface OperationStats {
   successful: number;
   failed: number;
   malformed: number;
+  /** Connection keys remembered for de-duplication (at most 10,000). */
+  remembered: number;
 }
 
 /** The operation coordinator. */
@@ -105,12 +107,12 @@ export class Operations {
   private twinsSeen = false;
   /** 530s in a row whose hold expired without a twin; after a few, stop holding. */
   private lonely = 0;
-  readonly counts: Omit<OperationStats, 'active'> = { received: 0, duplicates: 0, successful: 0, failed: 0, malformed: 0 };
+  readonly counts: Omit<OperationStats, 'active' | 'remembered'> = { received: 0, duplicates: 0, successful: 0, failed: 0, malformed: 0 };
 
   constructor(private readonly d: OperationsDeps) {}
 
   stats(): OperationStats {
-    return { ...this.counts, active: this.active };
+    return { ...this.counts, active: this.active, remembered: this.seen.size };
   }
 
   /** Refuse new operations from now on (shutdown). */
