@@ -10,7 +10,7 @@ import type { EngineOptions, EngineStats, TunnelSpec } from '../engine/types.js'
 import { TunnelError } from '../errors.js';
 import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
 import { JwtCache } from './jwt.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, redactUrl, type Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
 import { MqttTransport, type Transport } from './mqtt-transport.js';
 import { proxyFor } from './no-proxy.js';
@@ -117,11 +117,29 @@ class AgentImpl implements Agent {
       ...(this.metrics ? { metrics: this.metrics } : {}),
     });
     this.log.info(
-      { host: cfg.host, transport: cfg.transport, device: cfg.deviceId, auth: cfg.auth, threads: engine.threads, allow: cfg.policy.patterns, maxSessions: cfg.maxSessions },
+      {
+        host: cfg.host,
+        transport: cfg.transport,
+        ...(cfg.transport === 'mqtt' ? { mqtt: redactUrl(cfg.mqttUrl) } : {}),
+        device: cfg.deviceId,
+        auth: cfg.auth,
+        threads: engine.threads,
+        allow: cfg.policy.patterns,
+        maxSessions: cfg.maxSessions,
+      },
       'agent starting',
     );
     try {
-      if (this.metrics) this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
+      if (this.metrics) {
+        try {
+          this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
+        } catch (err) {
+          const sys = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          throw new TunnelError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys });
+        }
+        const h = cfg.metricsHost.includes(':') ? `[${cfg.metricsHost}]` : cfg.metricsHost;
+        this.log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');
+      }
       await transport.start();
     } catch (err) {
       this.state = 'stopped';

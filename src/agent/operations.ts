@@ -304,7 +304,11 @@ export class Operations {
   private failErr(op: Op, err: unknown, execSent = true): void {
     const code = err instanceof TunnelError ? err.code : 'TUN_ERR_INTERNAL';
     if (err instanceof TunnelError && err.status === 401) this.d.authRejected?.();
-    const msg = err instanceof Error ? err.message : String(err);
+    let msg = err instanceof Error ? err.message : String(err);
+    // Descriptor exhaustion is a limit of this device, not a fault of the cloud or the target: say so.
+    const sys = err instanceof TunnelError ? err.syscode : undefined;
+    const fdLimit = sys === 'EMFILE' || sys === 'ENFILE' ? sys : /\b(EMFILE|ENFILE)\b/.exec(msg)?.[1];
+    if (fdLimit !== undefined) msg = `the agent ran out of file descriptors (${fdLimit}): raise its open-files limit (ulimit -n, systemd LimitNOFILE=)`;
     this.fail(op, code, code === 'TUN_ERR_ENGINE_CLOSED' ? 'agent is shutting down' : msg, execSent);
   }
 

@@ -37,7 +37,13 @@ export class RestClient {
     const mod = url.protocol === 'https:' ? https : http;
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const fail = (why: string): void => reject(new TunnelError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${why})`));
+      // Why we cut the request ourselves (deadline, size), which wins over the socket error it causes.
+      let cut: Error | undefined;
+      const stop = (err: Error): void => {
+        cut ??= err;
+        req.destroy(err);
+      };
+      const fail = (err: NodeJS.ErrnoException): void => reject(new TunnelError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${cut?.message ?? err.code ?? err.message})`));
       const req = mod.request(url, {
         method,
         headers: {
@@ -48,7 +54,7 @@ export class RestClient {
         ...(this.agent ? { agent: this.agent } : {}),
         ...(url.protocol === 'https:' ? { rejectUnauthorized: !this.cfg.insecure, ...(this.cfg.ca.length ? { ca: this.cfg.ca } : {}) } : {}),
       });
-      const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })), this.timeoutMs);
+      const deadline = setTimeout(() => stop(new Error(`no complete answer within ${this.timeoutMs} ms`)), this.timeoutMs);
       req.on('close', () => clearTimeout(deadline));
       req.on('response', (res) => {
         const parts: Buffer[] = [];
@@ -56,12 +62,12 @@ export class RestClient {
         res.on('data', (d: Buffer) => {
           size += d.length;
           if (size > REST_MAX_BODY) {
-            req.destroy(Object.assign(new Error(`response body over ${REST_MAX_BODY} bytes`), { code: 'EMSGSIZE' }));
+            stop(new Error(`response body over ${REST_MAX_BODY} bytes`));
             return;
           }
           parts.push(d);
         });
-        res.on('error', (err: NodeJS.ErrnoException) => fail(err.code === 'ETIMEDOUT' || err.code === 'EMSGSIZE' ? err.message : (err.code ?? err.message)));
+        res.on('error', fail);
         res.on('end', () => {
           const text = Buffer.concat(parts).toString('utf8');
           let parsed: unknown = undefined;
@@ -73,7 +79,7 @@ export class RestClient {
           resolve([res.statusCode ?? 0, parsed]);
         });
       });
-      req.on('error', (err: NodeJS.ErrnoException) => fail(err.code === 'ETIMEDOUT' || err.code === 'EMSGSIZE' ? err.message : (err.code ?? err.message)));
+      req.on('error', fail);
       req.end(data);
     });
   }
