@@ -88,6 +88,7 @@ export class MqttTransport implements Transport {
   /** Connection keys whose by-name statuses must no longer go out (see settleUncertain()). */
   private readonly settled = new Set<string>();
   private rest: RestClient | undefined;
+  private readonly warned = new WeakSet<MqttClient>();
   /** Connections made so far. */
   connects = 0;
 
@@ -193,7 +194,10 @@ export class MqttTransport implements Transport {
       client.end(true);
       return;
     }
-    this.log.warn({ err: err.message, code: err.code }, 'MQTT error');
+    // One WARN per connection attempt: over TLS mqtt.js reports the same failure twice.
+    if (this.warned.has(client)) return this.log.debug({ err: err.message, code: err.code }, 'MQTT error (again)');
+    this.warned.add(client);
+    this.log.warn({ err: err.message, code: err.code, url: redactUrl(this.cfg.mqttUrl) }, 'MQTT error');
   }
 
   private onClose(client: MqttClient): void {
