@@ -4,11 +4,12 @@
  * without its secrets, no echo of a misplaced secret).
  */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel';
 import { closeServer, echoServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
-import { simEnv, spawnAgent, type AgentProc } from './proc.js';
+import { BIN, simEnv, spawnAgent, type AgentProc } from './proc.js';
 
 const simOptions = { quiet: true, password: 'Adm1n-pw-7f3a9c', devicePassword: 'Dev1ce-pw-5e2b8d' };
 const JSON_LOG = ['--log-format', 'json', '--log-level', 'info'];
@@ -103,5 +104,35 @@ describe('faults: start-up lines', () => {
     assert.equal(exit.code, 2);
     assert.match(p.err(), /AGENT_ERR_CONFIG: invalid C8Y_AUTH: expected basic or jwt/);
     assert.ok(!/Hunt|ecret/.test(p.err()), p.err());
+  });
+});
+
+describe('faults: the descriptor limit', () => {
+  const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+  it('33. the agent runs out of file descriptors: FAILED names the local limit (EMFILE, ulimit -n / LimitNOFILE), not the cloud or the target', { timeout: 60_000, skip: hasPrlimit ? false : 'prlimit not installed' }, async (t) => {
+    const sim = await startSim(simOptions);
+    t.after(() => sim.close());
+    const serial = 'emfile-1';
+    const { id: deviceId } = await sim.createDevice(serial);
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    // 60 descriptors: enough to start and carry some sessions (two sockets each), not 30 of them.
+    const child = spawn('prlimit', ['--nofile=60:60', process.execPath, BIN, 'agent', ...JSON_LOG], { env: simEnv(sim, serial), stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    await waitFor(() => err.includes('"MQTT connected"'), 15_000, 'agent connected');
+    const reasons = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const op = await sim.createRemoteAccessOperation(deviceId, { hostname: '127.0.0.1', port: echo.port });
+      const done = await sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 10_000);
+      const k = `${done.status} ${done.failureReason ?? ''}`.trim();
+      reasons.set(k, (reasons.get(k) ?? 0) + 1);
+    }
+    const summary = JSON.stringify([...reasons]);
+    assert.ok((reasons.get('SUCCESSFUL') ?? 0) > 0, summary);
+    const limit = [...reasons.keys()].filter((k) => k.startsWith('FAILED'));
+    assert.ok(limit.length > 0, `some sessions hit the limit: ${summary}`);
+    for (const k of limit) assert.match(k, /^FAILED the agent ran out of file descriptors \((EMFILE|ENFILE)\): raise its open-files limit \(ulimit -n, systemd LimitNOFILE=\)$/);
   });
 });
