@@ -11,7 +11,7 @@ import { connectProxy } from '../helpers/connect-proxy.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { closedPort, statuses } from '../agent/rig.js';
 import { mqttProxy } from './mqtt-proxy.js';
-import { faultRig } from './rig.js';
+import { blackholePort, echoCheck, faultRig } from './rig.js';
 
 const simOptions = { quiet: true, password: 'Adm1n-pw-7f3a9c', devicePassword: 'Dev1ce-pw-5e2b8d' };
 
@@ -65,6 +65,42 @@ describe('faults: a status whose PUBACK was lost', () => {
     const c = await r.client();
     await r.sim.waitForOperationStatus(r.sim.listOperations({ deviceId: r.deviceId }).at(-1)!.id, 'SUCCESSFUL', 5000);
     c.close();
+    await r.bystander.check();
+  });
+});
+
+describe('faults: a status whose PUBACK was lost, the other order', () => {
+  it('16c. A older fails (its target never accepts), B younger is live: A\'s FAILED reaches the broker and the link is cut; B stays SUCCESSFUL and keeps echoing', { timeout: 40_000 }, async (t) => {
+    const sim = await startSim(simOptions);
+    t.after(() => sim.close());
+    let armed = false;
+    const proxy = await mqttProxy(sim.mqttUrl, {
+      up: (p) => {
+        if (armed && p.type === 3 && p.payload?.startsWith('502,')) {
+          armed = false;
+          return 'pass-then-cut';
+        }
+        return 'pass';
+      },
+    });
+    t.after(() => proxy.close());
+    const r = await faultRig(t, { mqttUrl: proxy.url, tcpConnectTimeoutMs: 1500 }, { sim });
+    const hole = await blackholePort(t);
+    armed = true;
+    const a = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1', port: hole });
+    await r.sim.waitForOperationStatus(a.id, 'EXECUTING', 5000);
+    // B: a live session whose SUCCESSFUL waits behind A's final.
+    const reconnected = once(r.agent.events, 'mqtt:connected');
+    const ws = await r.client();
+    const b = r.sim.listOperations({ deviceId: r.deviceId }).at(-1)!;
+    assert.notEqual(b.id, a.id);
+    await r.sim.waitForOperationStatus(a.id, 'FAILED', 10_000);
+    await withTimeout(reconnected, 10_000, 'agent reconnected');
+    await waitFor(() => r.agent.stats().statusQueued === 0, 10_000, 'every status acknowledged');
+    await r.sim.waitForOperationStatus(b.id, ['SUCCESSFUL', 'FAILED'], 10_000);
+    assert.deepEqual(statuses(r.sim, a.id), ['PENDING', 'EXECUTING', 'FAILED']);
+    assert.deepEqual(statuses(r.sim, b.id), ['PENDING', 'EXECUTING', 'SUCCESSFUL'], `B: ${JSON.stringify(r.sim.getOperation(b.id))}`);
+    await echoCheck(ws);
     await r.bystander.check();
   });
 });
