@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   AGENT_ERR_JWT: 'could not obtain a JWT from the cloud',
   AGENT_ERR_REST: 'REST call to the cloud failed',
   AGENT_ERR_SHUTDOWN: 'the agent is shutting down',
+  AGENT_ERR_METRICS: 'the metrics endpoint could not listen',
   // SmartREST
   SR_ERR_EMPTY: 'empty SmartREST line',
   SR_ERR_QUOTE: 'unterminated or misplaced quote in SmartREST line',
@@ -51,6 +52,8 @@ export const ERROR_CODES = {
   CONNECT_ERR_OFFLINE: 'the device did not answer (operation timed out)',
   CONNECT_ERR_DEVICE_FAILED: 'the device could not open the session (operation FAILED)',
   CONNECT_ERR_CONFIG: 'invalid connect options',
+  CONNECT_ERR_SESSION: "a session's WebSocket failed while it ran",
+  CONNECT_ERR_LIMIT: 'too many concurrent local sessions',
   // Emulator
   SIM_ERR_CONFIG: 'invalid emulator options',
 } as const;

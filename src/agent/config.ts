@@ -64,6 +64,8 @@ export interface AgentConfig {
   reconnectMaxMs?: number | string;
   /** How long a 530 waits for its JSON twin (to learn the operation id) before reporting by name, ms. */
   dedupeWindowMs?: number | string;
+  /** How long each MQTT start-up step (PUBACK of 100/507/114/122, SUBACK) may take before a reconnect, ms. */
+  mqttAckTimeoutMs?: number | string;
 }
 
 /** The Basic authorization header of the device credentials. */
@@ -108,6 +110,7 @@ export interface ResolvedConfig {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   dedupeWindowMs: number;
+  mqttAckTimeoutMs: number;
 }
 
 type Kind = 'string' | 'secret' | 'int' | 'bool' | 'list';
@@ -156,6 +159,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'reconnectMinMs', flag: 'reconnect-min-ms', kind: 'int', default: 1000, arg: 'ms', help: 'first MQTT reconnect delay (doubles, with jitter)' },
   { key: 'reconnectMaxMs', flag: 'reconnect-max-ms', kind: 'int', default: 30_000, arg: 'ms', help: 'longest MQTT reconnect delay' },
   { key: 'dedupeWindowMs', flag: 'dedupe-window-ms', kind: 'int', default: 200, arg: 'ms', help: 'how long a 530 waits for its JSON twin (to report by id) before reporting by name' },
+  { key: 'mqttAckTimeoutMs', flag: 'mqtt-ack-timeout-ms', kind: 'int', default: 20_000, arg: 'ms', help: 'deadline of each MQTT start-up step (PUBACK of 100/507/114/122, SUBACK); then reconnect' },
 ];
 
 /** Where each value came from, for error messages: `--auth`, `C8Y_AUTH`, `auth in agent.json`, `config.auth`. */
@@ -171,10 +175,10 @@ function label(s: SettingSpec, origins: Origins): string {
   return origins[s.key] ?? `setting ${s.key}`;
 }
 
-/** Names a missing setting by all its spellings. */
-function missing(s: SettingSpec): TunnelError {
-  const names = [`--${s.flag}`, ...(s.env ?? []).slice(0, 1), `"${s.key}" in --config`];
-  return new TunnelError('AGENT_ERR_CONFIG', `missing setting ${s.key} (${names.join(' / ')})`);
+/** Names every missing setting by all its spellings, in one error. */
+function missing(specs: readonly SettingSpec[]): TunnelError {
+  const each = specs.map((s) => `${s.key} (${[`--${s.flag}`, ...(s.env ?? []).slice(0, 1), `"${s.key}" in --config`].join(' / ')})`);
+  return new TunnelError('AGENT_ERR_CONFIG', `missing setting${specs.length > 1 ? 's' : ''} ${each.join(', ')}`);
 }
 
 function toInt(v: unknown, what: string, min: number, max: number): number {
@@ -293,11 +297,14 @@ export function resolveConfig(input: AgentConfig, origins: Origins = {}): Resolv
   const raw = input as Record<string, unknown>;
   const get = (s: SettingSpec): unknown => (raw[s.key] !== undefined ? raw[s.key] : s.default);
   const out: Record<string, unknown> = {};
+  const absent = (v: unknown, s: SettingSpec): boolean => v === undefined || v === null || (v === '' && REQUIRED.includes(s.key));
+  // All missing required settings at once, not one per run.
+  const lacking = SETTINGS.filter((s) => REQUIRED.includes(s.key) && absent(get(s), s));
+  if (lacking.length > 0) throw missing(lacking);
   for (const s of SETTINGS) {
     const v = get(s);
     const what = label(s, origins);
-    if (v === undefined || v === null || (v === '' && REQUIRED.includes(s.key))) {
-      if (REQUIRED.includes(s.key)) throw missing(s);
+    if (absent(v, s)) {
       out[s.key] = undefined;
       continue;
     }
@@ -318,7 +325,8 @@ export function resolveConfig(input: AgentConfig, origins: Origins = {}): Resolv
   const L = (k: keyof AgentConfig): string => origins[k] ?? `setting ${k}`;
   const base = parseBaseUrl(out.host as string, L('host'));
   const auth = out.auth as string;
-  if (auth !== 'basic' && auth !== 'jwt') throw bad(L('auth'), `expected basic or jwt, got ${JSON.stringify(auth.slice(0, 16))}`);
+  // Never echo the value: a password put in the wrong variable would leak into the terminal and logs.
+  if (auth !== 'basic' && auth !== 'jwt') throw bad(L('auth'), `expected basic or jwt (got a value of ${auth.length} characters)`);
   const transport = out.transport as string;
   if (transport !== 'mqtt' && transport !== 'rest') throw bad(L('transport'), `expected mqtt or rest, got ${JSON.stringify(transport.slice(0, 16))}`);
   if (transport === 'rest' && auth === 'jwt') throw bad(L('auth'), 'jwt needs the MQTT transport (the token comes from s/uat)');
@@ -331,12 +339,15 @@ export function resolveConfig(input: AgentConfig, origins: Origins = {}): Resolv
     if (!/^[A-Za-z0-9_.-]+$/.test(op)) throw bad(L('supportedOperations'), `operation name ${JSON.stringify(op.slice(0, 40))} is not a plain fragment name`);
   }
   const mqttUrl = (out.mqttUrl as string | undefined) ?? `mqtts://${base.hostname.includes(':') ? `[${base.hostname}]` : base.hostname}:8883`;
+  let mu: URL;
   try {
-    const u = new URL(mqttUrl);
-    if (!['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'].includes(u.protocol)) throw new Error();
+    mu = new URL(mqttUrl);
+    if (!['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'].includes(mu.protocol)) throw new Error();
   } catch {
     throw bad(L('mqttUrl'), 'expected an mqtt:, mqtts:, ws: or wss: URL');
   }
+  // mqtt.js would let them silently replace --user/--password: credentials come from those settings only.
+  if (mu.username || mu.password) throw bad(L('mqttUrl'), 'credentials do not belong in the URL (use --user and --password)');
   const metricsHost = out.metricsHost as string;
   if (!isIP(metricsHost) && metricsHost !== 'localhost') throw bad(L('metricsHost'), 'expected an IP address (127.0.0.1, ::1, 0.0.0.0) or localhost');
   const proxy = out.proxy as string | undefined;

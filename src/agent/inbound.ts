@@ -68,6 +68,13 @@ function naiveSerial(line: string): string | undefined {
   return f === undefined ? undefined : f.trim().replace(/^"|"$/g, '');
 }
 
+/** An operation id from JSON: a string of id characters, or a safe non-negative integer (never `1e+21`). */
+export function validOperationId(id: unknown): string | undefined {
+  if (typeof id === 'string') return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
+  if (typeof id === 'number') return Number.isSafeInteger(id) && id >= 0 ? String(id) : undefined;
+  return undefined;
+}
+
 /** The shape of an operation in JSON notifications and REST. */
 interface OperationJson {
   id?: unknown;
@@ -94,7 +101,7 @@ export function parseOperationJson(obj: unknown, serials: ReadonlySet<string>, f
   const ext = op.externalSource?.externalId;
   const serial = typeof ext === 'string' && ext !== '' ? ext : fallbackSerial;
   if (!serials.has(serial)) return { ignored: true };
-  const id = typeof op.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(op.id) ? op.id : typeof op.id === 'number' ? String(op.id) : undefined;
+  const id = validOperationId(op.id);
   try {
     const request: RemoteAccessRequest = { serial, host: parseHost(frag.hostname), port: parsePort(frag.port), key: parseKey(frag.connectionKey), via };
     if (id !== undefined) request.id = id;

@@ -12,7 +12,7 @@ import { TunnelError } from '../errors.js';
 import { nodeSupported, SUPPORTED_NODE } from '../node-line.js';
 import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
 import { JwtCache } from './jwt.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, redactUrl, type Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
 import { MqttTransport, type Transport } from './mqtt-transport.js';
 import { proxyFor } from './no-proxy.js';
@@ -97,6 +97,7 @@ class AgentImpl implements Agent {
     const handlers = {
       request: (req: Parameters<Operations['handle']>[0]) => this.ops!.handle(req),
       malformed: (ref: { serial: string; id?: string }, err: TunnelError) => this.ops!.rejectMalformed(ref, err),
+      learnedId: (key: string, id: string) => this.ops!.learnId(key, id),
     };
     const version = agentVersion();
     const transport = cfg.transport === 'rest' ? new RestTransport(cfg, handlers, this.log, this.events, version) : new MqttTransport(cfg, handlers, this.log, this.events, version);
@@ -118,12 +119,32 @@ class AgentImpl implements Agent {
       ...(this.metrics ? { metrics: this.metrics } : {}),
     });
     this.log.info(
-      { host: cfg.host, transport: cfg.transport, device: cfg.deviceId, auth: cfg.auth, threads: engine.threads, allow: cfg.policy.patterns, maxSessions: cfg.maxSessions, mask: maskKind(), node: process.versions.node },
+      {
+        host: cfg.host,
+        transport: cfg.transport,
+        ...(cfg.transport === 'mqtt' ? { mqtt: redactUrl(cfg.mqttUrl) } : {}),
+        device: cfg.deviceId,
+        auth: cfg.auth,
+        threads: engine.threads,
+        allow: cfg.policy.patterns,
+        maxSessions: cfg.maxSessions,
+        mask: maskKind(),
+        node: process.versions.node,
+      },
       'agent starting',
     );
     if (!nodeSupported()) this.log.warn({ node: process.versions.node, supported: SUPPORTED_NODE }, 'this Node line is past its end of life: run the agent on a supported one');
     try {
-      if (this.metrics) this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
+      if (this.metrics) {
+        try {
+          this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
+        } catch (err) {
+          const sys = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          throw new TunnelError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys });
+        }
+        const h = cfg.metricsHost.includes(':') ? `[${cfg.metricsHost}]` : cfg.metricsHost;
+        this.log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');
+      }
       await transport.start();
     } catch (err) {
       this.state = 'stopped';
@@ -180,7 +201,7 @@ class AgentImpl implements Agent {
     return {
       mqttConnected: this.transport?.connected ?? false,
       statusQueued: this.transport?.pendingStatus() ?? 0,
-      operations: this.ops?.stats() ?? { received: 0, duplicates: 0, active: 0, successful: 0, failed: 0, malformed: 0 },
+      operations: this.ops?.stats() ?? { received: 0, duplicates: 0, active: 0, successful: 0, failed: 0, malformed: 0, remembered: 0 },
       engine: this.engine?.stats() ?? emptyEngineStats(),
     };
   }

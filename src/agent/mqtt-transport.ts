@@ -11,15 +11,18 @@ import type { EventEmitter } from 'node:events';
 import { TunnelError } from '../errors.js';
 import { formatLine } from '../cumulocity/smartrest.js';
 import type { ResolvedConfig } from './config.js';
-import { FRAGMENT, parseDownstream, parseOperationJson, type JsonResult, type RemoteAccessRequest } from './inbound.js';
-import { redactUrl, type Logger } from './log.js';
+import { FRAGMENT, parseDownstream, parseOperationJson, validOperationId, type JsonResult, type RemoteAccessRequest } from './inbound.js';
+import { redactKey, redactUrl, type Logger } from './log.js';
 import type { OpStatus } from './operations.js';
+import { RestClient } from './rest-client.js';
 import { StatusQueue, type OutboxMessage } from './status-queue.js';
 
 /** Callbacks from a transport into the agent. */
 export interface TransportHandlers {
   request(req: RemoteAccessRequest): void;
   malformed(ref: { serial: string; id?: string }, err: TunnelError): void;
+  /** The transport learned the id of an operation known by connection key only: report it by id from now on. */
+  learnedId?(key: string, id: string): void;
 }
 
 /** Hands one parsed operation object (JSON notification or REST) to the agent; ignored ones are dropped. */
@@ -37,7 +40,7 @@ export function announcedOperations(cfg: Pick<ResolvedConfig, 'supportedOperatio
 export interface Transport {
   start(): Promise<void>;
   stop(timeoutMs: number): Promise<void>;
-  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void;
+  report(ref: { serial: string; id?: string; key?: string }, status: OpStatus, reason?: string): void;
   readonly connected: boolean;
   /** Status updates not yet acknowledged. */
   pendingStatus(): number;
@@ -64,6 +67,8 @@ export function backoffDelay(n: number, minMs: number, maxMs: number, rnd: () =>
 }
 
 const JSON_TOPIC = 'devicecontrol/notifications';
+/** Keys of operations found already final after a reconnect, whose later by-name statuses are dropped. */
+const SETTLED_LIMIT = 10_000;
 const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS/;
 
 /** The MQTT transport. */
@@ -80,6 +85,10 @@ export class MqttTransport implements Transport {
   private startWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private jwtWaiters: Array<{ resolve: (t: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
   private jwtRequested = false;
+  /** Connection keys whose by-name statuses must no longer go out (see settleUncertain()). */
+  private readonly settled = new Set<string>();
+  private rest: RestClient | undefined;
+  private readonly warned = new WeakSet<MqttClient>();
   /** Connections made so far. */
   connects = 0;
 
@@ -108,8 +117,16 @@ export class MqttTransport implements Transport {
     });
   }
 
-  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void {
-    this.queue.push({ topic: this.upTopic(ref.serial), payload: statusLine(ref, status, reason) });
+  report(ref: { serial: string; id?: string; key?: string }, status: OpStatus, reason?: string): void {
+    const msg: OutboxMessage = { topic: this.upTopic(ref.serial), payload: statusLine(ref, status, reason) };
+    if (ref.id === undefined && ref.key !== undefined) {
+      if (this.settled.has(ref.key)) {
+        this.log.info({ key: redactKey(ref.key), status }, 'status not sent: the cloud already has a final status for this operation');
+        return;
+      }
+      msg.byName = { serial: ref.serial, key: ref.key, status, ...(reason !== undefined ? { reason } : {}) };
+    }
+    this.queue.push(msg);
   }
 
   private upTopic(serial: string): string {
@@ -177,7 +194,10 @@ export class MqttTransport implements Transport {
       client.end(true);
       return;
     }
-    this.log.warn({ err: err.message, code: err.code }, 'MQTT error');
+    // One WARN per connection attempt: over TLS mqtt.js reports the same failure twice.
+    if (this.warned.has(client)) return this.log.debug({ err: err.message, code: err.code }, 'MQTT error (again)');
+    this.warned.add(client);
+    this.log.warn({ err: err.message, code: err.code, url: redactUrl(this.cfg.mqttUrl) }, 'MQTT error');
   }
 
   private onClose(client: MqttClient): void {
@@ -202,22 +222,42 @@ export class MqttTransport implements Transport {
     return new Promise((resolve, reject) => client.publish(topic, payload, { qos }, (err) => (err ? reject(err) : resolve())));
   }
 
+  /**
+   * One start-up step with a deadline: a broker that never acks it (a lost PUBACK or SUBACK on a link
+   * that otherwise looks healthy) must not wedge the agent; the timeout fails onConnect, which
+   * reconnects. `what` names the step in the log.
+   */
+  private step<T>(what: string, p: Promise<T>): Promise<T> {
+    const ms = this.cfg.mqttAckTimeoutMs;
+    this.log.debug({ step: what }, 'MQTT start-up: waiting');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TunnelError('AGENT_ERR_MQTT', `start-up step timed out: ${what} not answered within ${ms} ms`)), ms);
+    });
+    return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+  }
+
   private async onConnect(client: MqttClient): Promise<void> {
     const first = !this.everReady;
-    await this.publish(client, 's/us', formatLine(['100', this.cfg.deviceId, 'c8y_MQTTDevice']));
+    await this.step('PUBACK of 100 (device creation)', this.publish(client, 's/us', formatLine(['100', this.cfg.deviceId, 'c8y_MQTTDevice'])));
     if (first && !this.cleanedUp) {
       // Before subscribing, so it can never fail an operation of this run.
-      await this.publish(client, 's/us', `507,${FRAGMENT},${quoteReason('agent restarted while the operation was executing')}`);
+      await this.step('PUBACK of 507 (clean-up)', this.publish(client, 's/us', `507,${FRAGMENT},${quoteReason('agent restarted while the operation was executing')}`));
       this.cleanedUp = true;
     }
     const topics = ['s/ds', 's/e', JSON_TOPIC, ...(this.cfg.auth === 'jwt' ? ['s/dat'] : [])];
-    const granted = await new Promise<Array<{ topic: string; qos: number }>>((resolve, reject) =>
-      client.subscribe(topics, { qos: 1 }, (err, g) => (err ? reject(err) : resolve((g ?? []) as Array<{ topic: string; qos: number }>))),
+    const granted = await this.step(
+      `SUBACK of ${topics.join(', ')}`,
+      new Promise<Array<{ topic: string; qos: number }>>((resolve, reject) =>
+        client.subscribe(topics, { qos: 1 }, (err, g) => (err ? reject(err) : resolve((g ?? []) as Array<{ topic: string; qos: number }>))),
+      ),
     );
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
     if (refused.length > 0) throw new Error(`subscription refused for ${refused.join(', ')}`);
-    await this.publish(client, 's/us', formatLine(['114', ...announcedOperations(this.cfg)]));
-    await this.publish(client, 's/us', formatLine(['122', this.cfg.agentName, this.version]));
+    await this.step('PUBACK of 114 (supported operations)', this.publish(client, 's/us', formatLine(['114', ...announcedOperations(this.cfg)])));
+    await this.step('PUBACK of 122 (agent name)', this.publish(client, 's/us', formatLine(['122', this.cfg.agentName, this.version])));
+    if (this.client !== client) return;
+    await this.step('operation lookup over REST', this.settleUncertain());
     if (this.client !== client) return;
     this.ready = true;
     this.everReady = true;
@@ -231,6 +271,64 @@ export class MqttTransport implements Transport {
       this.startWaiter.resolve();
       this.startWaiter = undefined;
     }
+  }
+
+  /**
+   * A by-name status (501/502/503) that was in flight when the link dropped may or may not have been
+   * applied; sent again, it would land on the device's next oldest operation. So before anything is
+   * re-sent, the agent asks the cloud over REST for the device's active c8y_RemoteAccessConnect
+   * operations and finds each uncertain one by its connection key: still active, its statuses go by id
+   * (504/505/506) and the operation is reported by id from then on; no longer active (its final status
+   * was applied), its by-name statuses are dropped. When the lookup fails, the uncertain statuses are
+   * dropped (a missing status is recoverable, 507 at the next start and the cloud's own timeout end the
+   * operation; a status on the wrong operation is not), with a warning.
+   */
+  private async settleUncertain(): Promise<void> {
+    const unsure = this.queue.uncertain();
+    if (unsure.length === 0) return;
+    const keys = new Set(unsure.map((m) => m.byName!.key));
+    const serials = new Set(unsure.map((m) => m.byName!.serial));
+    const active = new Map<string, { id: string; status: string }>();
+    let ok = true;
+    try {
+      this.rest ??= new RestClient(this.cfg, Math.max(1000, this.cfg.mqttAckTimeoutMs - 500));
+      for (const serial of serials) {
+        const mo = await this.rest.deviceId(serial);
+        if (mo === undefined) continue;
+        for (const status of ['EXECUTING', 'PENDING'] as const) {
+          for (const o of await this.rest.operations(mo, status)) {
+            const op = o as { id?: unknown; status?: unknown; c8y_RemoteAccessConnect?: { connectionKey?: unknown } };
+            const key = op.c8y_RemoteAccessConnect?.connectionKey;
+            const id = validOperationId(op.id);
+            if (typeof key === 'string' && keys.has(key) && id !== undefined) active.set(key, { id, status });
+          }
+        }
+      }
+    } catch (err) {
+      ok = false;
+      this.log.warn({ err: (err as Error).message, statuses: unsure.length }, 'could not look up operation ids after a reconnect; statuses that may already have been applied are dropped rather than re-sent by name');
+    }
+    let rewritten = 0;
+    const dropped = this.queue.rewrite((msg, uncertain) => {
+      const b = msg.byName;
+      if (!b || !keys.has(b.key)) return undefined;
+      const found = ok ? active.get(b.key) : undefined;
+      if (!found) {
+        this.settle(b.key);
+        return ok || uncertain ? null : undefined;
+      }
+      this.handlers.learnedId?.(b.key, found.id);
+      // An uncertain EXECUTING that the cloud shows applied needs no second copy.
+      if (uncertain && b.status === 'EXECUTING' && found.status === 'EXECUTING') return null;
+      rewritten++;
+      return { topic: msg.topic, payload: statusLine({ id: found.id }, b.status as OpStatus, b.reason) };
+    });
+    this.log.info({ uncertain: unsure.length, byId: rewritten, dropped }, 'statuses in flight at the disconnect settled by operation id');
+  }
+
+  private settle(key: string): void {
+    this.settled.add(key);
+    if (this.settled.size > SETTLED_LIMIT) this.settled.delete(this.settled.values().next().value!);
   }
 
   private onMessage(topic: string, payload: Buffer): void {
@@ -302,6 +400,7 @@ export class MqttTransport implements Transport {
 
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    this.rest?.close();
     clearTimeout(this.reconnectTimer);
     for (const w of this.jwtWaiters.splice(0)) {
       clearTimeout(w.timer);

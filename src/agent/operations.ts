@@ -25,7 +25,8 @@ export type OpStatus = 'EXECUTING' | 'SUCCESSFUL' | 'FAILED';
 
 /** Where statuses go (the transport). Must not block: it queues. */
 export interface StatusSink {
-  report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void;
+  /** `key` (the connection key) comes with a by-name status, so the transport can settle it by id later. */
+  report(ref: { serial: string; id?: string; key?: string }, status: OpStatus, reason?: string): void;
 }
 
 /** Hooks for metrics (all optional work; no-ops when metrics are off). */
@@ -92,6 +93,8 @@ export interface OperationStats {
   successful: number;
   failed: number;
   malformed: number;
+  /** Connection keys remembered for de-duplication (at most 10,000). */
+  remembered: number;
 }
 
 /** The operation coordinator. */
@@ -104,12 +107,12 @@ export class Operations {
   private twinsSeen = false;
   /** 530s in a row whose hold expired without a twin; after a few, stop holding. */
   private lonely = 0;
-  readonly counts: Omit<OperationStats, 'active'> = { received: 0, duplicates: 0, successful: 0, failed: 0, malformed: 0 };
+  readonly counts: Omit<OperationStats, 'active' | 'remembered'> = { received: 0, duplicates: 0, successful: 0, failed: 0, malformed: 0 };
 
   constructor(private readonly d: OperationsDeps) {}
 
   stats(): OperationStats {
-    return { ...this.counts, active: this.active };
+    return { ...this.counts, active: this.active, remembered: this.seen.size };
   }
 
   /** Refuse new operations from now on (shutdown). */
@@ -221,15 +224,15 @@ export class Operations {
     this.flushChain(op.req.serial);
   }
 
+  /**
+   * Keys are remembered (to drop duplicates) in arrival order, at most SEEN_LIMIT of them. Past the
+   * limit the oldest key is forgotten, finished or not: its operation keeps running (the Op object is
+   * held by its chain and its tunnel), only a duplicate of something 10,000 operations old would no
+   * longer be recognised. O(1) per operation: a Map iterates in insertion order.
+   */
   private remember(key: string, op: Op): void {
     this.seen.set(key, op);
-    if (this.seen.size > SEEN_LIMIT) {
-      // Forget the oldest finished operations; keys of live ones stay.
-      for (const [k, o] of this.seen) {
-        if (this.seen.size <= SEEN_LIMIT * 0.9) break;
-        if (o.finalSent) this.seen.delete(k);
-      }
-    }
+    while (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.keys().next().value!);
   }
 
   private start(op: Op): void {
@@ -301,7 +304,11 @@ export class Operations {
   private failErr(op: Op, err: unknown, execSent = true): void {
     const code = err instanceof TunnelError ? err.code : 'TUN_ERR_INTERNAL';
     if (err instanceof TunnelError && err.status === 401) this.d.authRejected?.();
-    const msg = err instanceof Error ? err.message : String(err);
+    let msg = err instanceof Error ? err.message : String(err);
+    // Descriptor exhaustion is a limit of this device, not a fault of the cloud or the target: say so.
+    const sys = err instanceof TunnelError ? err.syscode : undefined;
+    const fdLimit = sys === 'EMFILE' || sys === 'ENFILE' ? sys : /\b(EMFILE|ENFILE)\b/.exec(msg)?.[1];
+    if (fdLimit !== undefined) msg = `the agent ran out of file descriptors (${fdLimit}): raise its open-files limit (ulimit -n, systemd LimitNOFILE=)`;
     this.fail(op, code, code === 'TUN_ERR_ENGINE_CLOSED' ? 'agent is shutting down' : msg, execSent);
   }
 
@@ -323,8 +330,17 @@ export class Operations {
     else this.flushById(op);
   }
 
-  private ref(op: Op): { serial: string; id?: string } {
-    return op.id === undefined ? { serial: op.req.serial } : { serial: op.req.serial, id: op.id };
+  private ref(op: Op): { serial: string; id?: string; key?: string } {
+    return op.id === undefined ? { serial: op.req.serial, key: op.req.key } : { serial: op.req.serial, id: op.id };
+  }
+
+  /**
+   * The transport learned the id of an operation it knew by name only (a REST lookup after a
+   * reconnect): every later status of it goes by id.
+   */
+  learnId(key: string, id: string): void {
+    const op = this.seen.get(key);
+    if (op && op.id === undefined) op.id = id;
   }
 
   private flushById(op: Op): void {

@@ -3,25 +3,19 @@
  * polls PENDING c8y_RemoteAccessConnect operations, and PUTs each status by id. Statuses of one operation
  * go out strictly in order (one chain per operation) and are retried with backoff until they land.
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { EventEmitter } from 'node:events';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { TunnelError } from '../errors.js';
-import { basicAuth, type ResolvedConfig } from './config.js';
-import { FRAGMENT, parseOperationJson } from './inbound.js';
+import type { ResolvedConfig } from './config.js';
+import { parseOperationJson } from './inbound.js';
 import type { Logger } from './log.js';
 import type { TransportHandlers, Transport } from './mqtt-transport.js';
 import { announcedOperations, backoffDelay, deliverOperation } from './mqtt-transport.js';
-import { proxyFor } from './no-proxy.js';
 import type { OpStatus } from './operations.js';
-
-const REST_TIMEOUT_MS = 15_000;
+import { RestClient } from './rest-client.js';
 
 /** The REST transport. */
 export class RestTransport implements Transport {
-  private readonly auth: string;
-  private readonly agent: http.Agent | undefined;
+  private readonly rest: RestClient;
   /** managed object id -> serial, for the own device and configured children. */
   private readonly devices = new Map<string, string>();
   private readonly serials: Set<string>;
@@ -40,10 +34,8 @@ export class RestTransport implements Transport {
     private readonly events: EventEmitter,
     private readonly version: string,
   ) {
-    this.auth = basicAuth(cfg);
+    this.rest = new RestClient(cfg);
     this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);
-    const proxy = proxyFor(cfg.host, cfg.proxy, cfg.noProxy);
-    if (proxy) this.agent = new HttpsProxyAgent(proxy, { ...(cfg.ca.length ? { ca: cfg.ca } : {}), rejectUnauthorized: !cfg.insecure });
   }
 
   get connected(): boolean {
@@ -56,57 +48,17 @@ export class RestTransport implements Transport {
 
   /** One JSON request; resolves with [status, body]. Network errors reject with AGENT_ERR_REST. */
   request(method: string, path: string, body?: unknown): Promise<[number, unknown]> {
-    const url = new URL(this.cfg.host + path);
-    const mod = url.protocol === 'https:' ? https : http;
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = mod.request(url, {
-        method,
-        headers: {
-          Authorization: this.auth,
-          Accept: 'application/json',
-          ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}),
-        },
-        timeout: REST_TIMEOUT_MS,
-        ...(this.agent ? { agent: this.agent } : {}),
-        ...(url.protocol === 'https:' ? { rejectUnauthorized: !this.cfg.insecure, ...(this.cfg.ca.length ? { ca: this.cfg.ca } : {}) } : {}),
-      });
-      req.on('response', (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
-        res.on('error', (err) => reject(new TunnelError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${err.message})`)));
-        res.on('end', () => {
-          const text = Buffer.concat(parts).toString('utf8');
-          let parsed: unknown = undefined;
-          try {
-            parsed = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            parsed = undefined;
-          }
-          resolve([res.statusCode ?? 0, parsed]);
-        });
-      });
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-      req.on('error', (err: NodeJS.ErrnoException) => reject(new TunnelError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${err.code ?? err.message})`)));
-      req.end(data);
-    });
+    return this.rest.request(method, path, body);
   }
 
-  private async expect(method: string, path: string, body?: unknown): Promise<unknown> {
-    const [status, res] = await this.request(method, path, body);
-    if (status < 200 || status >= 300) throw new TunnelError('AGENT_ERR_REST', `${method} ${path.split('?')[0]} failed: HTTP ${status}`, { status });
-    return res;
+  private expect(method: string, path: string, body?: unknown): Promise<unknown> {
+    return this.rest.expect(method, path, body);
   }
 
   /** Looks up (or creates) a device by serial; resolves with its managed object id. */
   private async deviceId(serial: string, create: boolean): Promise<string | undefined> {
-    const [status, res] = await this.request('GET', `/identity/externalIds/c8y_Serial/${encodeURIComponent(serial)}`);
-    if (status === 200) {
-      const id = (res as { managedObject?: { id?: unknown } })?.managedObject?.id;
-      if (typeof id === 'string' || typeof id === 'number') return String(id);
-    }
-    if (status === 401 || status === 403) throw new TunnelError('AGENT_ERR_REST', `the cloud refused the device credentials (HTTP ${status})`, { status });
-    if (status !== 404) throw new TunnelError('AGENT_ERR_REST', `GET /identity/externalIds failed: HTTP ${status}`, { status });
+    const found = await this.rest.deviceId(serial);
+    if (found !== undefined) return found;
     if (!create) return undefined;
     const mo = (await this.expect('POST', '/inventory/managedObjects', {
       name: serial,
@@ -143,11 +95,8 @@ export class RestTransport implements Transport {
     await this.poll();
   }
 
-  private async list(deviceId: string, status: string): Promise<unknown[]> {
-    const res = (await this.expect('GET', `/devicecontrol/operations?deviceId=${encodeURIComponent(deviceId)}&status=${status}&fragmentType=${FRAGMENT}&pageSize=100`)) as {
-      operations?: unknown[];
-    };
-    return Array.isArray(res?.operations) ? res.operations : [];
+  private list(deviceId: string, status: 'PENDING' | 'EXECUTING'): Promise<unknown[]> {
+    return this.rest.operations(deviceId, status);
   }
 
   private poll(): Promise<void> {
@@ -220,6 +169,6 @@ export class RestTransport implements Transport {
     clearTimeout(timer);
     if (this.pending > 0) this.log.warn({ lost: this.pending }, 'status updates not delivered before shutdown');
     this.ok = false;
-    this.agent?.destroy();
+    this.rest.close();
   }
 }

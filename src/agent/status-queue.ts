@@ -6,12 +6,19 @@
  * drops, in-flight messages go back to the front of the queue in their original order, and everything is
  * sent again, in order, once a sender is attached again. Delivery is at least once: a message whose ack
  * was lost with the connection is sent twice.
+ *
+ * Except for messages marked `byName` (a SmartREST 501/502/503, which the cloud applies to the device's
+ * oldest matching operation): sending one of those twice is not harmless, since the second copy lands on
+ * another operation. One that was in flight when the link dropped is marked uncertain, and the owner must
+ * settle it with rewrite() (learn the operation id, or drop it) before attaching a sender again.
  */
 
 /** One upstream message. */
 export interface OutboxMessage {
   topic: string;
   payload: string;
+  /** A status reported by fragment name, for the operation with this connection key. */
+  byName?: { serial: string; key: string; status: string; reason?: string };
 }
 
 /** Sends one message; calls back on acknowledgement (or with an error). */
@@ -19,6 +26,8 @@ export type Sender = (msg: OutboxMessage, done: (err?: Error) => void) => void;
 
 interface Item {
   msg: OutboxMessage;
+  /** A by-name message that was in flight on a link that dropped: it may or may not have been applied. */
+  uncertain?: boolean;
 }
 
 /** Ordered at-least-once outbox. */
@@ -62,8 +71,34 @@ export class StatusQueue {
     this.sender = null;
     this.generation++;
     const back = [...this.inflight];
+    for (const item of back) if (item.msg.byName) item.uncertain = true;
     this.inflight.clear();
     this.pending = back.concat(this.pending);
+  }
+
+  /** By-name messages whose delivery is unknown (only while detached). */
+  uncertain(): OutboxMessage[] {
+    return this.pending.filter((i) => i.uncertain).map((i) => i.msg);
+  }
+
+  /**
+   * While detached: replaces queued messages (`fn` returns a replacement, `null` to drop it, or
+   * `undefined` to keep it). Uncertainty is settled afterwards: what is kept is sent as it is.
+   */
+  rewrite(fn: (msg: OutboxMessage, uncertain: boolean) => OutboxMessage | null | undefined): number {
+    let dropped = 0;
+    const kept: Item[] = [];
+    for (const item of this.pending) {
+      const r = fn(item.msg, item.uncertain === true);
+      if (r === null) {
+        dropped++;
+        continue;
+      }
+      kept.push({ msg: r ?? item.msg });
+    }
+    this.pending = kept;
+    if (this.size === 0 && this.waiters.length > 0) for (const w of this.waiters.splice(0)) w();
+    return dropped;
   }
 
   get attached(): boolean {

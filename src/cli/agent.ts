@@ -1,12 +1,17 @@
 /**
  * `c8y-tunnel agent`: flags > environment > --config file > defaults, then createAgent(). Exit codes:
- * 0 after SIGINT/SIGTERM and a clean stop, 2 for a bad setting (one line naming it), 1 when start fails.
+ * 0 after SIGINT/SIGTERM/SIGHUP and a clean stop, 2 for a bad setting (one line naming it), 1 when start fails.
+ *
+ * SIGHUP stops gracefully like SIGTERM (an agent started from an ssh session that drops gets its grace,
+ * its final statuses and its "agent stopped" line; there is no configuration reload). SIGUSR2 is logged
+ * and ignored (its default action would kill the process at once). SIGUSR1 stays Node's inspector signal.
  */
 import { parseArgs } from 'node:util';
 import { createAgent } from '../agent/index.js';
 import { configFromEnv, mergeConfigs, readConfigFile, SETTINGS, type AgentConfig, type Origins } from '../agent/config.js';
 import { createLogger } from '../agent/log.js';
 import { TunnelError } from '../errors.js';
+import { errorLine } from './common.js';
 
 function helpText(): string {
   const rows = SETTINGS.map((s) => {
@@ -28,7 +33,8 @@ function helpText(): string {
     ...rows,
     `${'  -h, --help'.padEnd(38)} this text`,
     '',
-    'Exit codes: 0 after SIGINT/SIGTERM, 1 start-up failure (e.g. refused credentials), 2 bad setting.',
+    'Signals: SIGINT, SIGTERM and SIGHUP stop gracefully (--grace-ms); SIGUSR2 is logged and ignored.',
+    'Exit codes: 0 after a signal and a clean stop, 1 start-up failure (e.g. refused credentials), 2 bad setting.',
     'Every setting: docs/configuration.md.',
   ].join('\n') + '\n';
 }
@@ -66,6 +72,9 @@ export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   return { ...merged, help: false };
 }
 
+/** Signals that stop the agent gracefully. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** Runs the command; resolves with the exit code. */
 export async function run(argv: string[]): Promise<number> {
   let agent: ReturnType<typeof createAgent>;
@@ -81,8 +90,7 @@ export async function run(argv: string[]): Promise<number> {
     logger = createLogger({ level: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level) ? level : 'info', format });
     agent = createAgent({ ...config, origins, logger });
   } catch (err) {
-    const code = err instanceof TunnelError ? err.code : 'AGENT_ERR_CONFIG';
-    process.stderr.write(`c8y-tunnel agent: ${code}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(errorLine('agent', err, 'AGENT_ERR_CONFIG'));
     return 2;
   }
   let signalled: NodeJS.Signals | undefined;
@@ -97,15 +105,17 @@ export async function run(argv: string[]): Promise<number> {
     logger.info({ signal: sig }, 'signal received, stopping');
     wake();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const onUsr2 = (): void => logger.info({ signal: 'SIGUSR2' }, 'signal ignored');
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  process.on('SIGUSR2', onUsr2);
   try {
     try {
       await Promise.race([agent.start(), stopRequested]);
     } catch (err) {
-      const code = err instanceof TunnelError ? err.code : 'AGENT_ERR_MQTT';
+      // An error without a code of ours came from the transport the agent was starting.
+      const code = err instanceof TunnelError ? err.code : agent.config.transport === 'rest' ? 'AGENT_ERR_REST' : 'AGENT_ERR_MQTT';
       logger.error({ code }, `start failed: ${err instanceof Error ? err.message : String(err)}`);
-      process.stderr.write(`c8y-tunnel agent: ${code}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(errorLine('agent', err, code));
       await agent.stop({ graceMs: 0 }).catch(() => {});
       return 1;
     }
@@ -114,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     logger.flush?.();
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    process.off('SIGUSR2', onUsr2);
   }
 }

@@ -17,3 +17,36 @@ export function installStopSignals(signals: readonly NodeJS.Signals[] = ['SIGINT
   for (const sig of signals) process.on(sig, onSignal);
   return { stopped, dispose: () => signals.forEach((sig) => process.removeListener(sig, onSignal)) };
 }
+
+/**
+ * Makes an untrusted string safe for a terminal: C0 controls (ESC, BEL, CR, backspace, ...), DEL and the
+ * C1 range (0x80-0x9f, where 0x9b is a one-byte CSI) become `?`, so a configuration name or a cloud's
+ * close reason can neither retitle the terminal nor erase and forge lines. Newlines too: one line stays one.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+/** The one way every command prints a failure: `c8y-tunnel <command>: <CODE>: <message>` (terminal-safe). */
+export function errorLine(command: string, err: unknown, fallbackCode?: string): string {
+  const code = err && typeof err === 'object' && typeof (err as { code?: unknown }).code === 'string' && /^[A-Z]+_ERR_[A-Z_]+$/.test((err as { code: string }).code) ? (err as { code: string }).code : fallbackCode;
+  const msg = err instanceof Error ? err.message : String(err);
+  return `c8y-tunnel ${command}: ${code ? `${code}: ` : ''}${terminalSafe(msg)}\n`;
+}
+
+/**
+ * A stderr writer that survives a reader that went away (EPIPE on a pipe to a log reader that exited):
+ * the error is swallowed and later lines are dropped, the command goes on. Each line is terminal-safe.
+ */
+export function stderrLines(stream: NodeJS.WritableStream & { destroyed?: boolean } = process.stderr): (line: string) => void {
+  let broken = false;
+  stream.on('error', () => (broken = true));
+  return (line: string): void => {
+    if (broken || stream.destroyed) return;
+    try {
+      stream.write(line.split('\n').map(terminalSafe).join('\n'));
+    } catch {
+      broken = true;
+    }
+  };
+}

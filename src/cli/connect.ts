@@ -1,9 +1,9 @@
 /** `c8y-tunnel connect`: the user's side of a remote access session (local port or stdio). */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LISTEN, connectListen, connectStdio, parseConnectArgs } from '../connect/index.js';
+import { DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS, connectListen, connectStdio, parseConnectArgs } from '../connect/index.js';
 import type { ConnectOptions, SessionResult } from '../connect/index.js';
-import { TunnelError } from '../errors.js';
-import { installStopSignals } from './common.js';
+import { formatBytes } from '../connect/status.js';
+import { errorLine, installStopSignals, stderrLines } from './common.js';
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel connect --device <serial or id> --config <name or id> [--listen [host:]port | --stdio]
@@ -15,7 +15,10 @@ Opens the user's side of a Cloud Remote Access session to a PASSTHROUGH configur
   -l, --listen <addr>  listen on [host:]port; one session per local connection (default ${DEFAULT_LISTEN};
                        port 0 picks a free port, printed on start)
       --stdio          one session on stdin/stdout, for ssh -o ProxyCommand=...
-      --host <url>     tenant URL (default: C8Y_HOST), e.g. https://example.cumulocity.com
+      --max-sessions <n>  with --listen: most sessions open at once (default ${DEFAULT_MAX_SESSIONS}); a connection
+                       beyond is closed at once (each session is a cloud operation on the device)
+      --host <url>     tenant URL (default: C8Y_HOST), e.g. https://example.cumulocity.com; a bare host
+                       name means https:// (said in one line at start)
       --tenant <id>    tenant id for Basic auth (default: C8Y_TENANT)
       --user <name>    user name (default: C8Y_USER)
       --ca <file>      extra CA certificate (PEM) for https/wss; repeatable
@@ -30,27 +33,34 @@ Environment: C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD, or C8Y_TOKEN (Bearer;
 Examples:
   c8y-tunnel connect --device demo-device --config ssh --listen 127.0.0.1:2222   then: ssh -p 2222 me@127.0.0.1
   ssh -o ProxyCommand="c8y-tunnel connect --device demo-device --config ssh --stdio" me@demo-device
-Failures print one line naming the cause and its code (docs/errors.md): credentials, unknown device or
-configuration, device offline, the device could not reach the target; exit code 1 (2 for bad options).
+Failures print one line, "c8y-tunnel connect: <CODE>: <cause>" (docs/errors.md): credentials, unknown
+device or configuration, device offline, the device could not reach the target; exit code 1 (2 for bad
+options). Text from the cloud (names, reasons) is printed with control characters replaced by "?".
+REST look-ups have an overall 15 s deadline and a 1 MiB answer cap.
 `;
 
-/** One clear line for a failure. */
+/** How long a session may wait for the device before connect says it is waiting, ms. */
+const WAIT_NOTICE_MS = 2000;
+
+/** One clear line for a failure: the same shape as the agent's (`c8y-tunnel <command>: <CODE>: <message>`). */
 export function failureLine(err: unknown): string {
-  if (err instanceof TunnelError) return `c8y-tunnel connect: ${err.message} [${err.code}]\n`;
-  return `c8y-tunnel connect: ${err instanceof Error ? err.message : String(err)}\n`;
+  return errorLine('connect', err);
 }
 
 function describe(r: SessionResult): string {
-  return `${r.bytesUp} bytes sent, ${r.bytesDown} bytes received`;
+  return `${formatBytes(r.bytesUp)} sent, ${formatBytes(r.bytesDown)} received`;
 }
 
 /** Runs the command; resolves with the exit code. */
 export async function run(argv: string[]): Promise<number> {
+  // Every line goes through one writer: terminal-safe, and a reader of stderr that goes away (EPIPE)
+  // neither kills the listener nor its open sessions.
+  const say = stderrLines();
   let opts: ConnectOptions & { help: boolean };
   try {
     opts = parseConnectArgs(argv, process.env, (p) => readFileSync(p, 'utf8'));
   } catch (err) {
-    process.stderr.write(failureLine(err) + 'See c8y-tunnel connect --help\n');
+    say(failureLine(err) + 'See c8y-tunnel connect --help\n');
     return 2;
   }
   if (opts.help) {
@@ -58,37 +68,60 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const info = (line: string): void => {
-    if (!opts.quiet) process.stderr.write(line + '\n');
+    if (!opts.quiet) say(line + '\n');
+  };
+  if (opts.assumedHttps) info(`C8Y_HOST has no scheme: using ${opts.baseUrl}`);
+  // A device that answers at once prints nothing extra (stdio stays silent for ssh); one that keeps the
+  // session waiting gets a line after WAIT_NOTICE_MS, so a user does not stare at nothing for 30 s.
+  const waits = new Map<string, NodeJS.Timeout>();
+  const progress = (event: 'waiting' | 'up' | 'end', peer = ''): void => {
+    const who = peer ? ` from ${peer}` : '';
+    clearTimeout(waits.get(peer));
+    waits.delete(peer);
+    if (event === 'waiting') {
+      const t = setTimeout(() => {
+        waits.delete(peer);
+        info(`session${who}: waiting for the device to answer (up to the cloud's 30 s operation timeout)`);
+      }, WAIT_NOTICE_MS);
+      t.unref();
+      waits.set(peer, t);
+    } else if (event === 'up' && peer) info(`session${who} open`);
   };
   try {
     if (opts.local.kind === 'stdio') {
-      const r = await connectStdio(opts);
+      const r = await connectStdio(opts, process.stdin, process.stdout, { waiting: () => progress('waiting'), up: () => progress('up') });
+      progress('end');
       process.stdin.destroy();
       if (r.error) {
-        process.stderr.write(failureLine(r.error));
+        say(failureLine(r.error));
         return 1;
       }
       return 0;
     }
     const local = opts.local;
-    const proxy = await connectListen({ ...opts, local }, (r, peer) => {
-      if (r.error) process.stderr.write(failureLine(r.error));
-      else info(`session from ${peer} ended by the ${r.endedBy === 'local' ? 'local side' : 'cloud'}: ${describe(r)}`);
-    });
+    const proxy = await connectListen(
+      { ...opts, local },
+      (r, peer) => {
+        progress('end', peer);
+        if (r.error) say(failureLine(r.error));
+        else info(`session from ${peer} ended by the ${r.endedBy === 'local' ? 'local side' : 'cloud'}: ${describe(r)}`);
+      },
+      { progress },
+    );
     const { resolved } = proxy;
     info(`device "${opts.device}" (id ${resolved.deviceId}), configuration "${resolved.configName}" (id ${resolved.configId})`);
     if (!/^(127\.|::1$|localhost$)/.test(proxy.host)) {
-      process.stderr.write(`warning: ${proxy.host} is not a loopback address; anyone who can reach this port can use your sessions\n`);
+      say(`warning: ${proxy.host} is not a loopback address; anyone who can reach this port can use your sessions\n`);
     }
     // Always printed, even with --quiet: with port 0 it is the only way to learn the port.
-    process.stderr.write(`listening on ${proxy.host}:${proxy.port}; each connection opens a session. Ctrl-C to stop.\n`);
-    const stop = installStopSignals();
+    say(`listening on ${proxy.host}:${proxy.port}; each connection opens a session (at most ${opts.maxSessions ?? DEFAULT_MAX_SESSIONS} at once). Ctrl-C to stop.\n`);
+    const stop = installStopSignals(['SIGINT', 'SIGTERM', 'SIGHUP']);
     await stop.stopped;
     stop.dispose();
     await proxy.close();
     return 0;
   } catch (err) {
-    process.stderr.write(failureLine(err));
+    say(failureLine(err));
     return 1;
   }
 }

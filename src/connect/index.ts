@@ -1,9 +1,9 @@
 /** The user's side of a remote access session, as a library: resolve, then serve locally or on stdio. */
 import type { Readable, Writable } from 'node:stream';
 import { authHeader, type ConnectOptions } from './options.js';
-import { listenLocal, runStdio, type LocalProxy, type SessionListener } from './proxy.js';
+import { listenLocal, runStdio, type ListenOptions, type LocalProxy, type SessionListener } from './proxy.js';
 import { resolveTarget, type ResolvedTarget } from './rest.js';
-import { clientUrl, type SessionResult, type SessionTarget } from './session.js';
+import { clientUrl, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
 import { createOperationWatch } from './watch.js';
 
 export { parseConnectArgs, normalizeBaseUrl, authHeader, DEFAULT_LISTEN } from './options.js';
@@ -11,8 +11,9 @@ export type { ConnectOptions, Credentials, LocalMode } from './options.js';
 export { resolveTarget, listConfigurations } from './rest.js';
 export type { RemoteAccessConfiguration, ResolvedTarget } from './rest.js';
 export { clientUrl, runSession } from './session.js';
-export type { SessionResult, SessionTarget } from './session.js';
-export { listenLocal } from './proxy.js';
+export type { SessionHooks, SessionResult, SessionTarget } from './session.js';
+export { listenLocal, DEFAULT_MAX_SESSIONS } from './proxy.js';
+export type { ListenOptions } from './proxy.js';
 export { createOperationWatch } from './watch.js';
 export type { OperationWatch, OperationState } from './watch.js';
 export type { LocalProxy, SessionListener } from './proxy.js';
@@ -37,14 +38,18 @@ export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'cre
 }
 
 /** `connect --listen`: resolves, then listens; every local connection is a new session. */
-export async function connectListen(opts: ConnectOptions & { local: { kind: 'listen'; host: string; port: number } }, onSession?: SessionListener): Promise<LocalProxy & { resolved: ResolvedTarget }> {
+export async function connectListen(
+  opts: ConnectOptions & { local: { kind: 'listen'; host: string; port: number } },
+  onSession?: SessionListener,
+  listen: ListenOptions = {},
+): Promise<LocalProxy & { resolved: ResolvedTarget }> {
   const { resolved, target } = await prepareSession(opts);
-  const proxy = await listenLocal(opts.local.host, opts.local.port, target, onSession);
+  const proxy = await listenLocal(opts.local.host, opts.local.port, target, onSession, { ...(opts.maxSessions !== undefined ? { maxSessions: opts.maxSessions } : {}), ...listen });
   return Object.assign(proxy, { resolved });
 }
 
 /** `connect --stdio`: resolves, then runs one session on the given streams (default stdin/stdout). */
-export async function connectStdio(opts: ConnectOptions, input: Readable = process.stdin, output: Writable = process.stdout): Promise<SessionResult> {
+export async function connectStdio(opts: ConnectOptions, input: Readable = process.stdin, output: Writable = process.stdout, hooks?: SessionHooks): Promise<SessionResult> {
   const { target } = await prepareSession(opts);
-  return runStdio(input, output, target);
+  return runStdio(input, output, target, hooks);
 }

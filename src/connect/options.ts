@@ -29,6 +29,10 @@ export interface ConnectOptions {
   lingerMs?: number;
   /** No informational lines on stderr (failures are still printed). */
   quiet: boolean;
+  /** --listen: most concurrent sessions (default DEFAULT_MAX_SESSIONS). */
+  maxSessions?: number;
+  /** The scheme https:// was assumed for a C8Y_HOST given without one. */
+  assumedHttps?: boolean;
 }
 
 /** Default local listener. */
@@ -109,6 +113,7 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv, readFil
         'handshake-timeout': { type: 'string' },
         linger: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
+        'max-sessions': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -134,6 +139,12 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv, readFil
     lingerMs: seconds('--linger', v.linger, 2),
     quiet: v.quiet ?? false,
   };
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) opts.assumedHttps = true;
+  if (v['max-sessions'] !== undefined) {
+    const n = Number(v['max-sessions']);
+    if (!/^\s*\d+\s*$/.test(v['max-sessions']) || n < 1 || n > 10_000) throw configError(`--max-sessions must be an integer 1-10000, got ${JSON.stringify(v['max-sessions'].slice(0, 16))}`);
+    opts.maxSessions = n;
+  }
   if (v.ca) {
     opts.ca = v.ca.map((p) => {
       try {

@@ -6,7 +6,18 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { TunnelError } from '../errors.js';
-import { runSession, type SessionCounters, type SessionResult, type SessionTarget } from './session.js';
+import { runSession, type SessionCounters, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
+
+/** Default most concurrent sessions of one listener (each is a cloud operation and a few REST calls). */
+export const DEFAULT_MAX_SESSIONS = 16;
+
+/** Options of a listener. */
+export interface ListenOptions {
+  /** Most concurrent sessions; a connection beyond is closed at once and reported (CONNECT_ERR_LIMIT). */
+  maxSessions?: number;
+  /** Set-up progress of each session, by peer. */
+  progress?: (event: 'waiting' | 'up', peer: string) => void;
+}
 
 /** A running local listener. */
 export interface LocalProxy {
@@ -22,16 +33,26 @@ export interface LocalProxy {
 export type SessionListener = (result: SessionResult, peer: string) => void;
 
 /** Listens on host:port; each accepted connection becomes its own session. */
-export async function listenLocal(host: string, port: number, target: SessionTarget, onSession?: SessionListener): Promise<LocalProxy> {
+export async function listenLocal(host: string, port: number, target: SessionTarget, onSession?: SessionListener, opts: ListenOptions = {}): Promise<LocalProxy> {
   const live = new Map<net.Socket, SessionCounters>();
   const totals = { total: 0, failed: 0, bytesUp: 0, bytesDown: 0 };
+  const max = opts.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (sock) => {
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
+    sock.on('error', () => {});
+    if (live.size >= max) {
+      // Beyond the limit: no cloud operation, no REST call; the local client sees its connection close.
+      totals.total++;
+      totals.failed++;
+      sock.destroy();
+      onSession?.({ bytesUp: 0, bytesDown: 0, endedBy: 'error', error: new TunnelError('CONNECT_ERR_LIMIT', `${max} sessions are open (--max-sessions); connection from ${peer} closed`) }, peer);
+      return;
+    }
     const counters: SessionCounters = { bytesUp: 0, bytesDown: 0, open: true };
     live.set(sock, counters);
     totals.total++;
-    sock.on('error', () => {});
-    void runSession(sock, sock, target, counters).then((r) => {
+    const hooks: SessionHooks = opts.progress ? { waiting: () => opts.progress!('waiting', peer), up: () => opts.progress!('up', peer) } : {};
+    void runSession(sock, sock, target, counters, hooks).then((r) => {
       live.delete(sock);
       totals.bytesUp += r.bytesUp;
       totals.bytesDown += r.bytesDown;
@@ -71,6 +92,6 @@ export async function listenLocal(host: string, port: number, target: SessionTar
 }
 
 /** One session on the given streams (stdin/stdout for an ssh ProxyCommand). */
-export function runStdio(input: Readable, output: Writable, target: SessionTarget): Promise<SessionResult> {
-  return runSession(input, output, target);
+export function runStdio(input: Readable, output: Writable, target: SessionTarget, hooks?: SessionHooks): Promise<SessionResult> {
+  return runSession(input, output, target, undefined, hooks);
 }

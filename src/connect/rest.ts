@@ -33,25 +33,46 @@ export interface ResolvedTarget {
   port?: number;
 }
 
-const REST_TIMEOUT_MS = 15_000;
+/** Overall deadline of one REST request (connect, headers and the whole body), ms. */
+export const REST_TIMEOUT_MS = 15_000;
+/** Largest REST body read; device look-ups, configuration lists and operation pages are far smaller. */
+export const REST_MAX_BODY = 1024 * 1024;
 
-/** GET `path` and parse JSON; 401/403 -> CONNECT_ERR_AUTH, 404 -> resolves `undefined`, other errors -> CONNECT_ERR_NOT_FOUND/CONFIG. */
+/**
+ * GET `path` and parse JSON; 401/403 -> CONNECT_ERR_AUTH, 404 -> resolves `undefined`, other errors ->
+ * CONNECT_ERR_NOT_FOUND/CONFIG. The deadline covers the whole exchange (a server trickling one byte now
+ * and then cannot hold it), and a body above REST_MAX_BODY fails it (a hostile tenant cannot fill memory).
+ */
 export function getJson(t: RestTarget, path: string): Promise<unknown> {
   const url = new URL(t.baseUrl + path);
   const mod = url.protocol === 'https:' ? https : http;
+  const timeoutMs = t.timeoutMs ?? REST_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
+    // Why we cut the request ourselves (deadline, size), which wins over the socket error it causes.
+    let cut: NodeJS.ErrnoException | undefined;
+    const stop = (err: NodeJS.ErrnoException): void => {
+      cut ??= err;
+      req.destroy(err);
+    };
     const req = mod.request(
       url,
       {
         method: 'GET',
         headers: { Authorization: t.authorization, Accept: 'application/json' },
         ...(t.ca ? { ca: t.ca } : {}),
-        timeout: t.timeoutMs ?? REST_TIMEOUT_MS,
       },
       (res) => {
         const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
-        res.on('error', (err) => reject(restError(url, err)));
+        let size = 0;
+        res.on('data', (d: Buffer) => {
+          size += d.length;
+          if (size > REST_MAX_BODY) {
+            stop(Object.assign(new Error(`the answer is larger than ${REST_MAX_BODY} bytes`), { code: 'EMSGSIZE' }));
+            return;
+          }
+          parts.push(d);
+        });
+        res.on('error', (err) => reject(restError(url, cut ?? err)));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           if (status === 401 || status === 403) {
@@ -70,14 +91,15 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
         });
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err) => reject(restError(url, err)));
+    const deadline = setTimeout(() => stop(Object.assign(new Error(`no complete answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('error', (err) => reject(restError(url, cut ?? err)));
     req.end();
   });
 }
 
 function restError(url: URL, err: NodeJS.ErrnoException): TunnelError {
-  const why = err.code ?? err.message;
+  const why = err.code === 'ETIMEDOUT' || err.code === 'EMSGSIZE' ? `${err.code}: ${err.message}` : (err.code ?? err.message);
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
     return new TunnelError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why });
   }

@@ -38,6 +38,14 @@ export interface SessionResult {
   error?: TunnelError;
 }
 
+/** Moments of a session's set-up, for progress lines. */
+export interface SessionHooks {
+  /** The client WebSocket is open: the cloud now asks the device (up to its 30 s operation timeout). */
+  waiting?(): void;
+  /** The device joined: its first byte came, or its operation is SUCCESSFUL. */
+  up?(): void;
+}
+
 /** Live counters of one session (read by status lines). */
 export interface SessionCounters {
   bytesUp: number;
@@ -82,11 +90,11 @@ export function deviceFailedError(reason: string | undefined): TunnelError {
 }
 
 /** Runs one session until either side ends; resolves (never rejects) with its result. */
-export async function runSession(input: Readable, output: Writable, target: SessionTarget, counters?: SessionCounters): Promise<SessionResult> {
+export async function runSession(input: Readable, output: Writable, target: SessionTarget, counters?: SessionCounters, hooks: SessionHooks = {}): Promise<SessionResult> {
   input.pause();
   const watch = target.watch?.();
   if (watch) await watch.baseline().catch(() => {});
-  return new ClientSession(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch).done;
+  return new ClientSession(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch, hooks).done;
 }
 
 /** One session's state machine: set-up, the byte pump both ways, linger after local EOF, and the end. */
@@ -114,6 +122,7 @@ class ClientSession {
     private readonly target: SessionTarget,
     private readonly c: SessionCounters,
     private readonly watch: OperationWatch | undefined,
+    private readonly hooks: SessionHooks,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     c.open = true;
@@ -155,6 +164,7 @@ class ClientSession {
 
   private readonly onOpen = (): void => {
     this.opened = true;
+    this.hooks.waiting?.();
     this.input.on('data', this.onLocalData);
     this.input.resume();
     this.watchOperation();
@@ -183,7 +193,7 @@ class ClientSession {
     const buf = isBinary ? data : Buffer.from(data);
     this.c.bytesDown += buf.length;
     this.lastDownAt = Date.now();
-    this.deviceUp = true;
+    this.joined();
     if (!this.output.write(buf) && !this.wsPaused) {
       this.wsPaused = true;
       this.ws.pause();
@@ -246,6 +256,12 @@ class ClientSession {
     this.finish('local', {});
   };
 
+  private joined(): void {
+    if (this.deviceUp) return;
+    this.deviceUp = true;
+    this.hooks.up?.();
+  }
+
   // Until the first byte from the device (or SUCCESSFUL), look for the device's verdict.
   private watchOperation(): void {
     const w = this.watch;
@@ -253,7 +269,7 @@ class ClientSession {
     this.watchTimer = setTimeout(() => {
       void w.check().then(
         (st) => {
-          if (st?.status === 'SUCCESSFUL') this.deviceUp = true;
+          if (st?.status === 'SUCCESSFUL') this.joined();
           if (this.finished || this.c.bytesDown > 0 || st?.status === 'SUCCESSFUL') return;
           if (st?.status === 'FAILED') {
             this.finish('error', { error: deviceFailedError(st.failureReason) });
@@ -277,8 +293,9 @@ class ClientSession {
       this.finish('error', { error: new TunnelError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time') });
       return;
     }
-    const where = this.opened ? 'the session WebSocket failed' : 'could not open the session WebSocket';
-    this.finish('error', { error: new TunnelError('CONNECT_ERR_CONFIG', `${where} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined) });
+    // Before the upgrade the tenant could not be reached (a setting to check); after it, the running session broke.
+    const [code, where] = this.opened ? (['CONNECT_ERR_SESSION', 'the session WebSocket failed'] as const) : (['CONNECT_ERR_CONFIG', 'could not open the session WebSocket'] as const);
+    this.finish('error', { error: new TunnelError(code, `${where} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined) });
   };
 
   private readonly onWsClose = (code: number, reasonBuf: Buffer): void => {

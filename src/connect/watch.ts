@@ -3,8 +3,10 @@
  * refused, not allowed by policy, ...) ends the session with the device's reason at once, instead of a
  * silent wait for the cloud's 30 s operation timeout. The client never learns its operation id, so the
  * session's operation is the oldest one for the same device and target created after a look just before
- * the WebSocket opened. Best effort: without read access to operations the watch stays silent.
+ * the WebSocket opened. Best effort: without read access to operations the watch stays silent; a network
+ * blip (a failed or timed-out look) only skips that look, the next one tries again.
  */
+import { TunnelError } from '../errors.js';
 import { getJson, type RestTarget } from './rest.js';
 
 /** What the watch reports about the session's operation. */
@@ -49,8 +51,9 @@ export function createOperationWatch(rest: RestTarget, deviceId: string, target:
     try {
       const body = (await getJson(rest, path)) as { operations?: unknown } | undefined;
       return Array.isArray(body?.operations) ? (body.operations as RawOp[]).filter(matches) : undefined;
-    } catch {
-      disabled = true; // no permission or no such API: fall back to the cloud's own timeout
+    } catch (err) {
+      // No permission: fall back to the cloud's own timeout for good. Anything else may pass: look again later.
+      if (err instanceof TunnelError && err.code === 'CONNECT_ERR_AUTH') disabled = true;
       return undefined;
     }
   };

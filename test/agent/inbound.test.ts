@@ -56,6 +56,16 @@ describe('inbound operations', () => {
     const bad = parseOperationJson({ ...op, c8y_RemoteAccessConnect: { hostname: 'h', port: 'x', connectionKey: KEY } }, serials, 'dev1', 'json');
     assert.ok('error' in bad && bad.id === '123' && bad.error.code === 'SR_ERR_FIELD');
   });
+
+  it('takes a numeric id only when it is a safe non-negative integer (never 504,1e+21)', () => {
+    const op = { status: 'PENDING', c8y_RemoteAccessConnect: { hostname: '127.0.0.1', port: 22, connectionKey: KEY } };
+    const idOf = (id: unknown): string | undefined => {
+      const r = parseOperationJson({ ...op, id }, serials, 'dev1', 'json');
+      return 'request' in r ? r.request.id : 'bad';
+    };
+    assert.equal(idOf(42), '42');
+    for (const bad of [1e21, -1, 1.5, Number.MAX_SAFE_INTEGER + 2, NaN, Infinity]) assert.equal(idOf(bad), undefined, String(bad));
+  });
 });
 
 describe('status lines', () => {

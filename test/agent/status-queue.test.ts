@@ -93,4 +93,30 @@ describe('status queue', () => {
     await p;
     assert.equal(drained, true);
   });
+
+  it('marks by-name messages in flight at a drop as uncertain; rewrite() replaces or drops them before the next attach', () => {
+    const q = new StatusQueue();
+    q.attach(() => {}); // never acked
+    q.push({ topic: 's/us', payload: '503,c8y_RemoteAccessConnect', byName: { serial: 'd', key: 'ka', status: 'SUCCESSFUL' } });
+    q.push({ topic: 's/us', payload: '506,42' });
+    q.detach();
+    q.push({ topic: 's/us', payload: '502,c8y_RemoteAccessConnect,"x"', byName: { serial: 'd', key: 'kb', status: 'FAILED', reason: 'x' } });
+    assert.deepEqual(q.uncertain().map((m) => m.payload), ['503,c8y_RemoteAccessConnect'], 'only the by-name message that was in flight');
+    const seen: Array<[string, boolean]> = [];
+    const dropped = q.rewrite((m, uncertain) => {
+      seen.push([m.payload, uncertain]);
+      if (m.byName?.key === 'ka') return null;
+      if (m.byName?.key === 'kb') return { topic: m.topic, payload: '505,7,"x"' };
+      return undefined;
+    });
+    assert.equal(dropped, 1);
+    assert.deepEqual(seen, [['503,c8y_RemoteAccessConnect', true], ['506,42', false], ['502,c8y_RemoteAccessConnect,"x"', false]]);
+    assert.deepEqual(q.uncertain(), []);
+    const sent: string[] = [];
+    q.attach((m, done) => {
+      sent.push(m.payload);
+      done();
+    });
+    assert.deepEqual(sent, ['506,42', '505,7,"x"']);
+  });
 });

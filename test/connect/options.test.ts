@@ -49,6 +49,12 @@ describe('connect options', () => {
     assert.deepEqual(parseListen('0.0.0.0:22'), { host: '0.0.0.0', port: 22 });
     assert.deepEqual(parseListen('[::1]:2222'), { host: '::1', port: 2222 });
     assert.equal(normalizeBaseUrl('http://127.0.0.1:8080/'), 'http://127.0.0.1:8080');
+    // A bare host means https://, and connect says so (assumedHttps drives its start line).
+    const env = { C8Y_HOST: 'example.cumulocity.com', C8Y_USER: 'u', C8Y_PASSWORD: 'p' };
+    const o = parseConnectArgs(['-d', 'x', '-c', 'y', '--stdio'], env, () => '');
+    assert.equal(o.baseUrl, 'https://example.cumulocity.com');
+    assert.equal(o.assumedHttps, true);
+    assert.equal(parseConnectArgs(['-d', 'x', '-c', 'y', '--stdio'], { ...env, C8Y_HOST: 'https://e.com' }, () => '').assumedHttps, undefined);
     assert.equal(clientUrl('https://t.example.com', '12', 'a b'), 'wss://t.example.com/service/remoteaccess/client/12/configurations/a%20b');
     assert.equal(clientUrl('http://127.0.0.1:8080', '12', '3'), 'ws://127.0.0.1:8080/service/remoteaccess/client/12/configurations/3');
   });
