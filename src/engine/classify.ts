@@ -89,5 +89,7 @@ export function cloudConnectError(err: NodeJS.ErrnoException): WireError {
 /** A cloud socket error once the tunnel is up. */
 export function cloudRunError(err: NodeJS.ErrnoException): { code: ErrorCode; message: string } {
   if (isTlsVerifyError(err.code)) return { code: 'TUN_ERR_WS_TLS', message: `cloud TLS failed (${err.code})` };
+  // A reset is a drop without a close frame, however the kernel reported it (ws called both 1006).
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return { code: 'TUN_ERR_WS_DROPPED', message: `cloud connection dropped without a close frame (${err.code})` };
   return { code: 'TUN_ERR_WS_ERROR', message: `cloud WebSocket error (${err.code ?? err.message})` };
 }

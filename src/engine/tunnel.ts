@@ -63,6 +63,8 @@ export interface TunnelHooks {
 const READ_SIZE = 256 * KiB;
 /** Below this average size, the payload slices of one cloud read are copied into one buffer (flushSlices). */
 const SMALL_SLICE = 4 * KiB;
+/** How much a target may send after our end that is still read (and discarded) while the tunnel ends. */
+const ENDING_READ_LIMIT = 1024 * KiB;
 /** A read never takes the tunnel more than this past its high-water mark (or bootstrap bound). */
 const READ_SLACK = 64 * KiB;
 let shared: Buffer | null = null;
@@ -95,6 +97,8 @@ interface TargetLeg {
   eof: boolean;
   /** Reads paused by backpressure or the bootstrap bound. */
   paused: boolean;
+  /** Bytes read and discarded since the tunnel began to end. */
+  discardedEnding: number;
 }
 
 /** The cloud leg. */
@@ -123,7 +127,7 @@ export class Tunnel implements FrameSink {
   private setupMs: number | undefined;
   private readonly hooks: TunnelHooks;
   private readonly spec: ResolvedSpec;
-  private readonly target: TargetLeg = { socket: null, up: false, closed: false, eof: false, paused: false };
+  private readonly target: TargetLeg = { socket: null, up: false, closed: false, eof: false, paused: false, discardedEnding: 0 };
   private readonly cloud: CloudLeg = { socket: null, dialing: null, up: false, closed: false, paused: false, closeSent: false, closeReceived: false };
   private readonly parser: FrameParser;
   private readonly queue: BootstrapQueue;
@@ -297,8 +301,12 @@ export class Tunnel implements FrameSink {
       return true;
     }
     // ENDING: the cloud leg is closing and can take nothing more; said in the summary, never hidden.
+    // Reading on lets a target that answers our end with its own be seen at once; a target that keeps
+    // streaming is not read past ENDING_READ_LIMIT (discarding at line rate would only burn both sides'
+    // CPU, and starve its own processing of our end): it then waits, unread, for the grace.
     this.c.discarded += n;
-    return true;
+    this.target.discardedEnding += n;
+    return this.target.discardedEnding < ENDING_READ_LIMIT;
   }
 
   /** @internal */ cloudDrained(): void {
