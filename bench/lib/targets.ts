@@ -1,4 +1,5 @@
 /** The issue's performance targets, evaluated from one run's rows against baselines from the same run. */
+import { baselineHopCpu, baselineRole, cpuRatioOf } from './baseline-hop.js';
 import type { Row, ScenarioResult, Target } from './types.js';
 
 function find(scenarios: ScenarioResult[], key: string): Row | undefined {
@@ -35,8 +36,11 @@ export function evaluateTargets(s: ScenarioResult[]): Target[] {
   const ratio = (id: string, dir: 'd2c' | 'c2d', shape: string, text: string, limit: number, baseKind = 'relay'): void => {
     const key = `s8.${dir}.${shape}.engine`;
     const baseKey = `s8.${dir}.${shape}.${baseKind}`;
-    const v = metric(s, key, 'cpuRatio');
-    out.push({ id, text: `${text}: agent CPU per GiB at most ${limit.toFixed(1)}× the ${baseKind === 'relay' ? 'plain Node relay' : 'TCP-to-TLS Node relay'} fed the same writes`, value: v, unit: '× baseline CPU-s/GiB', limit, baseline: { key: `${baseKey} (CPU-s/GiB of the relay next to the target)`, value: metric(s, baseKey, 'hopCpuPerGiB') }, met: v === null ? null : v <= limit });
+    const row = find(s, key);
+    const base = find(s, baseKey);
+    const v = row ? (cpuRatioOf(row, base) ?? null) : null;
+    const hop = baselineRole(baseKey) === 'relay1' ? 'relay 1, which reads the load generator\'s writes' : 'relay 2, which reads the target\'s writes or terminates TLS';
+    out.push({ id, text: `${text}: agent CPU per GiB at most ${limit.toFixed(1)}× the ${baseKind === 'relay' ? 'plain Node relay' : 'TCP-to-TLS Node relay'} fed the same writes`, value: v, unit: '× baseline CPU-s/GiB', limit, baseline: { key: `${baseKey} (CPU-s/GiB of ${hop})`, value: baselineHopCpu(base) ?? null }, met: v === null ? null : v <= limit });
   };
   ratio('cpu-d2c-64k', 'd2c', 'w64k', 'device to cloud, target writes 64 KiB', 0.8);
   ratio('cpu-c2d-64k', 'c2d', 'm64k', 'cloud to device, 64 KiB messages', 0.8);

@@ -5,6 +5,7 @@
  * 10^6 bytes per second of wall time from the first byte sent to the last byte verified at the far end.
  */
 import type { EngineOptions, TunnelSpec } from 'c8y-tunnel';
+import { cpuRatioOf } from '../lib/baseline-hop.js';
 import { Chain, unavailable, type ChainKind, type Link, type Member } from '../lib/chain.js';
 import { chainOptions, cpuDelta, failed, procFigures, skipped, snap, wanted, type Ctx } from '../lib/context.js';
 import { PeakSampler } from '../lib/procstat.js';
@@ -188,13 +189,11 @@ export async function throughputGroup(ctx: Ctx, specs: ThroughputSpec[]): Promis
   for (let i = 0; i < runs; i++) for (const r of rows) await r.run(i);
   const out: Row[] = [];
   for (const r of rows) out.push(await r.finish());
-  // The CPU ratio of the agent's hop to its baseline's hop (the relay next to the target), same run.
+  // The CPU ratio of the agent's hop to its baseline's comparable hop (bench/lib/baseline-hop.ts), same run.
   specs.forEach((t, i) => {
     const row = out[i]!;
-    const base = out.find((x) => x.key === t.baseline);
-    const a = row.metrics.hopCpuPerGiB;
-    const b = base?.metrics.hopCpuPerGiB;
-    if (row.status === 'ok' && a !== undefined && b) row.metrics.cpuRatio = round(a / b, 3);
+    const ratio = cpuRatioOf(row, out.find((x) => x.key === t.baseline));
+    if (ratio !== undefined) row.metrics.cpuRatio = ratio;
   });
   return out;
 }
