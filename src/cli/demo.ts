@@ -11,7 +11,7 @@ import { startEchoService, type EchoService } from '../connect/echo.js';
 import { startAgentProcess, type AgentProcess } from '../connect/agent-process.js';
 import { createRateMeter, createStatusLine, formatBytes, formatDirections, type StatusLine } from '../connect/status.js';
 import { TunnelError } from '../errors.js';
-import { installStopSignals } from './common.js';
+import { installStopSignals, SIM_ENDPOINT_OPTIONS } from './common.js';
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel demo [options]      (what \`npm start\` runs when C8Y_HOST is not set)
@@ -55,12 +55,7 @@ interface DemoOptions {
 
 /** The demo's flags (bin/start.js spots the ones npm took for itself: npm_config_<flag>). */
 const OPTIONS = {
-  host: { type: 'string' },
-  'http-port': { type: 'string' },
-  'mqtt-port': { type: 'string' },
-  tenant: { type: 'string' },
-  user: { type: 'string' },
-  password: { type: 'string' },
+  ...SIM_ENDPOINT_OPTIONS,
   device: { type: 'string' },
   'echo-port': { type: 'string' },
   'ssh-target': { type: 'string' },

@@ -1,7 +1,7 @@
 /** `c8y-tunnel sim`: runs the Cumulocity cloud emulator until SIGINT/SIGTERM. */
 import { parseArgs } from 'node:util';
 import { TunnelError } from '../errors.js';
-import { installStopSignals } from './common.js';
+import { installStopSignals, SIM_ENDPOINT_OPTIONS } from './common.js';
 import { SIM_DEFAULTS, startSim } from '../sim/index.js';
 import type { SimOptions } from '../sim/index.js';
 
@@ -72,12 +72,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
       strict: true,
       allowPositionals: false,
       options: {
-        host: { type: 'string' },
-        'http-port': { type: 'string' },
-        'mqtt-port': { type: 'string' },
-        tenant: { type: 'string' },
-        user: { type: 'string' },
-        password: { type: 'string' },
+        ...SIM_ENDPOINT_OPTIONS,
         'device-password': { type: 'string' },
         'bootstrap-password': { type: 'string' },
         'operation-timeout': { type: 'string' },
