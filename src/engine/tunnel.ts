@@ -67,6 +67,12 @@ const SMALL_SLICE = 4 * KiB;
 const ENDING_READ_LIMIT = 1024 * KiB;
 /** A read never takes the tunnel more than this past its high-water mark (or bootstrap bound). */
 const READ_SLACK = 64 * KiB;
+/**
+ * The target socket's writable high-water mark: cloud reads pause once this much waits toward the target.
+ * Set explicitly because Node's default changed from 16 KiB to 64 KiB in Node 22, and the bound toward the
+ * target (this + one cloud read) is documented and tested the same on every supported line.
+ */
+const TARGET_WRITE_HIGH_WATER = 16 * KiB;
 let shared: Buffer | null = null;
 /**
  * Size of the next read. Node asks `onread.buffer()` for the next buffer right after each read's callback
@@ -164,8 +170,9 @@ export class Tunnel implements FrameSink {
       host: this.spec.host,
       port: this.spec.port,
       noDelay: true,
+      writableHighWaterMark: TARGET_WRITE_HIGH_WATER,
       onread: { buffer: readBuffer, callback: onTargetRead },
-    }) as Tagged<net.Socket>;
+    } as net.NetConnectOpts) as Tagged<net.Socket>;
     sock[kTunnel] = this;
     this.target.socket = sock;
     this.tcpTimer = setTimeout(onTcpTimeout, this.spec.tcpConnectTimeoutMs, this);
