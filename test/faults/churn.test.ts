@@ -142,7 +142,7 @@ describe('faults: churn', () => {
     // young generation at the size V8 grew it to, and on Node 24 that size goes up, in doublings, to a cap
     // that scales with the heap limit (two 64 MiB semi-spaces on a host with many GiB of memory, against two
     // 16 MiB ones on Node 20): up to ~100 MiB of RSS that is V8's sizing, not memory left behind (docs/reliability.md,
-    // "Node 24: the young generation"). What this bound catches is what no GC gives back: 48 MiB is 6 KiB
+    // "Node 24: the young generation grows larger"). What this bound catches is what no GC gives back: 48 MiB is 6 KiB
     // a session.
     const grew = after.rssReduced - before.rssReduced;
     assert.ok(grew < 48 * MiB, `RSS grew: ${detail}`);
