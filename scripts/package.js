@@ -157,7 +157,9 @@ self=$(readlink -f "$0")
 here=$(dirname "$self")
 # The demo prints commands that run this launcher (not npx, which would ask the registry).
 export C8Y_TUNNEL_LAUNCHER="$self"
-exec "$here/../node/bin/node" "$here/c8y-tunnel.js" "$@"
+# --max-semi-space-size=16: Node 20's young-generation cap; Node 24 would let the main thread's grow to
+# 128 MiB of RSS over a long run (docs/reliability.md, "Node 24: the young generation grows larger").
+exec "$here/../node/bin/node" --max-semi-space-size=16 "$here/c8y-tunnel.js" "$@"
 `;
 
 /** Lays out the bundle directory for one arch. */

@@ -1,9 +1,10 @@
 /**
  * The agent in a child process, driven over the IPC channel: `start` (createAgent options), `stats`,
- * `usage` (descriptors, RSS and heap after a full GC; run with --expose-gc), `stop`. For tests that
- * measure the agent's own process.
+ * `usage` (descriptors, RSS and heap after a full GC, then RSS again after a memory-reducing GC; run with
+ * --expose-gc), `stop`. For tests that measure the agent's own process.
  */
 import { readdirSync } from 'node:fs';
+import v8 from 'node:v8';
 import { createAgent, type Agent, type AgentOptions } from 'c8y-tunnel';
 import { createLogger } from 'c8y-tunnel/internal/agent/log';
 
@@ -29,7 +30,13 @@ async function handle(m: Msg): Promise<unknown> {
       await new Promise((r) => setImmediate(r));
       gc?.();
       const mem = process.memoryUsage();
-      return { fds: readdirSync('/proc/self/fd').length, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external };
+      // The main isolate's young generation, which a full GC leaves at the size V8 grew it to.
+      const newSpace = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0;
+      // A memory-reducing GC (V8's "last resort" flavour; Node 22 and later honour it, Node 20 ignores the option and
+      // runs a plain full GC): it also shrinks the young generation, so RSS shows what the process keeps.
+      (gc as ((o?: unknown) => void) | undefined)?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      const rssReduced = process.memoryUsage().rss;
+      return { fds: readdirSync('/proc/self/fd').length, rss: mem.rss, rssReduced, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, newSpace, external: mem.external };
     }
     case 'stop':
       await agent?.stop({ graceMs: 1000 });

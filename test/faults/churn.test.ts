@@ -1,7 +1,8 @@
 /**
  * Fault 16: churn. 10,000 sessions opened and closed in a row (a few at a time) through the emulator and
  * an agent in its own process; afterwards the agent holds no tunnel, no operation, no extra descriptor,
- * and its heap (after a full GC) and RSS have not grown beyond a small bound.
+ * and its heap (after a full GC) and RSS (after a memory-reducing GC) have not grown beyond a small bound,
+ * on every Node line.
  */
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -15,10 +16,14 @@ const TOTAL = 10_000;
 const WINDOW = 16;
 const MiB = 1024 * 1024;
 
+/** What agent-child.js's `usage` reports (see there for when each figure is taken). */
 interface Usage {
   fds: number;
   rss: number;
+  rssReduced: number;
   heapUsed: number;
+  heapTotal: number;
+  newSpace: number;
 }
 
 /** A forked agent-child.js with request/response calls. */
@@ -123,22 +128,23 @@ describe('faults: churn', () => {
     assert.equal(st.operations.successful, TOTAL);
     assert.equal(st.engine.closed, TOTAL);
     assert.equal(st.engine.workerDeaths, 0);
-    const detail = `fds ${before.fds} -> ${after.fds}, heap ${(before.heapUsed / MiB).toFixed(1)} -> ${(after.heapUsed / MiB).toFixed(1)} MiB, RSS ${(before.rss / MiB).toFixed(1)} -> ${(after.rss / MiB).toFixed(1)} MiB`;
+    const mib = (n: number): string => (n / MiB).toFixed(1);
+    const detail =
+      `fds ${before.fds} -> ${after.fds}, heap ${mib(before.heapUsed)} -> ${mib(after.heapUsed)} MiB, ` +
+      `RSS ${mib(before.rssReduced)} -> ${mib(after.rssReduced)} MiB after a memory-reducing GC ` +
+      `(${mib(before.rss)} -> ${mib(after.rss)} MiB before it, main young generation ${mib(before.newSpace)} -> ${mib(after.newSpace)} MiB, heapTotal ${mib(before.heapTotal)} -> ${mib(after.heapTotal)} MiB)`;
     t.diagnostic(detail);
     assert.ok(after.fds <= before.fds + 2, `descriptors left behind: ${detail}`);
     // 8,000 sessions: the agent remembers up to 10,000 connection keys by design (duplicate detection), about
     // 0.4 KiB each; a per-session leak of a tunnel, socket or promise chain would be several KiB each.
     assert.ok(after.heapUsed - before.heapUsed < 8 * MiB, `heap grew: ${detail}`);
-    // Known on Node 24 (not on Node 20): the agent process's RSS grows natively, outside the main thread's
-    // and the worker's JS heaps and external memory (both measured flat), by ~6 KiB a session with worker
-    // threads (about 45 MiB per 8,000 sessions with the first release's engine too, 62 MiB with this one);
-    // with threads: 0 it levels off. Reported as todo there, with its figures, until it is found
-    // (docs/reliability.md); every other assertion of this test still holds on every line.
-    const grew = after.rss - before.rss;
-    if (grew >= 48 * MiB && process.versions.node.split('.')[0] !== '20') {
-      t.todo(`RSS grew ${(grew / MiB).toFixed(1)} MiB on Node ${process.versions.node} (known native growth with worker threads, under investigation): ${detail}`);
-      return;
-    }
+    // RSS is compared after a memory-reducing GC of the main thread. A plain gc() leaves the main isolate's
+    // young generation at the size V8 grew it to, and on Node 24 that size goes up, in doublings, to a cap
+    // that scales with the heap limit (two 64 MiB semi-spaces on a host with many GiB of memory, against two
+    // 16 MiB ones on Node 20): up to ~100 MiB of RSS that is V8's sizing, not memory left behind (docs/reliability.md,
+    // "Node 24: the young generation grows larger"). What this bound catches is what no GC gives back: 48 MiB is 6 KiB
+    // a session.
+    const grew = after.rssReduced - before.rssReduced;
     assert.ok(grew < 48 * MiB, `RSS grew: ${detail}`);
   });
 });
