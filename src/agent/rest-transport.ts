@@ -5,13 +5,12 @@
  */
 import type { EventEmitter } from 'node:events';
 import { TunnelError } from '../errors.js';
+import { parseOperationJson } from '../cumulocity/inbound.js';
+import type { OpStatus } from '../cumulocity/templates.js';
 import type { ResolvedConfig } from './config.js';
-import { parseOperationJson } from './inbound.js';
 import type { Logger } from './log.js';
-import type { TransportHandlers, Transport } from './mqtt-transport.js';
-import { announcedOperations, backoffDelay, deliverOperation } from './mqtt-transport.js';
-import type { OpStatus } from './operations.js';
 import { RestClient } from './rest-client.js';
+import { announcedOperations, backoffDelay, deliverOperation, type Transport, type TransportHandlers } from './transport.js';
 
 /** The REST transport. */
 export class RestTransport implements Transport {
@@ -90,7 +89,7 @@ export class RestTransport implements Transport {
       }
     }
     this.ok = true;
-    this.events.emit('mqtt:connected', { first: true, transport: 'rest' });
+    this.events.emit('transport:connected', { first: true, transport: 'rest' });
     this.log.info({ host: this.cfg.host, device: own, pollMs: this.cfg.pollIntervalMs }, 'REST transport ready');
     await this.poll();
   }
