@@ -202,7 +202,7 @@ export class MqttTransport implements Transport {
     await this.step('PUBACK of 100 (device creation)', this.publish(client, 's/us', deviceCreationLine(this.cfg.deviceId)));
     if (first && !this.cleanedUp) {
       // Before subscribing, so it can never fail an operation of this run.
-      await this.step('PUBACK of 507 (clean-up)', this.publish(client, 's/us', failExecutingLine('agent restarted while the operation was executing')));
+      await this.step('PUBACK of 507 (clean-up)', this.publish(client, 's/us', failExecutingLine()));
       this.cleanedUp = true;
     }
     const topics = ['s/ds', 's/e', JSON_TOPIC, ...(this.cfg.auth === 'jwt' ? ['s/dat'] : [])];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDeviceExistsReply, parseJwtReply } from 'c8y-tunnel/internal/cumulocity/inbound';
 import { parseLine } from 'c8y-tunnel/internal/cumulocity/smartrest';
-import { agentLine, deviceCreationLine, failExecutingLine, offlineAlarmLine, PENDING_OPERATIONS_LINE, supportedOperationsLine } from 'c8y-tunnel/internal/cumulocity/templates';
+import { agentFragments, agentLine, deviceCreationLine, deviceObject, failExecutingLine, offlineAlarmLine, PENDING_OPERATIONS_LINE, statusBody, supportedOperationsLine } from 'c8y-tunnel/internal/cumulocity/templates';
 
 describe('SmartREST templates the agent sends', () => {
   it('builds 100, 114, 122, 400, 500 and 507 byte for byte', () => {
@@ -11,7 +11,15 @@ describe('SmartREST templates the agent sends', () => {
     assert.equal(agentLine('c8y-tunnel', '0.1.0'), '122,c8y-tunnel,0.1.0');
     assert.equal(offlineAlarmLine(), '400,c8y_TunnelAgentOffline,remote access agent went offline');
     assert.equal(PENDING_OPERATIONS_LINE, '500');
-    assert.equal(failExecutingLine('agent restarted while the operation was executing'), '507,c8y_RemoteAccessConnect,"agent restarted while the operation was executing"');
+    assert.equal(failExecutingLine(), '507,c8y_RemoteAccessConnect,"agent restarted while the operation was executing"');
+  });
+
+  it('builds the REST equivalents of 100, 114/122 and the status lines', () => {
+    assert.deepEqual(deviceObject('gw-1'), { name: 'gw-1', type: 'c8y_MQTTDevice', c8y_IsDevice: {}, com_cumulocity_model_Agent: {} });
+    assert.deepEqual(agentFragments(['c8y_RemoteAccessConnect'], 'c8y-tunnel', '0.1.0'), { c8y_SupportedOperations: ['c8y_RemoteAccessConnect'], c8y_Agent: { name: 'c8y-tunnel', version: '0.1.0' } });
+    assert.deepEqual(statusBody('EXECUTING'), { status: 'EXECUTING' });
+    assert.deepEqual(statusBody('FAILED'), { status: 'FAILED', failureReason: 'failed' });
+    assert.deepEqual(statusBody('FAILED', 'refused'), { status: 'FAILED', failureReason: 'refused' });
   });
 
   it('quotes a value that needs it, so the line parses back to the same fields', () => {
