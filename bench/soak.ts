@@ -375,7 +375,7 @@ class Soak {
       this.totals.mqttRestarts++;
       await this.sim.restartMqtt(1000);
       const back = async (): Promise<void> => {
-        while (!(await this.stats()).mqttConnected) await sleep(100);
+        while (!(await this.stats()).connected) await sleep(100);
       };
       await deadline(back(), 20_000, 'agent back on MQTT after the broker restart');
     } catch (err) {

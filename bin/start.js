@@ -46,7 +46,7 @@ const command = process.env.C8Y_HOST ? 'agent' : 'demo';
 // `npm start --http-port 0` (no `--`): npm keeps the flag for itself (npm_config_http_port) and passes only
 // the value on, so the demo would run on its default port. Say how to pass it instead.
 if (command === 'demo' && process.env.npm_lifecycle_event) {
-  const { VALUE_FLAGS } = await import(pathToFileURL(join(root, 'dist', 'cli', 'demo.js')).href);
+  const { VALUE_FLAGS } = await import(pathToFileURL(join(root, 'dist', 'cli', 'demo', 'index.js')).href);
   const taken = VALUE_FLAGS.filter((f) => process.env[`npm_config_${f.replace(/-/g, '_')}`] !== undefined);
   if (taken.length > 0) {
     const flags = taken.map((f) => `--${f}`).join(', ');

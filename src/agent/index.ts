@@ -14,10 +14,11 @@ import { basicAuth, resolveConfig, type AgentConfig, type Origins, type Resolved
 import { JwtCache } from './jwt.js';
 import { createLogger, redactUrl, type Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
-import { MqttTransport, type Transport } from './mqtt-transport.js';
+import { MqttTransport } from './mqtt-transport.js';
 import { proxyFor } from './no-proxy.js';
 import { Operations, type OperationStats } from './operations.js';
 import { RestTransport } from './rest-transport.js';
+import type { Transport } from './transport.js';
 
 export type { AgentConfig, ResolvedConfig } from './config.js';
 export type { OperationStats } from './operations.js';
@@ -34,7 +35,8 @@ export interface AgentOptions extends AgentConfig {
 
 /** A snapshot of the agent. */
 export interface AgentStats {
-  mqttConnected: boolean;
+  /** The link to the cloud is up (the MQTT session, or the REST poller's last poll succeeded). */
+  connected: boolean;
   /** Status updates not yet acknowledged by the cloud. */
   statusQueued: number;
   operations: OperationStats;
@@ -48,7 +50,7 @@ export interface Agent {
   /** Stops taking operations, closes tunnels within `graceMs` (default: the graceMs setting), disconnects. */
   stop(options?: { graceMs?: number }): Promise<void>;
   stats(): AgentStats;
-  /** 'operation', 'status', 'session:closed', 'mqtt:connected', 'mqtt:disconnected'. */
+  /** 'operation', 'status', 'session:closed', 'transport:connected' (MQTT and REST), 'transport:disconnected' (MQTT). */
   readonly events: EventEmitter;
   /** The validated settings (contains the password: do not log it whole). */
   readonly config: ResolvedConfig;
@@ -199,7 +201,7 @@ class AgentImpl implements Agent {
 
   stats(): AgentStats {
     return {
-      mqttConnected: this.transport?.connected ?? false,
+      connected: this.transport?.connected ?? false,
       statusQueued: this.transport?.pendingStatus() ?? 0,
       operations: this.ops?.stats() ?? { received: 0, duplicates: 0, active: 0, successful: 0, failed: 0, malformed: 0, remembered: 0 },
       engine: this.engine?.stats() ?? emptyEngineStats(),

@@ -20,7 +20,7 @@ export class AgentMetrics implements OperationMetrics {
   private readonly failedC: Counter<'code'>;
   private readonly latency: Histogram;
 
-  constructor(engine: Engine, mqttConnected: () => boolean, pendingStatus: () => number) {
+  constructor(engine: Engine, connected: () => boolean, pendingStatus: () => number) {
     const registers = [this.registry];
     this.ops = new Counter({ name: 'c8y_tunnel_operations_received_total', help: 'remote access operations received', labelNames: ['via'], registers });
     this.dups = new Counter({ name: 'c8y_tunnel_operations_duplicate_total', help: 'duplicate deliveries dropped (same connection key)', registers });
@@ -69,10 +69,10 @@ export class AgentMetrics implements OperationMetrics {
     });
     new Gauge({
       name: 'c8y_tunnel_mqtt_connected',
-      help: '1 while the MQTT session is up',
+      help: '1 while the link to the cloud is up (the MQTT session, or the REST poller)',
       registers,
       collect() {
-        this.set(mqttConnected() ? 1 : 0);
+        this.set(connected() ? 1 : 0);
       },
     });
     new Gauge({

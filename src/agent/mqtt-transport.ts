@@ -9,62 +9,22 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { EventEmitter } from 'node:events';
 import { TunnelError } from '../errors.js';
-import { formatLine } from '../cumulocity/smartrest.js';
+import { isDeviceExistsReply, parseDownstream, parseJwtReply, parseOperationJson, validOperationId } from '../cumulocity/inbound.js';
+import {
+  agentLine,
+  deviceCreationLine,
+  failExecutingLine,
+  offlineAlarmLine,
+  PENDING_OPERATIONS_LINE,
+  statusLine,
+  supportedOperationsLine,
+  type OpStatus,
+} from '../cumulocity/templates.js';
 import type { ResolvedConfig } from './config.js';
-import { FRAGMENT, parseDownstream, parseOperationJson, validOperationId, type JsonResult, type RemoteAccessRequest } from './inbound.js';
 import { redactKey, redactUrl, type Logger } from './log.js';
-import type { OpStatus } from './operations.js';
 import { RestClient } from './rest-client.js';
 import { StatusQueue, type OutboxMessage } from './status-queue.js';
-
-/** Callbacks from a transport into the agent. */
-export interface TransportHandlers {
-  request(req: RemoteAccessRequest): void;
-  malformed(ref: { serial: string; id?: string }, err: TunnelError): void;
-  /** The transport learned the id of an operation known by connection key only: report it by id from now on. */
-  learnedId?(key: string, id: string): void;
-}
-
-/** Hands one parsed operation object (JSON notification or REST) to the agent; ignored ones are dropped. */
-export function deliverOperation(handlers: TransportHandlers, r: JsonResult): void {
-  if ('request' in r) handlers.request(r.request);
-  else if ('error' in r) handlers.malformed(r.id !== undefined ? { serial: r.serial, id: r.id } : { serial: r.serial }, r.error);
-}
-
-/** The operations the device announces (114, c8y_SupportedOperations): c8y_RemoteAccessConnect first, no repeats. */
-export function announcedOperations(cfg: Pick<ResolvedConfig, 'supportedOperations'>): string[] {
-  return [...new Set([FRAGMENT, ...cfg.supportedOperations])];
-}
-
-/** What every transport offers the agent. */
-export interface Transport {
-  start(): Promise<void>;
-  stop(timeoutMs: number): Promise<void>;
-  report(ref: { serial: string; id?: string; key?: string }, status: OpStatus, reason?: string): void;
-  readonly connected: boolean;
-  /** Status updates not yet acknowledged. */
-  pendingStatus(): number;
-  /** jwt auth: fetches a fresh device token. */
-  fetchJwt?(): Promise<string>;
-}
-
-/** `"reason"` with Cumulocity's quoting (sanitizeReason already removed control characters). */
-export function quoteReason(reason: string): string {
-  return `"${reason.replace(/"/g, '\\"')}"`;
-}
-
-/** The SmartREST line for a status: by id (504/505/506) when known, else by fragment name (501/502/503). */
-export function statusLine(ref: { id?: string }, status: OpStatus, reason?: string): string {
-  const tail = status === 'FAILED' ? `,${quoteReason(reason ?? 'failed')}` : '';
-  if (ref.id !== undefined) return `${status === 'EXECUTING' ? 504 : status === 'FAILED' ? 505 : 506},${ref.id}${tail}`;
-  return `${status === 'EXECUTING' ? 501 : status === 'FAILED' ? 502 : 503},${FRAGMENT}${tail}`;
-}
-
-/** Delay before reconnect attempt `n` (0-based): exponential, capped, with jitter in [50%, 100%]. */
-export function backoffDelay(n: number, minMs: number, maxMs: number, rnd: () => number = Math.random): number {
-  const base = Math.min(maxMs, minMs * 2 ** Math.min(n, 30));
-  return Math.round(base * (0.5 + rnd() * 0.5));
-}
+import { announcedOperations, backoffDelay, deliverOperation, type Transport, type TransportHandlers } from './transport.js';
 
 const JSON_TOPIC = 'devicecontrol/notifications';
 /** Keys of operations found already final after a reconnect, whose later by-name statuses are dropped. */
@@ -143,7 +103,7 @@ export class MqttTransport implements Transport {
       reconnectPeriod: 0,
       connectTimeout: 15_000,
       keepalive: 60,
-      will: { topic: 's/us', payload: Buffer.from(formatLine(['400', 'c8y_TunnelAgentOffline', 'remote access agent went offline'])), qos: 1, retain: false },
+      will: { topic: 's/us', payload: Buffer.from(offlineAlarmLine()), qos: 1, retain: false },
       rejectUnauthorized: !this.cfg.insecure,
     };
     if (this.cfg.ca.length > 0) o.ca = this.cfg.ca;
@@ -210,7 +170,7 @@ export class MqttTransport implements Transport {
     client.end(true);
     if (wasReady) {
       this.log.warn({ queued: this.queue.size }, 'MQTT disconnected; tunnels keep running, statuses are queued');
-      this.events.emit('mqtt:disconnected');
+      this.events.emit('transport:disconnected');
     }
     if (this.stopping) return;
     const delay = backoffDelay(this.attempts++, this.cfg.reconnectMinMs, this.cfg.reconnectMaxMs);
@@ -239,10 +199,10 @@ export class MqttTransport implements Transport {
 
   private async onConnect(client: MqttClient): Promise<void> {
     const first = !this.everReady;
-    await this.step('PUBACK of 100 (device creation)', this.publish(client, 's/us', formatLine(['100', this.cfg.deviceId, 'c8y_MQTTDevice'])));
+    await this.step('PUBACK of 100 (device creation)', this.publish(client, 's/us', deviceCreationLine(this.cfg.deviceId)));
     if (first && !this.cleanedUp) {
       // Before subscribing, so it can never fail an operation of this run.
-      await this.step('PUBACK of 507 (clean-up)', this.publish(client, 's/us', `507,${FRAGMENT},${quoteReason('agent restarted while the operation was executing')}`));
+      await this.step('PUBACK of 507 (clean-up)', this.publish(client, 's/us', failExecutingLine()));
       this.cleanedUp = true;
     }
     const topics = ['s/ds', 's/e', JSON_TOPIC, ...(this.cfg.auth === 'jwt' ? ['s/dat'] : [])];
@@ -254,8 +214,8 @@ export class MqttTransport implements Transport {
     );
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
     if (refused.length > 0) throw new Error(`subscription refused for ${refused.join(', ')}`);
-    await this.step('PUBACK of 114 (supported operations)', this.publish(client, 's/us', formatLine(['114', ...announcedOperations(this.cfg)])));
-    await this.step('PUBACK of 122 (agent name)', this.publish(client, 's/us', formatLine(['122', this.cfg.agentName, this.version])));
+    await this.step('PUBACK of 114 (supported operations)', this.publish(client, 's/us', supportedOperationsLine(announcedOperations(this.cfg))));
+    await this.step('PUBACK of 122 (agent name)', this.publish(client, 's/us', agentLine(this.cfg.agentName, this.version)));
     if (this.client !== client) return;
     await this.step('operation lookup over REST', this.settleUncertain());
     if (this.client !== client) return;
@@ -264,9 +224,9 @@ export class MqttTransport implements Transport {
     this.attempts = 0;
     this.queue.attach((msg: OutboxMessage, done) => client.publish(msg.topic, msg.payload, { qos: 1 }, (err) => done(err ?? undefined)));
     if (this.jwtWaiters.length > 0) this.requestJwt(client);
-    if (!first) client.publish('s/us', '500', { qos: 1 });
+    if (!first) client.publish('s/us', PENDING_OPERATIONS_LINE, { qos: 1 });
     this.log.info({ url: redactUrl(this.cfg.mqttUrl), clientId: `d:${this.cfg.deviceId}`, first }, 'MQTT connected');
-    this.events.emit('mqtt:connected', { first });
+    this.events.emit('transport:connected', { first });
     if (this.startWaiter) {
       this.startWaiter.resolve();
       this.startWaiter = undefined;
@@ -361,13 +321,13 @@ export class MqttTransport implements Transport {
         return;
       }
       case 's/e': {
-        if (/^41,100\b/.test(text)) this.log.debug('device already exists (41,100)');
+        if (isDeviceExistsReply(text)) this.log.debug('device already exists (41,100)');
         else this.log.warn({ line: text.trim().slice(0, 200) }, 'error reply from Cumulocity on s/e');
         return;
       }
       case 's/dat': {
-        const m = /^71,"?([^",\s]+)"?/.exec(text.trim());
-        if (m) this.resolveJwt(m[1]!);
+        const token = parseJwtReply(text);
+        if (token !== undefined) this.resolveJwt(token);
         return;
       }
     }

@@ -15,13 +15,13 @@ import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine/engine.js';
 import type { TunnelSpec, TunnelSummary } from '../engine/types.js';
 import { TunnelError } from '../errors.js';
+import type { RemoteAccessRequest } from '../cumulocity/inbound.js';
 import { sanitizeReason } from '../cumulocity/smartrest.js';
-import type { RemoteAccessRequest } from './inbound.js';
+import type { OpStatus } from '../cumulocity/templates.js';
 import { redactKey, scrub, type Logger } from './log.js';
 import type { Policy } from './policy.js';
 
-/** Operation statuses the agent reports. */
-export type OpStatus = 'EXECUTING' | 'SUCCESSFUL' | 'FAILED';
+export type { OpStatus } from '../cumulocity/templates.js';
 
 /** Where statuses go (the transport). Must not block: it queues. */
 export interface StatusSink {

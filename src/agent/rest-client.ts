@@ -7,9 +7,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { FRAGMENT } from '../cumulocity/inbound.js';
 import { TunnelError } from '../errors.js';
 import { basicAuth, type ResolvedConfig } from './config.js';
-import { FRAGMENT } from './inbound.js';
 import { proxyFor } from './no-proxy.js';
 
 /** Overall deadline of one request (connect, headers and body), ms. */

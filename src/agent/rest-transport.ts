@@ -5,13 +5,12 @@
  */
 import type { EventEmitter } from 'node:events';
 import { TunnelError } from '../errors.js';
+import { parseOperationJson } from '../cumulocity/inbound.js';
+import { agentFragments, deviceObject, RESTARTED_REASON, statusBody, type OpStatus } from '../cumulocity/templates.js';
 import type { ResolvedConfig } from './config.js';
-import { parseOperationJson } from './inbound.js';
 import type { Logger } from './log.js';
-import type { TransportHandlers, Transport } from './mqtt-transport.js';
-import { announcedOperations, backoffDelay, deliverOperation } from './mqtt-transport.js';
-import type { OpStatus } from './operations.js';
 import { RestClient } from './rest-client.js';
+import { announcedOperations, backoffDelay, deliverOperation, type Transport, type TransportHandlers } from './transport.js';
 
 /** The REST transport. */
 export class RestTransport implements Transport {
@@ -60,12 +59,7 @@ export class RestTransport implements Transport {
     const found = await this.rest.deviceId(serial);
     if (found !== undefined) return found;
     if (!create) return undefined;
-    const mo = (await this.expect('POST', '/inventory/managedObjects', {
-      name: serial,
-      type: 'c8y_MQTTDevice',
-      c8y_IsDevice: {},
-      com_cumulocity_model_Agent: {},
-    })) as { id?: unknown };
+    const mo = (await this.expect('POST', '/inventory/managedObjects', deviceObject(serial))) as { id?: unknown };
     const id = String(mo?.id);
     await this.expect('POST', `/identity/globalIds/${encodeURIComponent(id)}/externalIds`, { externalId: serial, type: 'c8y_Serial' });
     return id;
@@ -80,17 +74,17 @@ export class RestTransport implements Transport {
       if (id === undefined) this.log.warn({ child }, 'child device not found; its operations are not served');
       else this.devices.set(id, child);
     }
-    await this.expect('PUT', `/inventory/managedObjects/${own}`, { c8y_SupportedOperations: announcedOperations(this.cfg), c8y_Agent: { name: this.cfg.agentName, version: this.version } });
+    await this.expect('PUT', `/inventory/managedObjects/${own}`, agentFragments(announcedOperations(this.cfg), this.cfg.agentName, this.version));
     // Like 507: operations an earlier run left EXECUTING are failed.
     for (const id of this.devices.keys()) {
       const list = await this.list(id, 'EXECUTING');
       for (const op of list) {
         const opId = (op as { id?: unknown }).id;
-        if (typeof opId === 'string') await this.expect('PUT', `/devicecontrol/operations/${opId}`, { status: 'FAILED', failureReason: 'agent restarted while the operation was executing' });
+        if (typeof opId === 'string') await this.expect('PUT', `/devicecontrol/operations/${opId}`, statusBody('FAILED', RESTARTED_REASON));
       }
     }
     this.ok = true;
-    this.events.emit('mqtt:connected', { first: true, transport: 'rest' });
+    this.events.emit('transport:connected', { first: true, transport: 'rest' });
     this.log.info({ host: this.cfg.host, device: own, pollMs: this.cfg.pollIntervalMs }, 'REST transport ready');
     await this.poll();
   }
@@ -131,7 +125,7 @@ export class RestTransport implements Transport {
   report(ref: { serial: string; id?: string }, status: OpStatus, reason?: string): void {
     const id = ref.id;
     if (id === undefined) return; // REST operations always carry an id
-    const body = status === 'FAILED' ? { status, failureReason: reason ?? 'failed' } : { status };
+    const body = statusBody(status, reason);
     this.pending++;
     const prev = this.chains.get(id) ?? Promise.resolve();
     const next = prev.then(() => this.put(id, body));

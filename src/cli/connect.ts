@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS, connectListen, connectStdio, parseConnectArgs } from '../connect/index.js';
 import type { ConnectOptions, SessionResult } from '../connect/index.js';
-import { formatBytes } from '../connect/status.js';
 import { errorLine, installStopSignals, stderrLines } from './common.js';
+import { formatBytes } from './status.js';
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel connect --device <serial or id> --config <name or id> [--listen [host:]port | --stdio]

@@ -8,7 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   agent: { summary: 'run the device agent (Cumulocity operations -> tunnels)', load: () => import('./agent.js') },
   sim: { summary: 'run the Cumulocity cloud emulator (MQTT, REST, remote access WebSockets)', load: () => import('./sim.js') },
   connect: { summary: "open the user's side of a session (local port or stdio, e.g. ssh ProxyCommand)", load: () => import('./connect.js') },
-  demo: { summary: 'emulator + agent + echo service on this machine (what `npm start` runs)', load: () => import('./demo.js') },
+  demo: { summary: 'emulator + agent + echo service on this machine (what `npm start` runs)', load: () => import('./demo/index.js') },
 };
 
 function version(): string {

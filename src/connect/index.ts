@@ -1,9 +1,9 @@
 /** The user's side of a remote access session, as a library: resolve, then serve locally or on stdio. */
 import type { Readable, Writable } from 'node:stream';
 import { authHeader, type ConnectOptions } from './options.js';
-import { listenLocal, runStdio, type ListenOptions, type LocalProxy, type SessionListener } from './proxy.js';
+import { listenLocal, type ListenOptions, type LocalProxy, type SessionListener } from './listener.js';
 import { resolveTarget, type ResolvedTarget } from './rest.js';
-import { clientUrl, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
+import { clientUrl, runSession, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
 import { createOperationWatch } from './watch.js';
 
 export { parseConnectArgs, normalizeBaseUrl, authHeader, DEFAULT_LISTEN } from './options.js';
@@ -12,11 +12,11 @@ export { resolveTarget, listConfigurations } from './rest.js';
 export type { RemoteAccessConfiguration, ResolvedTarget } from './rest.js';
 export { clientUrl, runSession } from './session.js';
 export type { SessionHooks, SessionResult, SessionTarget } from './session.js';
-export { listenLocal, DEFAULT_MAX_SESSIONS } from './proxy.js';
-export type { ListenOptions } from './proxy.js';
+export { listenLocal, DEFAULT_MAX_SESSIONS } from './listener.js';
+export type { ListenOptions } from './listener.js';
 export { createOperationWatch } from './watch.js';
 export type { OperationWatch, OperationState } from './watch.js';
-export type { LocalProxy, SessionListener } from './proxy.js';
+export type { LocalProxy, SessionListener } from './listener.js';
 
 /** Resolves device and configuration through REST and returns what a session needs. */
 export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'credentials' | 'device' | 'config' | 'ca' | 'handshakeTimeoutMs' | 'lingerMs'>): Promise<{
@@ -51,5 +51,5 @@ export async function connectListen(
 /** `connect --stdio`: resolves, then runs one session on the given streams (default stdin/stdout). */
 export async function connectStdio(opts: ConnectOptions, input: Readable = process.stdin, output: Writable = process.stdout, hooks?: SessionHooks): Promise<SessionResult> {
   const { target } = await prepareSession(opts);
-  return runStdio(input, output, target, hooks);
+  return runSession(input, output, target, undefined, hooks);
 }

@@ -16,8 +16,8 @@ describe('agent end to end: MQTT outage', () => {
     // Bytes flow while the broker goes away and comes back.
     const data = randomBytesSeeded(8 * 1024 * 1024, 3);
     const echoed = roundTrip(ws, data, 8 * 1024);
-    const disconnected = once(rig.agent.events, 'mqtt:disconnected');
-    const reconnected = once(rig.agent.events, 'mqtt:connected');
+    const disconnected = once(rig.agent.events, 'transport:disconnected');
+    const reconnected = once(rig.agent.events, 'transport:connected');
     await rig.sim.restartMqtt(300);
     await withTimeout(disconnected, 5000, 'agent saw the disconnect');
     const back = await echoed;
@@ -47,12 +47,12 @@ describe('agent end to end: MQTT outage', () => {
     const ops = await Promise.all([1, 2, 3].map(() => rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: '127.0.0.1', port: echo.port })));
     for (const op of ops) await rig.sim.waitForOperationStatus(op.id, 'EXECUTING', 5000);
     await waitFor(() => proxy.connects === 3, 5000, 'three WebSocket CONNECTs held at the proxy');
-    const disconnected = once(rig.agent.events, 'mqtt:disconnected');
+    const disconnected = once(rig.agent.events, 'transport:disconnected');
     const restarted = rig.sim.restartMqtt(200);
     await withTimeout(disconnected, 5000, 'agent saw the disconnect');
     proxy.release(); // the tunnels come up while MQTT is down: SUCCESSFUL has to wait in the queue
     await waitFor(() => rig.agent.stats().operations.successful === 3, 5000, 'tunnels up');
-    assert.equal(rig.agent.stats().mqttConnected, false);
+    assert.equal(rig.agent.stats().connected, false);
     assert.ok(rig.agent.stats().statusQueued >= 3, `queued ${rig.agent.stats().statusQueued}`);
     for (const op of ops) assert.equal(rig.sim.getOperation(op.id)?.status, 'EXECUTING');
     await restarted;

@@ -55,6 +55,6 @@ describe('agent end to end: a session through the emulator', () => {
     t.after(() => second.close());
     const done = await first.sim.waitForOperationStatus(op.id, 'FAILED', 5000);
     assert.match(done.failureReason ?? '', /agent restarted/);
-    await waitFor(() => second.agent.stats().mqttConnected, 2000, 'connected');
+    await waitFor(() => second.agent.stats().connected, 2000, 'connected');
   });
 });

@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { createEngine } from 'c8y-tunnel';
 import { Operations, type OpStatus } from 'c8y-tunnel/internal/agent/operations';
 import { parsePolicy } from 'c8y-tunnel/internal/agent/policy';
-import { statusLine } from 'c8y-tunnel/internal/agent/mqtt-transport';
+import { statusLine } from 'c8y-tunnel/internal/cumulocity/templates';
 import { closeServer, echoServer, listen0, waitFor } from '../helpers/net.js';
 import { capturingLogger } from './rig.js';
 

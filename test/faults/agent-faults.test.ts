@@ -19,8 +19,8 @@ describe('faults: inside the agent and its links', () => {
   it('9. the MQTT broker restarts while tunnels carry bytes: every byte arrives, an operation made during the outage and new ones work, statuses all SUCCESSFUL', { timeout: 30_000 }, async (t) => {
     const r = await faultRig(t);
     const sessions = await Promise.all([1, 2, 3].map(() => r.client()));
-    const down = once(r.agent.events, 'mqtt:disconnected');
-    const up = once(r.agent.events, 'mqtt:connected');
+    const down = once(r.agent.events, 'transport:disconnected');
+    const up = once(r.agent.events, 'transport:connected');
     // Round trips run through the outage (4 MiB each, in 16 KiB messages).
     const traffic = Promise.all(sessions.map((ws) => echoCheck(ws, 4 * 1024 * 1024)));
     const restarted = r.sim.restartMqtt(1000);

@@ -46,7 +46,7 @@ describe('faults: a status whose PUBACK was lost', () => {
     const b = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1', port: await closedPort() });
     await r.sim.waitForOperationStatus(b.id, 'EXECUTING', 5000);
     await waitFor(() => r.agent.stats().operations.failed === 1, 5000, 'B failed in the agent');
-    const reconnected = once(r.agent.events, 'mqtt:connected');
+    const reconnected = once(r.agent.events, 'transport:connected');
     // A comes up: 503 for A goes out, reaches the broker, and the link is cut before the PUBACK.
     ws.release();
     await r.sim.waitForOperationStatus(a.id, 'SUCCESSFUL', 10_000);
@@ -90,7 +90,7 @@ describe('faults: a status whose PUBACK was lost, the other order', () => {
     const a = await r.sim.createRemoteAccessOperation(r.deviceId, { hostname: '127.0.0.1', port: hole });
     await r.sim.waitForOperationStatus(a.id, 'EXECUTING', 5000);
     // B: a live session whose SUCCESSFUL waits behind A's final.
-    const reconnected = once(r.agent.events, 'mqtt:connected');
+    const reconnected = once(r.agent.events, 'transport:connected');
     const ws = await r.client();
     const b = r.sim.listOperations({ deviceId: r.deviceId }).at(-1)!;
     assert.notEqual(b.id, a.id);

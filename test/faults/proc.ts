@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sim } from 'c8y-tunnel';
-import { agentEnv } from 'c8y-tunnel/internal/connect/agent-process';
+import { agentEnv } from 'c8y-tunnel/internal/cli/demo/agent-process';
 
 /** bin/c8y-tunnel.js of this checkout. */
 export const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Sim } from '../sim/index.js';
+import type { Sim } from '../../sim/index.js';
 
 /** A running agent child. */
 export interface AgentProcess {
@@ -21,7 +21,7 @@ export interface AgentProcess {
 }
 
 const TAIL_LINES = 40;
-const BIN = fileURLToPath(new URL('../../bin/c8y-tunnel.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));
 /** Makes the child stop when its IPC channel to us closes, i.e. when this process is gone however it died. */
 const PARENT_WATCH = new URL('./parent-watch.js', import.meta.url).href;
 

@@ -4,14 +4,14 @@
  * live status line until Ctrl-C.
  */
 import { parseArgs } from 'node:util';
-import { startSim } from '../sim/index.js';
-import type { Sim } from '../sim/index.js';
-import { parseListen } from '../connect/options.js';
-import { startEchoService, type EchoService } from '../connect/echo.js';
-import { startAgentProcess, type AgentProcess } from '../connect/agent-process.js';
-import { createRateMeter, createStatusLine, formatBytes, formatDirections, type StatusLine } from '../connect/status.js';
-import { TunnelError } from '../errors.js';
-import { installStopSignals, SIM_ENDPOINT_OPTIONS } from './common.js';
+import { parseListen } from '../../connect/options.js';
+import { TunnelError } from '../../errors.js';
+import { startSim } from '../../sim/index.js';
+import type { Sim } from '../../sim/index.js';
+import { installStopSignals, SIM_ENDPOINT_OPTIONS } from '../common.js';
+import { createRateMeter, createStatusLine, formatBytes, formatDirections, type StatusLine } from '../status.js';
+import { startAgentProcess, type AgentProcess } from './agent-process.js';
+import { startEchoService, type EchoService } from './echo.js';
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel demo [options]      (what \`npm start\` runs when C8Y_HOST is not set)

@@ -1,10 +1,10 @@
 /**
- * Inbound operations, parsed into one typed request whatever the path: SmartREST 530 lines on `s/ds`,
- * JSON on `devicecontrol/notifications`, or REST operation objects. Pure functions; malformed input is
- * returned as an error entry, never thrown.
+ * What Cumulocity sends a device, parsed: operations into one typed request whatever the path (SmartREST
+ * 530 lines on `s/ds`, JSON on `devicecontrol/notifications`, or REST operation objects), and the short
+ * replies on `s/e` and `s/dat`. Pure functions; malformed input is returned as an error entry, never thrown.
  */
 import { TunnelError } from '../errors.js';
-import { parseHost, parseKey, parsePayload, parsePort, parseRemoteAccessConnect } from '../cumulocity/smartrest.js';
+import { parseHost, parseKey, parsePayload, parsePort, parseRemoteAccessConnect } from './smartrest.js';
 
 /** The operation fragment this agent serves. */
 export const FRAGMENT = 'c8y_RemoteAccessConnect';
@@ -110,4 +110,14 @@ export function parseOperationJson(obj: unknown, serials: ReadonlySet<string>, f
     const e = err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_BAD_OPERATION', String(err));
     return id !== undefined ? { error: e, id, serial } : { error: e, serial };
   }
+}
+
+/** The token of a `71,<jwt>` reply on `s/dat`, or undefined when the payload is not one. */
+export function parseJwtReply(text: string): string | undefined {
+  return /^71,"?([^",\s]+)"?/.exec(text.trim())?.[1];
+}
+
+/** True for the `41,100` reply on `s/e` (the device exists already: expected on every 100 but the first). */
+export function isDeviceExistsReply(text: string): boolean {
+  return /^41,100\b/.test(text);
 }

@@ -1,10 +1,10 @@
 /**
- * The local ends of `connect`: a TCP listener that opens one client WebSocket per accepted connection
- * (like go-c8y-cli's `remoteaccess server`), or a single session on stdin/stdout (ssh ProxyCommand).
+ * The local listener of `connect --listen`: a TCP server that opens one client WebSocket per accepted
+ * connection (like go-c8y-cli's `remoteaccess server`). `--stdio` needs no listener: it is one
+ * `runSession` on stdin/stdout.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
 import { TunnelError } from '../errors.js';
 import { runSession, type SessionCounters, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
 
@@ -89,9 +89,4 @@ export async function listenLocal(host: string, port: number, target: SessionTar
         server.close(() => resolve());
       }),
   };
-}
-
-/** One session on the given streams (stdin/stdout for an ssh ProxyCommand). */
-export function runStdio(input: Readable, output: Writable, target: SessionTarget, hooks?: SessionHooks): Promise<SessionResult> {
-  return runSession(input, output, target, undefined, hooks);
 }
