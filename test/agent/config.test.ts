@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { configFromEnv, mergeConfigs, readConfigFile, resolveConfig, SETTINGS } from 'c8y-tunnel/internal/agent/config';
-import { configFromArgs, HELP } from 'c8y-tunnel/internal/cli/agent';
+import { configFromEnv, mergeConfigs, readConfigFile, resolveConfig, SETTINGS } from '#internal/agent/config';
+import { configFromArgs, HELP } from '#internal/cli/agent';
 
 const base = { host: 'https://t1.example.com', tenant: 't1', user: 'device_s1', password: 'pw', deviceId: 's1' };
 

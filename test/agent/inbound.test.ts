@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDownstream, parseOperationJson } from 'c8y-tunnel/internal/agent/inbound';
-import { backoffDelay, statusLine } from 'c8y-tunnel/internal/agent/mqtt-transport';
+import { parseDownstream, parseOperationJson } from '#internal/agent/inbound';
+import { backoffDelay, statusLine } from '#internal/agent/mqtt-transport';
 
 const KEY = 'eb5e9d13-1caa-486b-bdda-130ca0d87df8';
 const serials = new Set(['dev1', 'child1']);

@@ -5,7 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { createAgent, type Agent, type AgentOptions } from 'c8y-tunnel';
-import { createLogger } from 'c8y-tunnel/internal/agent/log';
+import { createLogger } from '#internal/agent/log';
 
 interface Msg {
   id: number;
