@@ -97,7 +97,7 @@ class AgentImpl implements Agent {
     this.config = resolveConfig(config, origins);
     this.log = logger;
     this.engineOptions = engine;
-    // An EventEmitter 'error' without a listener would throw; the agent never emits one.
+    // Any number of listeners (a program may follow each operation) without the leak warning.
     this.events.setMaxListeners(0);
   }
 
@@ -214,7 +214,9 @@ class AgentImpl implements Agent {
     const { log } = await this.load();
     this.ops?.stop();
     log.info({ graceMs, open: this.engine?.stats().open ?? 0 }, 'agent stopping');
-    // Tunnels first (the engine may add up to 500 ms after its grace), then what is left for the last statuses.
+    // Tunnels first, within the grace less 700 ms (at most 80% of it): the engine's close ends within the
+    // grace it is given, but for terminating its worker threads. The transport then has what is left (at
+    // least 100 ms) to send the last statuses.
     if (this.engine) await this.engine.close({ graceMs: Math.max(0, Math.min(graceMs - 700, graceMs * 0.8)) });
     if (this.transport) await this.transport.stop(Math.max(100, deadline - Date.now()));
     await this.metrics?.close();

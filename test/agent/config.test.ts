@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -150,8 +150,7 @@ describe('agent config', () => {
 });
 
 describe('docs/configuration.md', () => {
-  it('lists every setting by flag, library key and environment variable', async () => {
-    const { readFileSync } = await import('node:fs');
+  it('lists every setting by flag, library key and environment variable', () => {
     const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     for (const s of SETTINGS) {
       assert.ok(doc.includes(`\`--${s.flag}`), `--${s.flag} missing from docs/configuration.md`);
