@@ -24,6 +24,9 @@ export const DEFAULT_ENGINE_CLOSE_GRACE_MS = 5_000;
 /** Young generation of a worker thread, MiB (a per-worker constant; see engine.ts). */
 export const DEFAULT_WORKER_YOUNG_GEN_MB = 4;
 
+// Fixed limits of the agent and `connect` (docs/security.md lists them).
+/** Operation keys the agent remembers to drop duplicate deliveries (the oldest is forgotten first). */
+export const SEEN_LIMIT = 10_000;
 /** Overall deadline of one REST request to the tenant (connect, headers and the whole body), agent and connect, ms. */
 export const REST_TIMEOUT_MS = 15_000;
 /** Largest REST body the agent reads; a longer one fails the request. Operation pages of 100 fit many times. */
