@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { createAgent, type Agent, type AgentOptions, type AgentStats } from 'c8y-tunnel';
-import { createLogger } from 'c8y-tunnel/internal/agent/log';
+import { createLogger } from '#internal/agent/log';
 import { startSim, type Sim, type SimOperation } from 'c8y-tunnel/sim';
 import { serve, startNode, type Proc, type SelfUsage } from './lib/ipc.js';
 import { rssKiB } from './lib/procstat.js';

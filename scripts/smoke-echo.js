@@ -5,7 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import WebSocket from 'ws';
-import { createAgent, maskKind, startSim } from 'c8y-tunnel';
+import { createAgent, maskKind } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 
 const size = Number(process.env.SMOKE_MIB ?? 16) * 1024 * 1024;
 const t0 = process.hrtime.bigint();

@@ -23,3 +23,15 @@ export const DEFAULT_STATS_INTERVAL_MS = 1_000;
 export const DEFAULT_ENGINE_CLOSE_GRACE_MS = 5_000;
 /** Young generation of a worker thread, MiB (a per-worker constant; see engine.ts). */
 export const DEFAULT_WORKER_YOUNG_GEN_MB = 4;
+
+// Fixed limits of the agent and `connect` (docs/security.md lists them).
+/** Operation keys the agent remembers to drop duplicate deliveries (the oldest is forgotten first). */
+export const SEEN_LIMIT = 10_000;
+/** Overall deadline of one REST request to the tenant (connect, headers and the whole body), agent and connect, ms. */
+export const REST_TIMEOUT_MS = 15_000;
+/** Largest REST body the agent reads; a longer one fails the request. Operation pages of 100 fit many times. */
+export const AGENT_REST_MAX_BODY = 4 * MiB;
+/** Largest REST body `connect` reads; device look-ups, configuration lists and operation pages are far smaller. */
+export const CONNECT_REST_MAX_BODY = 1 * MiB;
+/** `connect` resumes reading the local socket once the WebSocket holds fewer unsent bytes than this. */
+export const CONNECT_LOW_WATER_MARK = 64 * KiB;

@@ -1,7 +1,9 @@
 /**
  * createAgent(): the coordinator on the main thread. It validates the settings, starts the tunnel
  * engine, the transport (MQTT or REST) and optional metrics, and wires operations to tunnels. It never
- * calls process.exit; the CLI maps outcomes to exit codes.
+ * calls process.exit; the CLI maps outcomes to exit codes. The transport, the logger and the metrics
+ * (mqtt, pino, prom-client) are imported when the agent starts, so that a program importing the package
+ * root for the engine alone does not load them.
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -12,12 +14,10 @@ import { TunnelError } from '../errors.js';
 import { nodeSupported, SUPPORTED_NODE } from '../node-line.js';
 import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
 import { JwtCache } from './jwt.js';
-import { createLogger, redactUrl, type Logger } from './log.js';
-import { AgentMetrics } from './metrics.js';
-import { MqttTransport } from './mqtt-transport.js';
+import type { Logger } from './log.js';
+import type { AgentMetrics } from './metrics.js';
 import { proxyFor } from './no-proxy.js';
-import { Operations, type OperationStats } from './operations.js';
-import { RestTransport } from './rest-transport.js';
+import type { Operations, OperationStats } from './operations.js';
 import type { Transport } from './transport.js';
 
 export type { AgentConfig, ResolvedConfig } from './config.js';
@@ -67,11 +67,24 @@ export function agentVersion(): string {
   }
 }
 
+/** The modules the agent runs on, imported by start() (or stop()) rather than with the package. */
+async function loadParts(cfg: ResolvedConfig) {
+  const [log, operations, transport, metrics] = await Promise.all([
+    import('./log.js'),
+    import('./operations.js'),
+    cfg.transport === 'rest' ? import('./rest-transport.js').then((m) => m.RestTransport) : import('./mqtt-transport.js').then((m) => m.MqttTransport),
+    cfg.metricsPort > 0 ? import('./metrics.js').then((m) => m.AgentMetrics) : undefined,
+  ]);
+  return { createLogger: log.createLogger, redactUrl: log.redactUrl, Operations: operations.Operations, TransportImpl: transport, AgentMetrics: metrics };
+}
+
 class AgentImpl implements Agent {
   readonly events = new EventEmitter();
   readonly config: ResolvedConfig;
   metricsPort: number | undefined;
-  private readonly log: Logger;
+  /** The injected logger, or the one load() creates from the settings. */
+  private log: Logger | undefined;
+  private loading: ReturnType<typeof loadParts> | undefined;
   private readonly engineOptions: EngineOptions | undefined;
   private engine: Engine | undefined;
   private transport: Transport | undefined;
@@ -83,17 +96,27 @@ class AgentImpl implements Agent {
   constructor(options: AgentOptions) {
     const { logger, engine, origins, ...config } = options;
     this.config = resolveConfig(config, origins);
-    this.log = logger ?? createLogger({ level: this.config.logLevel, format: this.config.logFormat });
+    this.log = logger;
     this.engineOptions = engine;
-    // An EventEmitter 'error' without a listener would throw; the agent never emits one.
+    // Any number of listeners (a program may follow each operation) without the leak warning.
     this.events.setMaxListeners(0);
+  }
+
+  /** Imports the agent's modules once and creates the default logger; resolves with the logger too. */
+  private async load(): Promise<Awaited<ReturnType<typeof loadParts>> & { log: Logger }> {
+    this.loading ??= loadParts(this.config);
+    const parts = await this.loading;
+    this.log ??= parts.createLogger({ level: this.config.logLevel, format: this.config.logFormat });
+    return { ...parts, log: this.log };
   }
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new TunnelError('AGENT_ERR_CONFIG', 'agent.start() may be called once');
     this.state = 'starting';
+    const { log, redactUrl, Operations, TransportImpl, AgentMetrics } = await this.load();
+    if (this.state !== 'starting') throw new TunnelError('AGENT_ERR_SHUTDOWN', 'agent.stop() was called before the agent started');
     const cfg = this.config;
-    if (cfg.insecure) this.log.warn('TLS verification is OFF (--insecure): the cloud is not authenticated');
+    if (cfg.insecure) log.warn('TLS verification is OFF (--insecure): the cloud is not authenticated');
     const engine = createEngine({ threads: cfg.threads, tunnelsPerWorker: cfg.tunnelsPerWorker, ...this.engineOptions });
     this.engine = engine;
     const handlers = {
@@ -102,14 +125,14 @@ class AgentImpl implements Agent {
       learnedId: (key: string, id: string) => this.ops!.learnId(key, id),
     };
     const version = agentVersion();
-    const transport = cfg.transport === 'rest' ? new RestTransport(cfg, handlers, this.log, this.events, version) : new MqttTransport(cfg, handlers, this.log, this.events, version);
+    const transport: Transport = new TransportImpl(cfg, handlers, log, this.events, version);
     this.transport = transport;
-    if (cfg.metricsPort > 0) this.metrics = new AgentMetrics(engine, () => transport.connected, () => transport.pendingStatus());
+    if (AgentMetrics) this.metrics = new AgentMetrics(engine, () => transport.connected, () => transport.pendingStatus());
     const auth = this.authProvider(transport);
     this.ops = new Operations({
       engine,
       sink: transport,
-      log: this.log,
+      log,
       policy: cfg.policy,
       maxSessions: cfg.maxSessions,
       wsBase: cfg.wsBase,
@@ -120,7 +143,7 @@ class AgentImpl implements Agent {
       events: this.events,
       ...(this.metrics ? { metrics: this.metrics } : {}),
     });
-    this.log.info(
+    log.info(
       {
         host: cfg.host,
         transport: cfg.transport,
@@ -135,7 +158,7 @@ class AgentImpl implements Agent {
       },
       'agent starting',
     );
-    if (!nodeSupported()) this.log.warn({ node: process.versions.node, supported: SUPPORTED_NODE }, 'this Node line is past its end of life: run the agent on a supported one');
+    if (!nodeSupported()) log.warn({ node: process.versions.node, supported: SUPPORTED_NODE }, 'this Node line is past its end of life: run the agent on a supported one');
     try {
       if (this.metrics) {
         try {
@@ -145,7 +168,7 @@ class AgentImpl implements Agent {
           throw new TunnelError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys });
         }
         const h = cfg.metricsHost.includes(':') ? `[${cfg.metricsHost}]` : cfg.metricsHost;
-        this.log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');
+        log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');
       }
       await transport.start();
     } catch (err) {
@@ -189,14 +212,17 @@ class AgentImpl implements Agent {
   private async doStop(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
     this.state = 'stopping';
+    const { log } = await this.load();
     this.ops?.stop();
-    this.log.info({ graceMs, open: this.engine?.stats().open ?? 0 }, 'agent stopping');
-    // Tunnels first (the engine may add up to 500 ms after its grace), then what is left for the last statuses.
+    log.info({ graceMs, open: this.engine?.stats().open ?? 0 }, 'agent stopping');
+    // Tunnels first, within the grace less 700 ms (at most 80% of it): the engine's close ends within the
+    // grace it is given, but for terminating its worker threads. The transport then has what is left (at
+    // least 100 ms) to send the last statuses.
     if (this.engine) await this.engine.close({ graceMs: Math.max(0, Math.min(graceMs - 700, graceMs * 0.8)) });
     if (this.transport) await this.transport.stop(Math.max(100, deadline - Date.now()));
     await this.metrics?.close();
     this.state = 'stopped';
-    this.log.info('agent stopped');
+    log.info('agent stopped');
   }
 
   stats(): AgentStats {

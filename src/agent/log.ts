@@ -71,8 +71,3 @@ export function createLogger(opts: { level?: string; format?: 'json' | 'pretty' 
   // Asynchronous writes to stderr (flushed at exit): a log line never blocks an operation.
   return pino(options, opts.destination ?? pino.destination({ dest: 2, sync: false }));
 }
-
-/** A logger that writes nothing (library default when none is injected and level is silent). */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
-}

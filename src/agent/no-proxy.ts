@@ -1,7 +1,9 @@
 /**
- * NO_PROXY matching for the WebSocket leg, with the common conventions: `*` bypasses every host; a
- * name matches itself and its subdomains (a leading dot is optional); `host:port` also checks the port;
- * IP literals match exactly.
+ * NO_PROXY matching for the agent's connections through `--proxy`: the REST transport's requests
+ * (rest-client.ts) and the tunnels' WebSocket legs (the engine's CONNECT client); MQTT does not use the
+ * proxy. The common conventions: `*` bypasses every host; a name matches itself and its subdomains (a
+ * leading `.` or `*.` is optional); `host:port` also checks the port (443 or 80 by scheme when the URL has
+ * none); IP literals, bracketed or not, match exactly (no CIDR ranges).
  */
 
 /** The proxy to use for `url`, or undefined when there is none or NO_PROXY exempts the host. */

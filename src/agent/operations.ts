@@ -14,6 +14,7 @@ import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine/engine.js';
 import type { TunnelSpec, TunnelSummary } from '../engine/types.js';
+import { SEEN_LIMIT } from '../constants.js';
 import { TunnelError } from '../errors.js';
 import type { RemoteAccessRequest } from '../cumulocity/inbound.js';
 import { sanitizeReason } from '../cumulocity/smartrest.js';
@@ -74,8 +75,6 @@ interface Op {
   final: boolean;
   finalSent: boolean;
 }
-
-const SEEN_LIMIT = 10_000;
 
 /** Name-reported operations of one device in arrival order; `head` = oldest without a final status sent. */
 interface Chain {

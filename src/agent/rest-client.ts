@@ -8,14 +8,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { FRAGMENT } from '../cumulocity/inbound.js';
+import { AGENT_REST_MAX_BODY, REST_TIMEOUT_MS } from '../constants.js';
 import { TunnelError } from '../errors.js';
 import { basicAuth, type ResolvedConfig } from './config.js';
 import { proxyFor } from './no-proxy.js';
-
-/** Overall deadline of one request (connect, headers and body), ms. */
-export const REST_TIMEOUT_MS = 15_000;
-/** Largest response body read; a longer one fails the request. Operation pages of 100 fit many times. */
-export const REST_MAX_BODY = 4 * 1024 * 1024;
 
 /** A JSON REST client for the tenant. */
 export class RestClient {
@@ -61,8 +57,8 @@ export class RestClient {
         let size = 0;
         res.on('data', (d: Buffer) => {
           size += d.length;
-          if (size > REST_MAX_BODY) {
-            stop(new Error(`response body over ${REST_MAX_BODY} bytes`));
+          if (size > AGENT_REST_MAX_BODY) {
+            stop(new Error(`response body over ${AGENT_REST_MAX_BODY} bytes`));
             return;
           }
           parts.push(d);

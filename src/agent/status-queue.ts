@@ -37,10 +37,6 @@ export class StatusQueue {
   private sender: Sender | null = null;
   private generation = 0;
   private waiters: Array<() => void> = [];
-  /** Messages handed to a sender (including re-sends). */
-  sent = 0;
-  /** Messages acknowledged. */
-  acked = 0;
 
   /** Queues a message; sends it at once when attached and nothing older is waiting. */
   push(msg: OutboxMessage): void {
@@ -101,18 +97,9 @@ export class StatusQueue {
     return dropped;
   }
 
-  get attached(): boolean {
-    return this.sender !== null;
-  }
-
   /** Messages not yet acknowledged (queued plus in flight). */
   get size(): number {
     return this.pending.length + this.inflight.size;
-  }
-
-  /** Messages waiting for a sender. */
-  get queued(): number {
-    return this.pending.length;
   }
 
   /** Resolves when every message so far has been acknowledged. */
@@ -124,13 +111,11 @@ export class StatusQueue {
   private send(item: Item): void {
     const gen = this.generation;
     this.inflight.add(item);
-    this.sent++;
     this.sender!(item.msg, (err) => {
       // An ack from an older connection: the item was already re-queued (or re-sent) by detach().
       if (gen !== this.generation) return;
       if (err) return; // stays in flight; detach() re-queues it
       if (!this.inflight.delete(item)) return;
-      this.acked++;
       if (this.size === 0 && this.waiters.length > 0) for (const w of this.waiters.splice(0)) w();
     });
   }

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { CONNECT_REST_MAX_BODY, REST_TIMEOUT_MS } from '../constants.js';
 import { TunnelError } from '../errors.js';
 
 /** How to reach the tenant's REST API. */
@@ -33,15 +34,11 @@ export interface ResolvedTarget {
   port?: number;
 }
 
-/** Overall deadline of one REST request (connect, headers and the whole body), ms. */
-export const REST_TIMEOUT_MS = 15_000;
-/** Largest REST body read; device look-ups, configuration lists and operation pages are far smaller. */
-export const REST_MAX_BODY = 1024 * 1024;
 
 /**
  * GET `path` and parse JSON; 401/403 -> CONNECT_ERR_AUTH, 404 -> resolves `undefined`, other errors ->
  * CONNECT_ERR_NOT_FOUND/CONFIG. The deadline covers the whole exchange (a server trickling one byte now
- * and then cannot hold it), and a body above REST_MAX_BODY fails it (a hostile tenant cannot fill memory).
+ * and then cannot hold it), and a body above CONNECT_REST_MAX_BODY fails it (a hostile tenant cannot fill memory).
  */
 export function getJson(t: RestTarget, path: string): Promise<unknown> {
   const url = new URL(t.baseUrl + path);
@@ -66,8 +63,8 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
         let size = 0;
         res.on('data', (d: Buffer) => {
           size += d.length;
-          if (size > REST_MAX_BODY) {
-            stop(Object.assign(new Error(`the answer is larger than ${REST_MAX_BODY} bytes`), { code: 'EMSGSIZE' }));
+          if (size > CONNECT_REST_MAX_BODY) {
+            stop(Object.assign(new Error(`the answer is larger than ${CONNECT_REST_MAX_BODY} bytes`), { code: 'EMSGSIZE' }));
             return;
           }
           parts.push(d);

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { WebSocket } from 'ws';
+import { CONNECT_LOW_WATER_MARK, DEFAULT_CLOSE_GRACE_MS, DEFAULT_HIGH_WATER_MARK } from '../constants.js';
 import { TunnelError } from '../errors.js';
 import type { OperationWatch } from './watch.js';
 
@@ -53,9 +54,6 @@ export interface SessionCounters {
   open: boolean;
 }
 
-const HIGH_WATER = 256 * 1024;
-const LOW_WATER = 64 * 1024;
-const CLOSE_GRACE_MS = 5_000;
 /** After local EOF, how long the device must be quiet before the session closes. */
 export const DEFAULT_LINGER_MS = 2_000;
 
@@ -158,7 +156,7 @@ class ClientSession {
     setTimeout(() => {
       input.destroy();
       ws.terminate();
-    }, CLOSE_GRACE_MS).unref();
+    }, DEFAULT_CLOSE_GRACE_MS).unref();
     this.resolveDone({ bytesUp: this.c.bytesUp, bytesDown: this.c.bytesDown, endedBy, ...extra });
   }
 
@@ -174,14 +172,14 @@ class ClientSession {
   private readonly onLocalData = (chunk: Buffer): void => {
     this.c.bytesUp += chunk.length;
     this.ws.send(chunk, { binary: true }, this.onSent);
-    if (this.ws.bufferedAmount > HIGH_WATER && !this.inputPaused) {
+    if (this.ws.bufferedAmount > DEFAULT_HIGH_WATER_MARK && !this.inputPaused) {
       this.inputPaused = true;
       this.input.pause();
     }
   };
 
   private readonly onSent = (): void => {
-    if (this.inputPaused && this.ws.bufferedAmount < LOW_WATER && !this.localEnded) {
+    if (this.inputPaused && this.ws.bufferedAmount < CONNECT_LOW_WATER_MARK && !this.localEnded) {
       this.inputPaused = false;
       this.input.resume();
     }
@@ -243,7 +241,7 @@ class ClientSession {
     this.input.removeListener('data', this.onLocalData);
     if (this.ws.readyState === WebSocket.OPEN) {
       this.ws.close(1000);
-      setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+      setTimeout(() => this.ws.terminate(), DEFAULT_CLOSE_GRACE_MS).unref();
     } else {
       this.ws.terminate();
       this.finish('local', {});

@@ -41,9 +41,17 @@ export interface Engine {
   readonly bufferutil: boolean;
   /** The main thread's masking kernel (workers report theirs in stats). */
   readonly mask: MaskKind;
-  /** Test hook: make a worker thread die of an uncaught exception. Resolves false if no such worker. */
-  crashWorker(threadId: number): boolean;
 }
+
+/**
+ * Test hook, not in the package's API (the tests reach it as `#internal/engine/engine`): makes a worker
+ * thread die of an uncaught exception. Returns false if the engine has no such worker.
+ */
+export function crashWorker(engine: Engine, threadId: number): boolean {
+  return engine instanceof EngineImpl && engine[crashHook](threadId);
+}
+/** The engine's method behind crashWorker(), keyed by a symbol so that it is no part of an engine's API. */
+const crashHook = Symbol('crashWorker');
 
 const noop = (): void => {};
 
@@ -345,7 +353,7 @@ class EngineImpl implements Engine {
     };
   }
 
-  crashWorker(threadId: number): boolean {
+  [crashHook](threadId: number): boolean {
     const port = this.ports.get(threadId);
     if (!port) return false;
     port.postMessage({ t: 'crash' } satisfies ControlMessage);

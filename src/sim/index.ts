@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { formatLine } from '../cumulocity/smartrest.js';
+import { formatLine, MAX_SMARTREST_PAYLOAD } from '../cumulocity/smartrest.js';
 import { TunnelError } from '../errors.js';
 import { ADMIN_ROLES, Authenticator, basicHeader } from './auth.js';
 import { SimBroker } from './broker.js';
@@ -17,6 +17,7 @@ import type { DeviceCredentials } from './registration.js';
 import { refuseUpgrade } from './http-util.js';
 import { JwtIssuer } from './jwt.js';
 import { RemoteAccess } from './remote-access.js';
+import { validateConfiguration } from './rest-configurations.js';
 import { Rest } from './rest.js';
 import { createSmartRestHandler } from './smartrest-handler.js';
 import { Store } from './store.js';
@@ -90,7 +91,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
       isBootstrap: (user, pw) => extras.registration.isBootstrap(user, pw),
       onBootstrapRequest: (serial) => bootstrapLine(extras.registration.poll(serial)),
     },
-    16184,
+    MAX_SMARTREST_PAYLOAD,
   );
   const delivery = new Delivery(store, broker, faults);
   ref.hooks = createSmartRestHandler({ store, broker, delivery, jwt, tenant: o.tenant, devicePassword: o.devicePassword, events });
@@ -159,7 +160,6 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     },
     async createConfiguration(deviceId, cfg) {
       if (!store.mo(deviceId)) throw new TunnelError('SIM_ERR_CONFIG', `device ${deviceId} does not exist`);
-      const { validateConfiguration } = await import('./rest-configurations.js');
       try {
         return { id: store.addConfiguration(deviceId, validateConfiguration(cfg as unknown as Record<string, unknown>)).id };
       } catch (err) {

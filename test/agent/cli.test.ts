@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startSim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
 import { simEnv, spawnAgent } from '../faults/proc.js';
 import { holdingProxy } from './rig.js';

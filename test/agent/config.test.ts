@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { configFromEnv, mergeConfigs, readConfigFile, resolveConfig, SETTINGS } from 'c8y-tunnel/internal/agent/config';
-import { configFromArgs, HELP } from 'c8y-tunnel/internal/cli/agent';
+import { configFromEnv, mergeConfigs, readConfigFile, resolveConfig, SETTINGS } from '#internal/agent/config';
+import { configFromArgs, HELP } from '#internal/cli/agent';
 
 const base = { host: 'https://t1.example.com', tenant: 't1', user: 'device_s1', password: 'pw', deviceId: 's1' };
 
@@ -150,8 +150,7 @@ describe('agent config', () => {
 });
 
 describe('docs/configuration.md', () => {
-  it('lists every setting by flag, library key and environment variable', async () => {
-    const { readFileSync } = await import('node:fs');
+  it('lists every setting by flag, library key and environment variable', () => {
     const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     for (const s of SETTINGS) {
       assert.ok(doc.includes(`\`--${s.flag}`), `--${s.flag} missing from docs/configuration.md`);

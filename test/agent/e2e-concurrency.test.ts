@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SimOperation } from 'c8y-tunnel';
+import type { SimOperation } from 'c8y-tunnel/sim';
 import { echoServer, randomBytesSeeded, sha256, withTimeout } from '../helpers/net.js';
 import { closedPort, openClient, roundTrip, startRig, statuses } from './rig.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, it } from 'node:test';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { startSim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 import { openClient, roundTrip, startRig, statuses } from './rig.js';
 
 function get(url: string): Promise<{ status: number; body: string }> {

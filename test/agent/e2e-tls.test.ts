@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createAgent, startSim, type Sim } from 'c8y-tunnel';
+import { createAgent } from 'c8y-tunnel';
+import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { echoServer, withTimeout } from '../helpers/net.js';
 import { tlsFixture, tlsFront } from '../helpers/tls.js';
 import { capturingLogger, statuses } from './rig.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDownstream, parseOperationJson } from 'c8y-tunnel/internal/cumulocity/inbound';
-import { statusLine } from 'c8y-tunnel/internal/cumulocity/templates';
-import { backoffDelay } from 'c8y-tunnel/internal/agent/transport';
+import { parseDownstream, parseOperationJson } from '#internal/cumulocity/inbound';
+import { statusLine } from '#internal/cumulocity/templates';
+import { backoffDelay } from '#internal/agent/transport';
 
 const KEY = 'eb5e9d13-1caa-486b-bdda-130ca0d87df8';
 const serials = new Set(['dev1', 'child1']);

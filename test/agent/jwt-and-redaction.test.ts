@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { JwtCache, jwtTimes } from 'c8y-tunnel/internal/agent/jwt';
-import { createLogger, redactKey, redactUrl, scrub } from 'c8y-tunnel/internal/agent/log';
+import { JwtCache, jwtTimes } from '#internal/agent/jwt';
+import { createLogger, redactKey, redactUrl, scrub } from '#internal/agent/log';
 
 function jwt(claims: Record<string, unknown>): string {
   const b = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');

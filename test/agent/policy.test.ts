@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePolicy } from 'c8y-tunnel/internal/agent/policy';
-import { proxyFor } from 'c8y-tunnel/internal/agent/no-proxy';
+import { parsePolicy } from '#internal/agent/policy';
+import { proxyFor } from '#internal/agent/no-proxy';
 
 describe('target policy', () => {
   it('allows everything with * (the default)', () => {

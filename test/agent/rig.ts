@@ -3,7 +3,8 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
-import { createAgent, startSim, type Agent, type AgentOptions, type Sim } from 'c8y-tunnel';
+import { createAgent, type Agent, type AgentOptions } from 'c8y-tunnel';
+import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { connectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 import { closeServer, listen0, withTimeout } from '../helpers/net.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StatusQueue, type OutboxMessage } from 'c8y-tunnel/internal/agent/status-queue';
+import { StatusQueue, type OutboxMessage } from '#internal/agent/status-queue';
 
 function msg(n: number): OutboxMessage {
   return { topic: 's/us', payload: `m${n}` };

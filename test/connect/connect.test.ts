@@ -9,9 +9,9 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
-import { startAgentProcess, type AgentProcess } from 'c8y-tunnel/internal/cli/demo/agent-process';
-import { startEchoService, type EchoService } from 'c8y-tunnel/internal/cli/demo/echo';
-import { listenLocal } from 'c8y-tunnel';
+import { startAgentProcess, type AgentProcess } from '#internal/cli/demo/agent-process';
+import { startEchoService, type EchoService } from '#internal/cli/demo/echo';
+import { listenLocal } from 'c8y-tunnel/connect';
 import { collect, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { CLI, spawnNode, type Proc } from './cli.js';
 

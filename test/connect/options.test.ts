@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authHeader, normalizeBaseUrl, parseConnectArgs, parseListen } from 'c8y-tunnel/internal/connect/options';
-import { pickConfiguration } from 'c8y-tunnel/internal/connect/rest';
-import { clientUrl, isOfflineClose, upgradeError } from 'c8y-tunnel/internal/connect/session';
+import { authHeader, normalizeBaseUrl, parseConnectArgs, parseListen } from '#internal/connect/options';
+import { pickConfiguration } from '#internal/connect/rest';
+import { clientUrl, isOfflineClose, upgradeError } from '#internal/connect/session';
 
 const ENV = { C8Y_HOST: 'example.cumulocity.com', C8Y_TENANT: 't7', C8Y_USER: 'me', C8Y_PASSWORD: 'secret' };
 const noFile = (): string => {

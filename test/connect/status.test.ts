@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createRateMeter, createStatusLine, formatRate } from 'c8y-tunnel/internal/cli/status';
+import { createRateMeter, createStatusLine, formatRate } from '#internal/cli/status';
 
 function sink(isTTY: boolean): Writable & { isTTY: boolean; text: () => string } {
   const parts: string[] = [];

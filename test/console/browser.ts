@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createAgent, startSim, type Agent, type Sim } from 'c8y-tunnel';
+import { createAgent, type Agent } from 'c8y-tunnel';
+import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { capturingLogger } from '../agent/rig.js';
 import { echoServer, withTimeout } from '../helpers/net.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { createEngine } from 'c8y-tunnel';
 import { closeServer, echoServer, listen0, sha256, withTimeout } from '../helpers/net.js';
@@ -184,7 +184,7 @@ describe('data plane: the WebSocket as a byte stream', () => {
     const targetGot = new Promise<string>((res) => {
       void (async () => {
         const sockets = new Set<net.Socket>();
-        const target = (await import('node:net')).createServer((s) => {
+        const target = net.createServer((s) => {
           sockets.add(s);
           s.on('error', () => {});
           s.write(banner);

@@ -5,7 +5,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { maskInto, maskJs, maskKind, unmaskInPlace } from 'c8y-tunnel/internal/engine/mask-kernel';
+import { maskInto, maskJs, maskKind, unmaskInPlace } from '#internal/engine/mask-kernel';
 
 type MaskFn = (source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number) => void;
 
@@ -27,7 +27,7 @@ function child(code: string, env: Record<string, string | undefined>, preload?: 
 }
 
 const kindOf = (env: Record<string, string | undefined>, preload?: string): string =>
-  child(`import { maskKind } from 'c8y-tunnel/internal/engine/mask-kernel'; console.log(maskKind());`, env, preload);
+  child(`import { maskKind } from '#internal/engine/mask-kernel'; console.log(maskKind());`, env, preload);
 
 describe('mask kernel', () => {
   const kernels: Array<[string, MaskFn]> = [
@@ -102,7 +102,7 @@ describe('mask kernel', () => {
       assert.equal(kindOf({ C8Y_TUNNEL_MASK: 'native' }, missing), 'js');
       assert.equal(kindOf({ C8Y_TUNNEL_MASK: 'native' }, fallback), 'js');
       const out = child(
-        `import { maskInto } from 'c8y-tunnel/internal/engine/mask-kernel'; const b = Buffer.from('abcdefgh'); maskInto(b, Buffer.from([1,2,3,4]), b, 0, 8); console.log(b.toString('hex'));`,
+        `import { maskInto } from '#internal/engine/mask-kernel'; const b = Buffer.from('abcdefgh'); maskInto(b, Buffer.from([1,2,3,4]), b, 0, 8); console.log(b.toString('hex'));`,
         { C8Y_TUNNEL_MASK: 'native' },
         missing,
       );

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { startSim, type Sim } from 'c8y-tunnel';
+import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { closeServer, listen0, withTimeout } from '../helpers/net.js';
 import { expectedMaskKind } from '../helpers/mask.js';
 import { pumpWs } from '../helpers/stream.js';

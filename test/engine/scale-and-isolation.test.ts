@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import type { TunnelHandle } from 'c8y-tunnel';
+import { crashWorker } from '#internal/engine/engine';
 import { sha256, withTimeout } from '../helpers/net.js';
 import { rig } from '../helpers/rig.js';
 import { chunkAt } from '../helpers/stream.js';
@@ -76,7 +77,7 @@ describe('containment', () => {
     const threads = [...new Set(handles.map((h) => h.threadId!))];
     assert.equal(threads.length, 2);
     const [victim, survivor] = threads as [number, number];
-    assert.ok(engine.crashWorker(victim));
+    assert.ok(crashWorker(engine, victim));
     const victims = handles.filter((h) => h.threadId === victim);
     const survivors = handles.filter((h) => h.threadId === survivor);
     const dead = await withTimeout(Promise.all(victims.map((h) => h.closed)), 10_000, 'victims end');

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as wsModule from 'ws';
-import { maskInto } from 'c8y-tunnel/internal/engine/mask-kernel';
-import { buildFrame, closeBody, FrameParser, type FrameSink } from 'c8y-tunnel/internal/engine/ws-codec';
+import { maskInto } from '#internal/engine/mask-kernel';
+import { buildFrame, closeBody, FrameParser, type FrameSink } from '#internal/engine/ws-codec';
 
 /** What a parser reported, in order. */
 class Recorder implements FrameSink {

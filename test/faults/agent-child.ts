@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import v8 from 'node:v8';
 import { createAgent, type Agent, type AgentOptions } from 'c8y-tunnel';
-import { createLogger } from 'c8y-tunnel/internal/agent/log';
+import { createLogger } from '#internal/agent/log';
 
 interface Msg {
   id: number;

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import type { Engine } from 'c8y-tunnel';
+import { crashWorker } from '#internal/engine/engine';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { statuses } from '../agent/rig.js';
 import { echoCheck, faultRig, lastOp, tcpTarget } from './rig.js';
@@ -55,7 +56,7 @@ describe('faults: inside the agent and its links', () => {
     const victimCount = per[threads[0]!]!;
     const closedWs = new Set<WebSocket>();
     for (const ws of sessions) ws.once('close', () => closedWs.add(ws));
-    assert.ok(engine.crashWorker(victim));
+    assert.ok(crashWorker(engine, victim));
     await waitFor(() => r.ends.filter((e) => e.code === 'TUN_ERR_WORKER_EXIT').length === victimCount, 10_000, `${victimCount} tunnels end with TUN_ERR_WORKER_EXIT`);
     await waitFor(() => closedWs.size === victimCount, 10_000, 'their client legs close');
     assert.equal(r.ends.length, victimCount, 'no other tunnel ended');

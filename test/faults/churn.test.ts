@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startSim, type AgentStats, type SimOperation } from 'c8y-tunnel';
+import type { AgentStats } from 'c8y-tunnel';
+import { startSim, type SimOperation } from 'c8y-tunnel/sim';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
 
 const CHILD = fileURLToPath(new URL('./agent-child.js', import.meta.url));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { startSim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 import { connectProxy } from '../helpers/connect-proxy.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { closedPort, statuses } from '../agent/rig.js';

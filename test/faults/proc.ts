@@ -1,8 +1,8 @@
 /** The agent as its own process (`c8y-tunnel agent`), for signal, port and log tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Sim } from 'c8y-tunnel';
-import { agentEnv } from 'c8y-tunnel/internal/cli/demo/agent-process';
+import type { Sim } from 'c8y-tunnel/sim';
+import { agentEnv } from '#internal/cli/demo/agent-process';
 
 /** bin/c8y-tunnel.js of this checkout. */
 export const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));

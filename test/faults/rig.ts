@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { WebSocket } from 'ws';
-import { startSim, type AgentOptions, type Sim, type SimOptions } from 'c8y-tunnel';
+import type { AgentOptions } from 'c8y-tunnel';
+import { startSim, type Sim, type SimOptions } from 'c8y-tunnel/sim';
 import { closeServer, echoServer, listen0, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { openClient, roundTrip, startRig, type Rig } from '../agent/rig.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { startSim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 import { closeServer, echoServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
 import { BIN, simEnv, spawnAgent, type AgentProc } from './proc.js';
 

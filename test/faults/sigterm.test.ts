@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { startSim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
 import { chunkAt } from '../helpers/stream.js';
 import { statuses } from '../agent/rig.js';

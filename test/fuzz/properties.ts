@@ -9,7 +9,7 @@ import {
   parseRemoteAccessConnect,
   sanitizeReason,
   splitLines,
-} from 'c8y-tunnel/internal/cumulocity/smartrest';
+} from '#internal/cumulocity/smartrest';
 
 // Strings rich in the characters that matter to the grammar.
 const tricky = fc.string({ unit: fc.constantFrom('a', 'Z', '0', ',', '"', '\\', ' ', '\t', '\n', '\r', 'é', '😀', '\u0000', '\u007f') });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { agentEnv } from 'c8y-tunnel/internal/cli/demo/agent-process';
+import { agentEnv } from '#internal/cli/demo/agent-process';
 import { CLI, ROOT, spawnNode } from '../connect/cli.js';
 import { readBytes } from '../start/bytes.js';
 

@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createOperationWatch, resolveTarget } from 'c8y-tunnel/internal/connect/index';
+import { createOperationWatch, resolveTarget } from '#internal/connect/index';
 import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
 import { CLI, spawnNode, type Proc } from '../connect/cli.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { startSim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
 import { simEnv, spawnAgent } from '../faults/proc.js';
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { startSim } from 'c8y-tunnel';
+import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
 import { closedPort, holdingProxy } from '../agent/rig.js';
 import { assertNoSecrets } from '../faults/rig.js';

@@ -1,7 +1,7 @@
 /** The allow-list cannot be stepped around with names that merely start like an allowed address. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePolicy } from 'c8y-tunnel/internal/agent/policy';
+import { parsePolicy } from '#internal/agent/policy';
 import { echoServer } from '../helpers/net.js';
 import { faultRig } from '../faults/rig.js';
 

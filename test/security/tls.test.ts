@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createAgent, startSim, type Agent, type Sim } from 'c8y-tunnel';
-import { configFromArgs } from 'c8y-tunnel/internal/cli/agent';
+import { createAgent, type Agent } from 'c8y-tunnel';
+import { startSim, type Sim } from 'c8y-tunnel/sim';
+import { configFromArgs } from '#internal/cli/agent';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
 import { tlsFixture, tlsFront } from '../helpers/tls.js';
 import { capturingLogger, statuses } from '../agent/rig.js';

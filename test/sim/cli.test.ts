@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { HELP, parseSimArgs } from 'c8y-tunnel/internal/cli/sim';
+import { HELP, parseSimArgs } from '#internal/cli/sim';
 import { waitFor, withTimeout } from '../helpers/net.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/c8y-tunnel.js', import.meta.url));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseQuery } from 'c8y-tunnel/internal/sim/query';
+import { parseQuery } from '#internal/sim/query';
 
 const objects = [
   { id: '1', name: "it's (here)", type: 'c8y_A', n: 3, flag: true, c8y_IsDevice: {}, tags: ['x', 'y'] },

@@ -7,10 +7,10 @@ import { describe, it } from 'node:test';
 import { BasicAuth, Client } from '@c8y/client';
 import { WebSocket } from 'ws';
 import type { Sim } from 'c8y-tunnel/sim';
-import { Authenticator } from 'c8y-tunnel/internal/sim/auth';
-import { JwtIssuer } from 'c8y-tunnel/internal/sim/jwt';
-import { Realtime } from 'c8y-tunnel/internal/sim/realtime';
-import type { BayeuxMessage } from 'c8y-tunnel/internal/sim/realtime';
+import { Authenticator } from '#internal/sim/auth';
+import { JwtIssuer } from '#internal/sim/jwt';
+import { Realtime } from '#internal/sim/realtime';
+import type { BayeuxMessage } from '#internal/sim/realtime';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { testSim } from './helpers.js';
 

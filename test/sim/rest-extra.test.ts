@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { BasicAuth, Client } from '@c8y/client';
 import mqtt from 'mqtt';
 import type { Sim } from 'c8y-tunnel/sim';
-import { Records } from 'c8y-tunnel/internal/sim/records';
+import { Records } from '#internal/sim/records';
 import { withTimeout } from '../helpers/net.js';
 import { call, testSim } from './helpers.js';
 import type { Json } from './helpers.js';

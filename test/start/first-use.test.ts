@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { formatDirections } from 'c8y-tunnel/internal/cli/status';
+import { formatDirections } from '#internal/cli/status';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { alive, CLI, ROOT, spawnNode, START } from '../connect/cli.js';
 import { readBytes } from './bytes.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatLine, parseLine, parsePayload, parseRemoteAccessConnect, sanitizeReason, splitLines } from 'c8y-tunnel/internal/cumulocity/smartrest';
+import { formatLine, parseLine, parsePayload, parseRemoteAccessConnect, sanitizeReason, splitLines } from '#internal/cumulocity/smartrest';
 
 describe('smartrest', () => {
   it('parses a plain 530 line into a typed request', () => {

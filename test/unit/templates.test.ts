@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isDeviceExistsReply, parseJwtReply } from 'c8y-tunnel/internal/cumulocity/inbound';
-import { parseLine } from 'c8y-tunnel/internal/cumulocity/smartrest';
-import { agentFragments, agentLine, deviceCreationLine, deviceObject, failExecutingLine, offlineAlarmLine, PENDING_OPERATIONS_LINE, statusBody, supportedOperationsLine } from 'c8y-tunnel/internal/cumulocity/templates';
+import { isDeviceExistsReply, parseJwtReply } from '#internal/cumulocity/inbound';
+import { parseLine } from '#internal/cumulocity/smartrest';
+import { agentFragments, agentLine, deviceCreationLine, deviceObject, failExecutingLine, offlineAlarmLine, PENDING_OPERATIONS_LINE, statusBody, supportedOperationsLine } from '#internal/cumulocity/templates';
 
 describe('SmartREST templates the agent sends', () => {
   it('builds 100, 114, 122, 400, 500 and 507 byte for byte', () => {

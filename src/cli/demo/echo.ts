@@ -6,8 +6,6 @@ import type { AddressInfo } from 'node:net';
 export interface EchoService {
   readonly host: string;
   readonly port: number;
-  /** Connections currently open. */
-  connections(): number;
   close(): Promise<void>;
 }
 
@@ -29,7 +27,6 @@ export async function startEchoService(host = '127.0.0.1', port = 0): Promise<Ec
   return {
     host: addr.address,
     port: addr.port,
-    connections: () => sockets.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
