@@ -1,7 +1,7 @@
 /**
  * A tunnel's two legs as plain records, and what is done to a leg from its records alone: dropping both
- * when set-up fails, pausing and resuming the cloud's reads, the close frame, and the writes of one cloud
- * read toward the target.
+ * when set-up fails or a grace is over, pausing and resuming the cloud's reads, the close frame, and the
+ * writes of one cloud read toward the target.
  */
 import type net from 'node:net';
 import { KiB } from '../constants.js';
@@ -53,6 +53,12 @@ export function dropLegs(target: TargetLeg, cloud: CloudLeg): void {
   else cloud.closed = true;
   if (target.socket && !target.closed) target.socket.destroy();
   else target.closed = true;
+}
+
+/** Destroys both sockets (the engine's grace or the tunnel's is over). */
+export function destroyLegs(target: TargetLeg, cloud: CloudLeg): void {
+  target.socket?.destroy();
+  cloud.socket?.destroy();
 }
 
 /** Stops reading the cloud (the target's backpressure, or the bootstrap bound). */

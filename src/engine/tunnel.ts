@@ -10,9 +10,10 @@
  * masked frame, written as one contiguous buffer.
  *
  * The same code runs on a worker thread and, with `threads: 0`, on the main thread. It must never throw
- * where it would take its thread down: every socket has an error listener, and no listener or timer is a
- * closure (listeners.ts), so an idle tunnel costs none. (The handshake in dial.ts uses a few closures
- * while it lasts.)
+ * where it would take its thread down: every socket has an error listener. No socket listener or timer
+ * is a closure (listeners.ts), so a tunnel's sockets hold none; the closures there are the handshake's
+ * (dial.ts, until the upgrade) and the host's hooks (one object for all tunnels on the main thread, one
+ * per task on a worker, which resolves the task).
  */
 import type net from 'node:net';
 import { threadId } from 'node:worker_threads';
@@ -22,7 +23,7 @@ import { cloudConnectError, cloudRunError, targetConnectError, targetRunError } 
 import { dialCloud } from './dial.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
-import { cloudLeg, dropLegs, pauseCloud, resumeCloud, sendClose, targetLeg, writeSlices } from './legs.js';
+import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, targetLeg, writeSlices } from './legs.js';
 import { adoptCloud, connectTarget, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
 import { firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { resolveSpec, type ResolvedSpec } from './spec.js';
@@ -299,8 +300,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
       return;
     }
     this.endFirst('engine', 'TUN_ERR_ENGINE_CLOSED', reason);
-    this.target.socket?.destroy();
-    this.cloud.socket?.destroy();
+    destroyLegs(this.target, this.cloud);
   }
 
   /** @internal */ endFirst(by: EndedBy, code: EndCode, message?: string, wsCode = CLOSE_NORMAL): void {
@@ -381,8 +381,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
 
   /** @internal */ graceExpired(): void {
     this.timer = null;
-    this.target.socket?.destroy();
-    this.cloud.socket?.destroy();
+    destroyLegs(this.target, this.cloud);
   }
 
   private maybeFinish(): void {
