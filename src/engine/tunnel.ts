@@ -32,7 +32,6 @@ import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
 import { buildFrame, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOO_BIG, FrameParser, OP_BINARY, OP_PONG, type FrameSink } from './ws-codec.js';
 
 export { failedSummary } from './summary.js';
-export { validateSpec } from './spec.js';
 
 /** Callbacks a host (worker or main-thread engine) passes in. */
 export interface TunnelHooks {
