@@ -29,3 +29,23 @@ export function watchIdle(x: IdleWatched): void {
 export function unwatchIdle(x: IdleWatched): void {
   watched.delete(x);
 }
+
+/** A watched tunnel's idle clock: its activity count when last seen moving, and when that was. */
+export interface IdleClock {
+  idleMark: number;
+  idleSince: number;
+}
+
+/**
+ * One sweep's look at a clock whose activity count is now `moved`: true once nothing has moved for
+ * `timeoutMs`. Activity is seen as a change of the counters between sweeps, so the data path carries no
+ * clock reads; a tunnel ends no earlier than `timeoutMs` after its last byte.
+ */
+export function idleExpired(clock: IdleClock, moved: number, now: number, timeoutMs: number): boolean {
+  if (moved !== clock.idleMark) {
+    clock.idleMark = moved;
+    clock.idleSince = now;
+    return false;
+  }
+  return now - clock.idleSince >= timeoutMs;
+}

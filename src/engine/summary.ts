@@ -24,6 +24,11 @@ export interface TunnelCounters {
   peakDown: number;
 }
 
+/** Everything a tunnel has moved or seen (the idle sweep watches it change). */
+export function activityOf(c: TunnelCounters): number {
+  return c.bytesUp + c.bytesDown + c.discarded + c.textFrames;
+}
+
 export function buildSummary(
   id: number,
   label: string | undefined,

@@ -1,6 +1,8 @@
 /**
  * One tunnel: a TCP connection to the target and a WebSocket to the cloud, connected concurrently, then
- * bytes pumped both ways with backpressure until either side ends.
+ * bytes pumped both ways with backpressure until either side ends. This file is the tunnel's phases
+ * (set-up, open, ending, done) and the pump between the two legs; what acts on one leg's records alone is
+ * in legs.ts, the target's read sizes in read-buffer.ts, the socket wiring in listeners.ts.
  *
  * The WebSocket is a byte stream here: after the handshake (dial.ts) the cloud socket is ours, its
  * frames are parsed as they arrive (ws-codec.ts) and their payload slices go to the target with one
@@ -8,42 +10,28 @@
  * masked frame, written as one contiguous buffer.
  *
  * The same code runs on a worker thread and, with `threads: 0`, on the main thread. It must never throw
- * where it would take its thread down: every socket has an error listener, and every listener is a
- * module-level function that finds its tunnel through a symbol on the emitter, so an idle tunnel costs no
- * closures.
+ * where it would take its thread down: every socket has an error listener. No socket listener or timer
+ * is a closure (listeners.ts), so a tunnel's sockets hold none; the closures there are the handshake's
+ * (dial.ts, until the upgrade) and the host's hooks (one object for all tunnels on the main thread, one
+ * per task on a worker, which resolves the task).
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { threadId } from 'node:worker_threads';
-import { KiB } from '../constants.js';
 import type { ErrorCode, WireError } from '../errors.js';
-import { BootstrapQueue } from './bootstrap.js';
+import { BootstrapQueue, handOn } from './bootstrap.js';
 import { cloudConnectError, cloudRunError, targetConnectError, targetRunError } from './classify.js';
-import { dialCloud, type Dialing } from './dial.js';
-import { unwatchIdle, watchIdle } from './idle.js';
+import { dialCloud } from './dial.js';
+import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
+import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
+import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, targetLeg, writeSlices } from './legs.js';
+import { adoptCloud, connectTarget, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
+import { firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { resolveSpec, type ResolvedSpec } from './spec.js';
-import { buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
+import { activityOf, buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
 import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
-import {
-  buildFrame,
-  closeBody,
-  CLOSE_ABNORMAL,
-  CLOSE_INTERNAL,
-  CLOSE_NO_STATUS,
-  CLOSE_NORMAL,
-  CLOSE_TOO_BIG,
-  FrameParser,
-  OP_BINARY,
-  OP_CLOSE,
-  OP_PONG,
-  type FrameSink,
-} from './ws-codec.js';
+import { buildFrame, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOO_BIG, FrameParser, OP_BINARY, OP_PONG, type FrameSink } from './ws-codec.js';
 
 export { failedSummary } from './summary.js';
-export { validateSpec } from './spec.js';
-
-const kTunnel = Symbol('tunnel');
-type Tagged<T> = T & { [kTunnel]: Tunnel };
-const tunnelOf = (e: object): Tunnel => (e as Tagged<object>)[kTunnel];
 
 /** Callbacks a host (worker or main-thread engine) passes in. */
 export interface TunnelHooks {
@@ -52,75 +40,14 @@ export interface TunnelHooks {
   onEnd(t: Tunnel, summary: TunnelSummary): void;
 }
 
-// ---- the target's reads: one shared buffer per thread ----
-
-/**
- * The largest target read. Read size is the lever of the device-to-cloud cost (a syscall, a frame and a
- * write per read): 64 KiB reads cost 1.10 CPU-s/GiB in the prototype of issue #10, 256 KiB 0.81, 1 MiB 0.70.
- * One buffer serves every target socket of the thread (a read is consumed, copied-and-masked into its
- * frame, before the next socket reads), so an idle tunnel holds no read buffer.
- */
-const READ_SIZE = 256 * KiB;
-/** Below this average size, the payload slices of one cloud read are copied into one buffer (flushSlices). */
-const SMALL_SLICE = 4 * KiB;
-/** How much a target may send after our end that is still read (and discarded) while the tunnel ends. */
-const ENDING_READ_LIMIT = 1024 * KiB;
-/** A read never takes the tunnel more than this past its high-water mark (or bootstrap bound). */
-const READ_SLACK = 64 * KiB;
-/**
- * The target socket's writable high-water mark: cloud reads pause once this much waits toward the target.
- * Set explicitly because Node's default changed from 16 KiB to 64 KiB in Node 22, and the bound toward the
- * target (this + one cloud read) is documented and tested the same on every supported line.
- */
-const TARGET_WRITE_HIGH_WATER = 16 * KiB;
-let shared: Buffer | null = null;
-/**
- * Size of the next read. Node asks `onread.buffer()` for the next buffer right after each read's callback
- * (and once at connect), synchronously on the same socket, so the callback sets this for its own socket.
- * Were that order to change, reads would just be READ_SIZE and the bounds would be "+ one read".
- */
-let nextRead = READ_SIZE;
-
-function readBuffer(): Buffer {
-  shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
-  const n = nextRead;
-  nextRead = READ_SIZE;
-  return n >= READ_SIZE ? shared : shared.subarray(0, Math.max(1, n));
-}
-
 // Phases of the tunnel.
 const SETUP = 0;
 const OPEN = 1;
 const ENDING = 2;
 const DONE = 3;
 
-/** The target leg. */
-interface TargetLeg {
-  socket: Tagged<net.Socket> | null;
-  up: boolean;
-  closed: boolean;
-  /** The target sent end-of-stream. */
-  eof: boolean;
-  /** Reads paused by backpressure or the bootstrap bound. */
-  paused: boolean;
-  /** Bytes read and discarded since the tunnel began to end. */
-  discardedEnding: number;
-}
-
-/** The cloud leg. */
-interface CloudLeg {
-  socket: Tagged<net.Socket> | null;
-  dialing: Dialing | null;
-  up: boolean;
-  closed: boolean;
-  /** Reads paused by backpressure or the bootstrap bound. */
-  paused: boolean;
-  closeSent: boolean;
-  closeReceived: boolean;
-}
-
 /** A running tunnel. Created by startTunnel(). */
-export class Tunnel implements FrameSink {
+export class Tunnel implements FrameSink, LegEvents, IdleClock {
   readonly id: number;
   readonly label: string | undefined;
   /** Byte counts the worker last reported to the coordinator (worker.ts). */
@@ -133,16 +60,16 @@ export class Tunnel implements FrameSink {
   private setupMs: number | undefined;
   private readonly hooks: TunnelHooks;
   private readonly spec: ResolvedSpec;
-  private readonly target: TargetLeg = { socket: null, up: false, closed: false, eof: false, paused: false, discardedEnding: 0 };
-  private readonly cloud: CloudLeg = { socket: null, dialing: null, up: false, closed: false, paused: false, closeSent: false, closeReceived: false };
+  private readonly target = targetLeg();
+  private readonly cloud = cloudLeg();
   private readonly parser: FrameParser;
   private readonly queue: BootstrapQueue;
   private end: EndRecord = { endedBy: 'setup', code: 'TUN_END_LOCAL' };
   private timer: NodeJS.Timeout | null = null;
   private tcpTimer: NodeJS.Timeout | null = null;
   private graceOverride: number | undefined;
-  private idleMark = 0;
-  private idleSince = 0;
+  /** @internal idle.ts */ idleMark = 0;
+  /** @internal idle.ts */ idleSince = 0;
   /** Payload slices of the cloud read being parsed (empty between reads). */
   private readonly slices: Buffer[] = [];
 
@@ -165,22 +92,9 @@ export class Tunnel implements FrameSink {
 
   /** Starts both legs at once. */
   start(): void {
-    nextRead = Math.min(READ_SIZE, this.queue.limit);
-    const sock = net.connect({
-      host: this.spec.host,
-      port: this.spec.port,
-      noDelay: true,
-      writableHighWaterMark: TARGET_WRITE_HIGH_WATER,
-      onread: { buffer: readBuffer, callback: onTargetRead },
-    } as net.NetConnectOpts) as Tagged<net.Socket>;
-    sock[kTunnel] = this;
-    this.target.socket = sock;
+    firstRead(this.queue.limit);
+    this.target.socket = connectTarget(this, this.spec.host, this.spec.port);
     this.tcpTimer = setTimeout(onTcpTimeout, this.spec.tcpConnectTimeoutMs, this);
-    sock.on('connect', onTargetConnect);
-    sock.on('end', onTargetEnd);
-    sock.on('error', onTargetError);
-    sock.on('close', onTargetClose);
-    sock.on('drain', onTargetDrain);
     this.timer = setTimeout(onWsTimeout, this.spec.wsConnectTimeoutMs, this);
     this.cloud.dialing = dialCloud(this.spec, this);
   }
@@ -190,14 +104,8 @@ export class Tunnel implements FrameSink {
   /** @internal dial.ts: the upgrade succeeded. */
   onOpen(socket: net.Socket, head: Buffer): void {
     this.cloud.dialing = null;
-    const s = socket as Tagged<net.Socket>;
-    s[kTunnel] = this;
-    this.cloud.socket = s;
+    this.cloud.socket = adoptCloud(this, socket);
     this.cloud.up = true;
-    s.on('data', onCloudData);
-    s.on('error', onCloudError);
-    s.on('close', onCloudClose);
-    s.on('drain', onCloudDrain);
     // Establish first: the queue may hold the target's frames, and the head must not join them.
     this.maybeEstablish();
     if (head.length > 0) this.fromCloud(head);
@@ -224,38 +132,13 @@ export class Tunnel implements FrameSink {
     this.phase = OPEN;
     this.setupMs = Date.now() - this.started;
     if (this.spec.idleTimeoutMs) {
-      this.idleMark = this.activity();
+      this.idleMark = activityOf(this.c);
       this.idleSince = Date.now();
       watchIdle(this);
     }
-    this.flushQueue();
+    handOn(this.queue, this.target, this.cloud, this.spec.highWaterMark, this.c);
     this.hooks.onUp(this, this.setupMs);
     if (this.target.eof) this.endFirst('tcp', 'TUN_END_TCP_EOF');
-  }
-
-  /** Both legs are up: hand on what was held, in order, and let the paused leg go unless backpressure says no. */
-  private flushQueue(): void {
-    const from = this.queue.from;
-    const items = this.queue.drain();
-    const cloud = this.cloud.socket!;
-    const target = this.target.socket!;
-    if (from === 'target') {
-      for (const frame of items) cloud.write(frame);
-      this.notePeakUp(cloud.writableLength);
-    } else if (from === 'cloud') {
-      target.cork();
-      for (const slice of items) target.write(slice);
-      target.uncork();
-      this.notePeakDown(target.writableLength);
-    }
-    if (this.target.paused && cloud.writableLength <= this.spec.highWaterMark) {
-      this.target.paused = false;
-      if (!this.target.eof) target.resume();
-    }
-    if (this.cloud.paused && !target.writableNeedDrain) {
-      this.cloud.paused = false;
-      cloud.resume();
-    }
   }
 
   /** @internal */ failSetup(err: WireError, by: EndedBy = 'setup'): void {
@@ -265,12 +148,7 @@ export class Tunnel implements FrameSink {
     this.clearTimers();
     this.queue.clear();
     this.hooks.onFail(this, err);
-    this.cloud.dialing?.abort();
-    this.cloud.dialing = null;
-    if (this.cloud.socket && !this.cloud.closed) this.cloud.socket.destroy();
-    else this.cloud.closed = true;
-    if (this.target.socket && !this.target.closed) this.target.socket.destroy();
-    else this.target.closed = true;
+    dropLegs(this.target, this.cloud);
     this.maybeFinish();
   }
 
@@ -283,37 +161,22 @@ export class Tunnel implements FrameSink {
       const cloud = this.cloud.socket!;
       cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask));
       const queued = cloud.writableLength;
-      this.notePeakUp(queued);
-      if (queued > this.spec.highWaterMark) {
-        // 'drain' on the cloud socket resumes it: everything queued has then reached the kernel.
-        this.target.paused = true;
-        nextRead = READ_SLACK;
-        return false;
-      }
-      nextRead = Math.min(READ_SIZE, this.spec.highWaterMark + READ_SLACK - queued);
-      return true;
+      if (queued > this.c.peakUp) this.c.peakUp = queued;
+      if (readOnAfterSend(queued, this.spec.highWaterMark)) return true;
+      // 'drain' on the cloud socket resumes it: everything queued has then reached the kernel.
+      this.target.paused = true;
+      return false;
     }
     if (this.phase === SETUP) {
       // The frame is built now (the read buffer is shared), held until the WebSocket is up.
       this.c.bytesUp += n;
       const full = this.queue.push(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask), n, 'target');
       if (this.queue.peak > this.c.peakBootstrap) this.c.peakBootstrap = this.queue.peak;
-      if (full) {
-        this.target.paused = true;
-        nextRead = READ_SLACK;
-        return false;
-      }
-      // The next read takes at most the room left, so the bound is never passed.
-      nextRead = Math.min(READ_SIZE, this.queue.room);
-      return true;
+      if (readOnAfterHold(full, this.queue.room)) return true;
+      this.target.paused = true;
+      return false;
     }
-    // ENDING: the cloud leg is closing and can take nothing more; said in the summary, never hidden.
-    // Reading on lets a target that answers our end with its own be seen at once; a target that keeps
-    // streaming is not read past ENDING_READ_LIMIT (discarding at line rate would only burn both sides'
-    // CPU, and starve its own processing of our end): it then waits, unread, for the grace.
-    this.c.discarded += n;
-    this.target.discardedEnding += n;
-    return this.target.discardedEnding < ENDING_READ_LIMIT;
+    return discardEnding(this.target, this.c, n);
   }
 
   /** @internal */ cloudDrained(): void {
@@ -323,55 +186,21 @@ export class Tunnel implements FrameSink {
     }
   }
 
-  private notePeakUp(q: number): void {
-    if (q > this.c.peakUp) this.c.peakUp = q;
-  }
-
   // ---- cloud to device ----
 
-  /** @internal One cloud socket read: every payload slice in it goes to the target in one writev. */
+  /** @internal One cloud socket read: every payload slice in it goes to the target in one write (legs.ts). */
   fromCloud(chunk: Buffer): void {
     if (this.parser.stopped) return;
     const target = this.target.socket;
     if (this.phase !== SETUP && target && target.writable) {
       this.parser.push(chunk);
-      this.flushSlices();
+      writeSlices(target, this.slices);
       const queued = target.writableLength;
-      this.notePeakDown(queued);
-      if (target.writableNeedDrain && !this.cloud.paused && this.cloud.socket) {
-        this.cloud.paused = true;
-        this.cloud.socket.pause();
-      }
+      if (queued > this.c.peakDown) this.c.peakDown = queued;
+      if (target.writableNeedDrain) pauseCloud(this.cloud);
     } else {
       this.parser.push(chunk);
     }
-  }
-
-  /**
-   * Writes the payload slices of one cloud read to the target as one write: a single slice as it is,
-   * several as one writev under cork(); small slices (messages of a few KiB) are copied into one buffer
-   * instead, which costs less than a Writable.write and an iovec each. Copying large slices cost as much
-   * as the write syscall itself in a profile (16 KiB messages), hence the threshold.
-   */
-  private flushSlices(): void {
-    const slices = this.slices;
-    const n = slices.length;
-    if (n === 0) return;
-    const target = this.target.socket!;
-    if (n === 1) {
-      target.write(slices[0]!);
-    } else {
-      let total = 0;
-      for (let i = 0; i < n; i++) total += slices[i]!.length;
-      if (total < n * SMALL_SLICE) {
-        target.write(Buffer.concat(slices, total));
-      } else {
-        target.cork();
-        for (let i = 0; i < n; i++) target.write(slices[i]!);
-        target.uncork();
-      }
-    }
-    slices.length = 0;
   }
 
   /** FrameSink: payload bytes of a data frame. */
@@ -380,10 +209,7 @@ export class Tunnel implements FrameSink {
     if (this.phase === SETUP) {
       this.c.bytesDown += slice.length;
       // The slice is a view of a chunk Node allocated for this read alone: it can be held as it is.
-      if (this.queue.push(slice, slice.length, 'cloud') && !this.cloud.paused) {
-        this.cloud.paused = true;
-        this.cloud.socket!.pause();
-      }
+      if (this.queue.push(slice, slice.length, 'cloud')) pauseCloud(this.cloud);
       if (this.queue.peak > this.c.peakBootstrap) this.c.peakBootstrap = this.queue.peak;
     } else if (target && target.writable) {
       // Collected, and written when the read is parsed (fromCloud).
@@ -412,76 +238,57 @@ export class Tunnel implements FrameSink {
       this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: `cloud closed the WebSocket during set-up (${code})` });
       return;
     }
-    if (this.end.wsCloseCode === undefined) this.end.wsCloseCode = code;
-    // Echo the cloud's code (none when it sent none), then our side of the TCP connection ends.
-    this.sendClose(code === CLOSE_NO_STATUS ? -1 : code);
-    this.cloud.socket?.end();
-    if (this.phase === OPEN) {
-      const why = reason.length > 0 ? reason.toString('utf8').slice(0, 120) : `close code ${code}`;
-      this.endFirst('ws', 'TUN_END_WS_CLOSED', why);
-    } else {
-      // Our own close was answered: the target gets what it was sent, then its end.
-      this.endTarget();
-    }
+    const why = answerClose(this.end, this.cloud, code, reason, this.spec.zeroMask);
+    if (this.phase === OPEN) this.endFirst('ws', 'TUN_END_WS_CLOSED', why);
+    // Our own close was answered: the target gets what it was sent, then its end.
+    else this.endTarget();
   }
 
   onProtocolError(code: number, message: string): void {
     this.flushSlices();
     const err: ErrorCode = code === CLOSE_TOO_BIG ? 'TUN_ERR_WS_PAYLOAD_TOO_BIG' : 'TUN_ERR_WS_PROTOCOL';
     if (this.phase === SETUP) {
-      this.sendClose(code);
+      sendClose(this.cloud, code, this.spec.zeroMask);
       this.failSetup({ code: err, message: `cloud WebSocket protocol error: ${message}` });
       return;
     }
     if (this.phase === OPEN) this.endFirst('ws', err, `cloud WebSocket protocol error: ${message} (close ${code})`, code);
-    else this.sendClose(code);
+    else sendClose(this.cloud, code, this.spec.zeroMask);
     // Nothing more the cloud sends can be read: fail the connection (RFC 6455 section 7.1.7) once the close
     // frame is out.
     this.cloud.socket?.destroySoon();
     this.endTarget();
   }
 
+  /** What the parser handed out before a close or a protocol error in the same read. */
+  private flushSlices(): void {
+    if (this.slices.length > 0) writeSlices(this.target.socket!, this.slices);
+  }
+
   /** @internal */ targetDrained(): void {
     // In every phase: a cloud leg paused for a slow target must read on, or it never sees the close reply.
-    if (this.cloud.paused && this.phase !== SETUP) {
-      this.cloud.paused = false;
-      this.cloud.socket?.resume();
-    }
-  }
-
-  private notePeakDown(q: number): void {
-    if (q > this.c.peakDown) this.c.peakDown = q;
-  }
-
-  /** Sends a close frame once; `code` -1 sends one with no body. */
-  private sendClose(code: number): void {
-    const s = this.cloud.socket;
-    if (this.cloud.closeSent || !s || this.cloud.closed || !s.writable) return;
-    this.cloud.closeSent = true;
-    const body = code === -1 ? Buffer.alloc(0) : closeBody(code);
-    s.write(buildFrame(OP_CLOSE, body, 0, body.length, this.spec.zeroMask));
+    if (this.phase !== SETUP) resumeCloud(this.cloud);
   }
 
   // ---- ending ----
 
   /** Closes the tunnel from our side (both legs, after a flush). */
   close(reason?: string, graceMs?: number): void {
-    if (this.phase === SETUP) {
-      this.failSetup({ code: 'TUN_ERR_ABORTED', message: reason ?? 'closed before the tunnel was established' }, 'local');
-      return;
-    }
-    if (graceMs !== undefined) this.graceOverride = graceMs;
-    this.endFirst('local', 'TUN_END_LOCAL', reason);
+    this.closeOurs('local', 'TUN_ERR_ABORTED', reason, reason ?? 'closed before the tunnel was established', graceMs);
   }
 
   /** The engine is shutting down: like close(), but the tunnel says the engine ended it. */
   shutdown(reason?: string, graceMs?: number): void {
+    this.closeOurs('engine', 'TUN_ERR_ENGINE_CLOSED', reason, reason ?? 'engine closing', graceMs);
+  }
+
+  private closeOurs(by: 'local' | 'engine', setupCode: ErrorCode, reason: string | undefined, setupMessage: string, graceMs: number | undefined): void {
     if (this.phase === SETUP) {
-      this.failSetup({ code: 'TUN_ERR_ENGINE_CLOSED', message: reason ?? 'engine closing' }, 'engine');
+      this.failSetup({ code: setupCode, message: setupMessage }, by);
       return;
     }
     if (graceMs !== undefined) this.graceOverride = graceMs;
-    this.endFirst('engine', 'TUN_END_LOCAL', reason);
+    this.endFirst(by, 'TUN_END_LOCAL', reason);
   }
 
   /** Destroys both legs at once (engine shutdown after the grace). */
@@ -492,8 +299,7 @@ export class Tunnel implements FrameSink {
       return;
     }
     this.endFirst('engine', 'TUN_ERR_ENGINE_CLOSED', reason);
-    this.target.socket?.destroy();
-    this.cloud.socket?.destroy();
+    destroyLegs(this.target, this.cloud);
   }
 
   /** @internal */ endFirst(by: EndedBy, code: EndCode, message?: string, wsCode = CLOSE_NORMAL): void {
@@ -508,20 +314,9 @@ export class Tunnel implements FrameSink {
     }
     if (this.phase !== OPEN) return;
     this.phase = ENDING;
-    this.end.endedBy = by;
-    this.end.code = code;
-    this.end.message = message;
-    this.sendClose(wsCode);
     const grace = this.graceOverride ?? this.spec.closeGraceMs;
-    if ((by === 'local' || by === 'engine') && !this.cloud.closed && !this.target.closed) {
-      // Our own close: the cloud may still have bytes in flight for the target. Keep the target writable
-      // until the cloud answers the close (onClose ends it), and stop reading it: nothing read now could go
-      // out. If the cloud is slow to answer, the target gets an orderly end at half the grace, and the
-      // cloud leg then reads on (discarding, counted) so that its close reply is still seen.
-      this.target.socket!.pause();
+    if (beginEnd(this.end, this.target, this.cloud, by, code, message, wsCode, this.spec.zeroMask)) {
       this.tcpTimer = setTimeout(onEndTargetDue, grace / 2, this);
-    } else {
-      this.endTarget();
     }
     this.timer = setTimeout(onGraceExpired, grace, this);
     this.maybeFinish();
@@ -539,21 +334,29 @@ export class Tunnel implements FrameSink {
       this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: 'cloud closed the connection during set-up' });
       return;
     }
-    // 1006 is what a dropped connection is called, never sent; a tunnel that failed during set-up reports none.
-    if (!this.cloud.closeReceived && this.setupMs !== undefined && this.end.wsCloseCode === undefined) this.end.wsCloseCode = CLOSE_ABNORMAL;
+    noteDropped(this.end, this.cloud, this.setupMs !== undefined);
     if (this.phase === OPEN) this.endFirst('ws', 'TUN_ERR_WS_DROPPED', 'cloud connection dropped without a close frame (1006)');
     // The cloud is gone: let the target drain what it was sent, then end it.
     this.endTarget();
     this.maybeFinish();
   }
 
-  /** @internal */ recordError(by: EndedBy, code: ErrorCode, message: string): void {
+  /** @internal */ targetFailed(err: NodeJS.ErrnoException): void {
+    if (this.phase === SETUP) this.failSetup(targetConnectError(err, this.spec.host, this.spec.port));
+    else this.recordError('tcp', targetRunError(err));
+  }
+
+  /** @internal */ cloudFailed(err: NodeJS.ErrnoException): void {
+    if (this.phase === SETUP) this.failSetup(cloudConnectError(err));
+    else this.recordError('ws', cloudRunError(err));
+  }
+
+  private recordError(by: EndedBy, e: WireError): void {
     if (this.phase === OPEN) {
-      this.endFirst(by, code, message, by === 'tcp' ? CLOSE_INTERNAL : CLOSE_NORMAL);
+      this.endFirst(by, e.code, e.message, by === 'tcp' ? CLOSE_INTERNAL : CLOSE_NORMAL);
       if (by === 'tcp') this.target.socket?.destroy();
-    } else if (this.phase === ENDING && this.end.code.startsWith('TUN_END')) {
-      // An error while closing: keep who ended first, but surface the error.
-      this.end.message = this.end.message ?? message;
+    } else if (this.phase === ENDING) {
+      noteLateError(this.end, e.message);
     }
   }
 
@@ -564,30 +367,20 @@ export class Tunnel implements FrameSink {
     this.tcpTimer = null;
   }
 
-  /** @internal Ends the target after what it was sent (half the grace, or the cloud is done). */
-  endTarget(): void {
-    const t = this.target.socket;
-    if (t && !this.target.closed && !t.writableEnded) {
-      t.end();
-      // Read on (discarding, counted), or the target's own end would never be seen.
-      if (this.phase === ENDING) t.resume();
-    }
-    // The target can take nothing more: a cloud leg paused for it reads on (discarding) to see its close.
-    if (this.cloud.paused && this.phase !== SETUP) {
-      this.cloud.paused = false;
-      this.cloud.socket?.resume();
-    }
+  /** Ends the target after what it was sent (ending.ts); never during set-up. */
+  private endTarget(): void {
+    endTarget(this.target, this.cloud, this.phase === ENDING);
   }
 
-  /** @internal */ endTargetDue(): void {
+  /** @internal the half-grace timer: the cloud did not answer our close in time. */
+  endTargetDue(): void {
     this.tcpTimer = null;
     this.endTarget();
   }
 
   /** @internal */ graceExpired(): void {
     this.timer = null;
-    this.target.socket?.destroy();
-    this.cloud.socket?.destroy();
+    destroyLegs(this.target, this.cloud);
   }
 
   private maybeFinish(): void {
@@ -601,100 +394,17 @@ export class Tunnel implements FrameSink {
     this.hooks.onEnd(this, s);
   }
 
-  private activity(): number {
-    return this.c.bytesUp + this.c.bytesDown + this.c.discarded + this.c.textFrames;
-  }
-
-  /**
-   * @internal Called by the idle sweep. Activity is seen as a change of the byte counters between sweeps,
-   * so the data path carries no clock reads; a tunnel ends no earlier than idleTimeoutMs after its last byte.
-   */
+  /** @internal Called by the idle sweep (idle.ts). */
   checkIdle(now: number): void {
-    const moved = this.activity();
-    if (moved !== this.idleMark) {
-      this.idleMark = moved;
-      this.idleSince = now;
-      return;
-    }
-    if (this.phase === OPEN && now - this.idleSince >= this.spec.idleTimeoutMs) {
+    if (idleExpired(this, activityOf(this.c), now, this.spec.idleTimeoutMs) && this.phase === OPEN) {
       unwatchIdle(this);
       this.endFirst('local', 'TUN_END_IDLE', `no traffic for ${this.spec.idleTimeoutMs} ms`);
     }
   }
 
-  /** @internal test and stats access */
-  get heldNow(): number {
-    return this.queue.bytes;
-  }
-  get isEstablished(): boolean {
-    return this.setupMs !== undefined;
-  }
   /** @internal */ get targetName(): string {
     return `target ${this.spec.host}:${this.spec.port}`;
   }
-  /** @internal */ targetFailed(err: NodeJS.ErrnoException): void {
-    if (this.phase === SETUP) this.failSetup(targetConnectError(err, this.spec.host, this.spec.port));
-    else {
-      const e = targetRunError(err);
-      this.recordError('tcp', e.code, e.message);
-    }
-  }
-  /** @internal */ cloudFailed(err: NodeJS.ErrnoException): void {
-    if (this.phase === SETUP) this.failSetup(cloudConnectError(err));
-    else {
-      const e = cloudRunError(err);
-      this.recordError('ws', e.code, e.message);
-    }
-  }
-  /** Bytes this tunnel holds in user space right now (bootstrap queue plus unsent cloud and target bytes). */
-  get bufferedBytes(): number {
-    return this.queue.bytes + (this.cloud.socket?.writableLength ?? 0) + (this.target.socket?.writableLength ?? 0);
-  }
-}
-
-// ---- listeners (module level: `this` is the emitter) ----
-
-function onTargetRead(this: net.Socket, n: number, buf: Buffer): boolean {
-  return tunnelOf(this).fromTarget(buf, n);
-}
-function onTargetConnect(this: net.Socket): void {
-  tunnelOf(this).targetConnected();
-}
-function onTargetEnd(this: net.Socket): void {
-  tunnelOf(this).endFirst('tcp', 'TUN_END_TCP_EOF');
-}
-function onTargetDrain(this: net.Socket): void {
-  tunnelOf(this).targetDrained();
-}
-function onTargetClose(this: net.Socket): void {
-  tunnelOf(this).targetGone();
-}
-function onTargetError(this: net.Socket, err: NodeJS.ErrnoException): void {
-  tunnelOf(this).targetFailed(err);
-}
-function onCloudData(this: net.Socket, chunk: Buffer): void {
-  tunnelOf(this).fromCloud(chunk);
-}
-function onCloudDrain(this: net.Socket): void {
-  tunnelOf(this).cloudDrained();
-}
-function onCloudClose(this: net.Socket): void {
-  tunnelOf(this).cloudGone();
-}
-function onCloudError(this: net.Socket, err: NodeJS.ErrnoException): void {
-  tunnelOf(this).cloudFailed(err);
-}
-function onTcpTimeout(t: Tunnel): void {
-  t.failSetup({ code: 'TUN_ERR_TCP_TIMEOUT', message: `${t.targetName} did not accept the connection in time` });
-}
-function onWsTimeout(t: Tunnel): void {
-  t.failSetup({ code: 'TUN_ERR_WS_TIMEOUT', message: 'cloud did not answer the WebSocket upgrade in time' });
-}
-function onEndTargetDue(t: Tunnel): void {
-  t.endTargetDue();
-}
-function onGraceExpired(t: Tunnel): void {
-  t.graceExpired();
 }
 
 /** Opens one tunnel. */

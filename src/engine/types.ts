@@ -1,8 +1,9 @@
 /**
- * The engine's public types and the wire messages between the coordinator (main thread) and workers.
- * Everything that crosses a thread boundary is plain data (structured clone).
+ * The engine's public types: the spec of a tunnel, its summary, the engine's options and stats. All of it
+ * is plain data, so a spec can cross to a worker and a summary back (structured clone); the messages that
+ * carry them between threads are in wire.ts.
  */
-import type { ErrorCode, WireError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { MaskKind } from './mask-kernel.js';
 
 /** TLS settings for the WebSocket leg (plain data, so it can cross to a worker). */
@@ -130,30 +131,3 @@ export interface EngineStats {
   /** The masking kernel the workers (or, with `threads: 0`, the main thread) use. */
   mask: MaskKind;
 }
-
-// ---- coordinator <-> worker wire protocol ----
-
-/** The task input Piscina hands a worker. */
-export interface StartTunnelTask {
-  engineId: string;
-  id: number;
-  spec: TunnelSpec;
-  statsIntervalMs: number;
-}
-
-/** Control messages on the per-worker port, coordinator to worker. */
-export type ControlMessage =
-  | { t: 'close'; id: number; reason?: string; /** the engine is shutting down (endedBy 'engine') */ engine?: boolean }
-  | { t: 'closeAll'; reason?: string; graceMs: number }
-  | { t: 'crash' };
-
-/** Events from a worker (via parentPort, so ordered with the hello). */
-export type WorkerEvent =
-  | { t: 'hello'; engineId: string; threadId: number; port: MessagePort; mask: MaskKind }
-  | { t: 'start'; engineId: string; id: number; threadId: number }
-  | { t: 'up'; engineId: string; id: number; setupMs: number }
-  | { t: 'fail'; engineId: string; id: number; error: WireError }
-  | { t: 'bytes'; engineId: string; threadId: number; live: Array<[id: number, up: number, down: number]> };
-
-// `MessagePort` is a global in Node's types only as the DOM shape; the worker_threads one is what travels.
-type MessagePort = import('node:worker_threads').MessagePort;

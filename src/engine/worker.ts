@@ -10,7 +10,8 @@ import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:wor
 import { toWireError } from '../errors.js';
 import { maskKind } from './mask-kernel.js';
 import { failedSummary, startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
-import type { ControlMessage, StartTunnelTask, TunnelSummary, WorkerEvent } from './types.js';
+import type { TunnelSummary } from './types.js';
+import type { ControlMessage, StartTunnelTask, WorkerEvent } from './wire.js';
 
 const tunnels = new Map<number, Tunnel>();
 let control: MessagePort | null = null;

@@ -1,0 +1,74 @@
+/** A tunnel's handle on the main thread: what engine.open() returns, and the engine's record of the tunnel. */
+import { TunnelError, type WireError } from '../errors.js';
+import type { TunnelSummary } from './types.js';
+
+/** The handle engine.open() returns. */
+export interface TunnelHandle {
+  readonly id: number;
+  /** Resolves when both legs are up; rejects with a coded TunnelError when either fails. */
+  readonly established: Promise<void>;
+  /** Resolves (never rejects) with the summary when the tunnel has ended. */
+  readonly closed: Promise<TunnelSummary>;
+  /** The worker thread carrying the tunnel, once known (0 = main thread). */
+  readonly threadId: number | undefined;
+  /** Closes both legs after a flush. */
+  close(reason?: string): void;
+}
+
+/** Who closes a handle's tunnel (the engine). */
+export interface HandleOwner {
+  closeTunnel(h: Handle, reason?: string): void;
+}
+
+export const noop = (): void => {};
+
+export class Handle implements TunnelHandle {
+  readonly id: number;
+  readonly established: Promise<void>;
+  readonly closed: Promise<TunnelSummary>;
+  threadId: number | undefined;
+  up = 0;
+  down = 0;
+  label: string | undefined;
+  settledUp = false;
+  done = false;
+  pendingClose: string | undefined | null = null;
+  /** The pending close is the engine's shutdown. */
+  pendingByEngine = false;
+  resolveUp!: () => void;
+  rejectUp!: (e: TunnelError) => void;
+  resolveClosed!: (s: TunnelSummary) => void;
+  private readonly owner: HandleOwner;
+
+  constructor(owner: HandleOwner, id: number, label: string | undefined) {
+    this.owner = owner;
+    this.id = id;
+    this.label = label;
+    this.established = new Promise<void>((res, rej) => {
+      this.resolveUp = res;
+      this.rejectUp = rej;
+    });
+    this.closed = new Promise<TunnelSummary>((res) => {
+      this.resolveClosed = res;
+    });
+  }
+
+  close(reason?: string): void {
+    this.owner.closeTunnel(this, reason);
+  }
+
+  markUp(): void {
+    if (this.settledUp) return;
+    this.settledUp = true;
+    this.resolveUp();
+  }
+
+  markFailed(err: WireError): void {
+    if (this.settledUp) return;
+    this.settledUp = true;
+    this.rejectUp(TunnelError.fromWire(err));
+    // Callers that only await `closed` must not see an unhandled rejection. Attached here, in the same turn
+    // as the rejection, rather than up front: one promise less per tunnel that never fails.
+    this.established.catch(noop);
+  }
+}
