@@ -270,3 +270,33 @@ export function helpRows(table: readonly SettingRow[], width = 30): string[] {
   }
   return out;
 }
+
+/** The default as the docs' table shows it. */
+function docDefault(s: SettingRow): string {
+  if (s.required) return '**required**';
+  if (s.docDefault !== undefined) return s.docDefault;
+  const shown = s.defaultText ?? shownDefault(s);
+  if (shown !== undefined) return `\`${shown}\``;
+  return s.default === undefined ? 'none' : 'empty';
+}
+
+/**
+ * The markdown table of a settings table (flag, environment, key, default, meaning), then `extra` rows
+ * as given: what docs/configuration.md holds between its `settings-table` markers.
+ */
+export function docsTable(table: readonly SettingRow[], extra: readonly string[] = []): string {
+  const cell = (t: string): string => t.replace(/\|/g, '\\|');
+  const lines = ['| flag | environment | config-file / library key | default | meaning |', '|---|---|---|---|---|'];
+  for (const s of table) {
+    const flag = `\`--${s.flag}${s.arg ? ` <${cell(s.arg)}>` : ''}\``;
+    const env = (s.env ?? []).map((e) => `\`${e}\``).join(', ');
+    lines.push(`| ${flag} |${env ? ` ${env} ` : ' '}| \`${s.key}\` | ${docDefault(s)} | ${s.doc ?? s.help} |`);
+  }
+  return [...lines, ...extra].join('\n');
+}
+
+/** The text between `<!-- name:start -->` and `<!-- name:end -->` in a document, trimmed; undefined without them. */
+export function between(doc: string, name: string): string | undefined {
+  const m = new RegExp(`<!-- ${name}:start -->\\n([\\s\\S]*?)\\n<!-- ${name}:end -->`).exec(doc);
+  return m ? m[1] : undefined;
+}

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_TCP_CONNECT_TIMEOUT_MS, DEFAULT_WS_CONNECT_TIMEOUT_MS } from '../constants.js';
-import { bool, choice, int, list, rows, secret, text, type Fail, type SettingsTable } from '../settings.js';
+import { bool, choice, docsTable, int, list, rows, secret, text, type Fail, type SettingsTable } from '../settings.js';
 
 /** Each setting's value after its own checks: what the table's loop returns. */
 export interface Settings {
@@ -173,3 +173,8 @@ export const AGENT_SETTINGS: SettingsTable<Settings> = {
 
 /** The rows in order, with their keys: for `--help`, the docs and the config-file check. */
 export const SETTINGS = rows(AGENT_SETTINGS);
+
+/** The table of docs/configuration.md: every setting, then the command's own flags. */
+export function settingsDocsTable(): string {
+  return docsTable(SETTINGS, ['| `--config <file>` | | | | the JSON config file |', '| `-h`, `--help` | | | | every option, then exit 0 |']);
+}
