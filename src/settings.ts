@@ -258,14 +258,16 @@ export function shownDefault(s: SettingRow): string | undefined {
 }
 
 /** `--help` rows: `  -s, --flag <arg>   help (default x) [env NAME]`, continuation lines aligned. */
-export function helpRows(table: readonly SettingRow[], width = 30): string[] {
+export function helpRows(table: readonly SettingRow[]): string[] {
+  const left = (s: SettingRow): string => `  ${s.short ? `-${s.short}, ` : '    '}--${s.flag}${s.arg ? ` <${s.arg}>` : ''}`;
+  const width = Math.max(...table.map((s) => left(s).length)) + 1;
   const out: string[] = [];
   for (const s of table) {
-    const left = `  ${s.short ? `-${s.short}, ` : '    '}--${s.flag}${s.arg ? ` <${s.arg}>` : ''}`;
-    const def = shownDefault(s);
+    // A flag that is off unless given says nothing about its default.
+    const def = s.kind === 'bool' && s.default === false ? undefined : shownDefault(s);
     const tail = `${s.required ? ' (required)' : def !== undefined ? ` (default ${def})` : ''}${s.env ? ` [env ${s.env[0]}]` : ''}`;
     const lines = `${s.help}${tail}`.split('\n');
-    out.push(`${left.padEnd(width)} ${lines[0]}`);
+    out.push(`${left(s).padEnd(width)} ${lines[0]}`);
     for (const l of lines.slice(1)) out.push(`${' '.repeat(width)} ${l}`);
   }
   return out;
@@ -299,4 +301,27 @@ export function docsTable(table: readonly SettingRow[], extra: readonly string[]
 export function between(doc: string, name: string): string | undefined {
   const m = new RegExp(`<!-- ${name}:start -->\\n([\\s\\S]*?)\\n<!-- ${name}:end -->`).exec(doc);
   return m ? m[1] : undefined;
+}
+
+/** `-h, --help`: every command has it; a command line that asks for it is not validated further. */
+export const HELP_ROW: SettingRow = { key: 'help', flag: 'help', short: 'h', kind: 'bool', help: 'this text', read: (v) => v === true };
+
+/**
+ * A command's flags (and their environment variables) resolved through its table, errors worded
+ * `--flag must be ...` and made by `error` (the command's coded error); undefined when --help was asked.
+ */
+export function parseCommandLine<T>(table: SettingsTable<T>, argv: string[], env: NodeJS.ProcessEnv, error: (message: string) => Error): T | undefined {
+  const { raw, origins } = parseFlags([...rows(table), HELP_ROW], argv, env, error);
+  if (raw.help === true) return undefined;
+  return resolveSettings(table, raw as Partial<Record<keyof T, unknown>>, {
+    invalid: (what, problem) => error(`${what} ${problem}`),
+    expected: (what, e) => error(`${what} must be ${e}`),
+    missing: (keys) => error(table[keys[0]!].missing ?? `--${table[keys[0]!].flag} is required`),
+    origin: (k) => origins[k as string] ?? `--${table[k].flag}`,
+  });
+}
+
+/** A check for text flags: not empty, no whitespace (names, passwords and addresses on a command line). */
+export function oneWord(v: string, fail: Fail): string {
+  return v === '' || /\s/.test(v) ? fail('must be non-empty and without whitespace') : v;
 }

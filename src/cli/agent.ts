@@ -11,14 +11,14 @@ import { configFromEnv, mergeConfigs, readConfigFile, SETTINGS, type AgentConfig
 import { LOG_LEVELS } from '../agent/settings.js';
 import { createLogger } from '../agent/log.js';
 import { TunnelError } from '../errors.js';
-import { parseFlags, helpRows, type SettingRow } from '../settings.js';
+import { helpRows, HELP_ROW, parseFlags, type SettingRow } from '../settings.js';
 import { errorLine, installStopSignals } from './common.js';
 
 /** The command's own flags, besides the settings. */
 const COMMAND_FLAGS: SettingRow[] = [
   { key: 'config', flag: 'config', kind: 'string', arg: 'file', help: 'JSON file with the settings below, keyed by their library names (docs/configuration.md)', read: (v) => v },
 ];
-const HELP_FLAG: SettingRow = { key: 'help', flag: 'help', short: 'h', kind: 'bool', help: 'this text', read: (v) => v };
+
 
 /** `c8y-tunnel agent --help`. */
 export const HELP =
@@ -31,7 +31,7 @@ export const HELP =
     'Precedence: flags, then environment, then the JSON file given with --config, then defaults.',
     'List options take comma-separated values and may be repeated.',
     '',
-    ...helpRows([...COMMAND_FLAGS, ...SETTINGS, HELP_FLAG], 38),
+    ...helpRows([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW]),
     '',
     'Signals: SIGINT, SIGTERM and SIGHUP stop gracefully (--grace-ms); SIGUSR2 is logged and ignored.',
     'Exit codes: 0 after a signal and a clean stop, 1 start-up failure (e.g. refused credentials), 2 bad setting.',
@@ -41,7 +41,7 @@ export const HELP =
 /** Builds the merged settings from argv and the environment (exported for tests). */
 export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; origins: Origins; help: boolean } {
   // Flags only here: the environment is its own layer, below the flags and above the file.
-  const { raw, origins } = parseFlags([...COMMAND_FLAGS, ...SETTINGS, HELP_FLAG], argv, {}, (msg) => new TunnelError('AGENT_ERR_CONFIG', `invalid command line: ${msg}`));
+  const { raw, origins } = parseFlags([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW], argv, {}, (msg) => new TunnelError('AGENT_ERR_CONFIG', `invalid command line: ${msg}`));
   if (raw.help) return { config: {}, origins: {}, help: true };
   const file = typeof raw.config === 'string' ? readConfigFile(raw.config) : { config: {}, origins: {} };
   delete raw.config;

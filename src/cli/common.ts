@@ -56,13 +56,3 @@ export function stderrLines(stream: NodeJS.WritableStream & { destroyed?: boolea
     }
   };
 }
-
-/** The emulator's listening and login flags, shared by `c8y-tunnel sim` and the demo. */
-export const SIM_ENDPOINT_OPTIONS = {
-  host: { type: 'string' },
-  'http-port': { type: 'string' },
-  'mqtt-port': { type: 'string' },
-  tenant: { type: 'string' },
-  user: { type: 'string' },
-  password: { type: 'string' },
-} as const;
