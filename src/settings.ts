@@ -165,6 +165,9 @@ export function quote(s: string): string {
   return JSON.stringify(s.slice(0, 32));
 }
 
+/** The range of a TCP port flag (0 = any free port, where the flag listens). */
+export const PORT = { min: 0, max: 65535 } as const;
+
 /**
  * The one integer parser: a number, or a string of decimal digits (surrounding blanks allowed), within
  * min..max; undefined otherwise. Used by every table and every port field outside them.

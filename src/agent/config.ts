@@ -1,6 +1,7 @@
 /**
  * Agent settings: merged with the precedence flags > environment > JSON config file > defaults, then
- * resolved through the settings table (settings.ts) into a ResolvedConfig. A bad or missing setting is
+ * resolved through the settings table (agent/settings.ts, on the machinery of src/settings.ts) into a
+ * ResolvedConfig: one loop, then a short named list of checks across settings. A bad or missing setting is
  * one AGENT_ERR_CONFIG line naming where it came from.
  */
 import { readFileSync } from 'node:fs';

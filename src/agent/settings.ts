@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_TCP_CONNECT_TIMEOUT_MS, DEFAULT_WS_CONNECT_TIMEOUT_MS } from '../constants.js';
-import { bool, choice, docsTable, int, list, rows, secret, text, type Fail, type SettingsTable } from '../settings.js';
+import { bool, choice, docsTable, int, list, PORT, rows, secret, text, type Fail, type SettingsTable } from '../settings.js';
 
 /** Each setting's value after its own checks: what the table's loop returns. */
 export interface Settings {
@@ -152,7 +152,7 @@ export const AGENT_SETTINGS: SettingsTable<Settings> = {
   noProxy: text({ flag: 'no-proxy', env: ['NO_PROXY', 'no_proxy'], default: '', arg: 'list', help: 'hosts that bypass the proxy: names, .suffixes, *, host:port', doc: 'hosts that bypass the proxy: `*`, names (matching subdomains too, leading dot optional), IP literals, `host:port`' }),
   logLevel: choice({ flag: 'log-level', choices: LOG_LEVELS, default: 'info', arg: 'level', help: 'fatal, error, warn, info, debug, trace or silent', doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`' }),
   logFormat: choice({ flag: 'log-format', choices: ['json', 'pretty', 'auto'], default: 'auto', arg: 'fmt', help: 'json, pretty, or auto (pretty on a TTY)', doc: '`json`, `pretty`, or `auto` (pretty when stderr is a TTY, else JSON)' }),
-  metricsPort: int({ flag: 'metrics-port', min: 0, max: 65535, default: 0, arg: 'port', help: 'serve Prometheus metrics on <metrics-host>:<port>/metrics (0 = off)', docDefault: '`0` (off)', doc: 'Prometheus metrics at `http://<metrics-host>:<port>/metrics`' }),
+  metricsPort: int({ flag: 'metrics-port', ...PORT, default: 0, arg: 'port', help: 'serve Prometheus metrics on <metrics-host>:<port>/metrics (0 = off)', docDefault: '`0` (off)', doc: 'Prometheus metrics at `http://<metrics-host>:<port>/metrics`' }),
   metricsHost: text({
     flag: 'metrics-host',
     default: '127.0.0.1',

@@ -10,7 +10,7 @@ import { startEchoService, type EchoService } from '../connect/echo.js';
 import { startAgentProcess, type AgentProcess } from '../connect/agent-process.js';
 import { createRateMeter, createStatusLine, formatBytes, formatDirections, type StatusLine } from '../connect/status.js';
 import { TunnelError } from '../errors.js';
-import { bool, helpRows, HELP_ROW, int, list, parseCommandLine, rows, text, valueFlags, type SettingsTable } from '../settings.js';
+import { bool, helpRows, HELP_ROW, int, list, parseCommandLine, PORT, rows, text, valueFlags, type SettingsTable } from '../settings.js';
 import { installStopSignals } from './common.js';
 import { SIM_ENDPOINT_SETTINGS, type SimEndpoint } from './sim-flags.js';
 
@@ -26,7 +26,7 @@ interface DemoFlags extends SimEndpoint {
 const DEMO_SETTINGS: SettingsTable<DemoFlags> = {
   ...SIM_ENDPOINT_SETTINGS,
   device: text({ flag: 'device', arg: 'serial', default: 'demo-device', help: "the agent's device serial" }),
-  echoPort: int({ flag: 'echo-port', arg: 'n', min: 0, max: 65535, default: 0, help: 'port of the echo service on 127.0.0.1 (0 = any free port)' }),
+  echoPort: int({ flag: 'echo-port', arg: 'n', ...PORT, default: 0, help: 'port of the echo service on 127.0.0.1 (0 = any free port)' }),
   sshTarget: text({ flag: 'ssh-target', arg: 'h:p', default: '127.0.0.1:22', help: 'target of the "ssh" configuration' }),
   targets: list({ flag: 'target', arg: 'name=h:p', default: [], help: 'one more PASSTHROUGH configuration on the demo device, e.g. web=127.0.0.1:8000\n(repeatable)' }),
   verbose: bool({ flag: 'verbose', default: false, help: "show the agent's log lines (default: only if it fails)" }),

@@ -3,7 +3,7 @@
  * C8Y_TOKEN) validated once, at the boundary, into a plain ConnectOptions.
  */
 import { TunnelError } from '../errors.js';
-import { bool, int, list, parseCommandLine, parseInteger, seconds, text, type SettingsTable } from '../settings.js';
+import { bool, int, list, parseCommandLine, parseInteger, PORT, seconds, text, type SettingsTable } from '../settings.js';
 
 /** The local side of a session: a TCP listener, or stdin/stdout (ssh ProxyCommand). */
 export type LocalMode = { kind: 'listen'; host: string; port: number } | { kind: 'stdio' };
@@ -97,7 +97,7 @@ export function normalizeBaseUrl(host: string): string {
 /** `host:port`, `[v6]:port` or a bare port, as a listen address. */
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
-  const port = m ? parseInteger(m[3], 0, 65535) : undefined;
+  const port = m ? parseInteger(m[3], PORT.min, PORT.max) : undefined;
   if (!m || port === undefined) {
     throw configError(`--listen must be [host:]port with port 0-65535, got ${JSON.stringify(value)}`);
   }
