@@ -3,6 +3,7 @@
  * Host: a name or address with `*` globs (case-insensitive), IPv6 in brackets; port: `*`, `n` or `a-b`,
  * omitted = any. `*` alone allows everything (the default).
  */
+import { parseInteger } from '../settings.js';
 
 /** One compiled allow-list entry. */
 interface Rule {
@@ -33,9 +34,9 @@ function parsePort(spec: string, pattern: string): [number, number] {
   if (spec === '*' || spec === '') return [1, 65535];
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(spec);
   if (!m) throw new Error(`bad port in pattern ${JSON.stringify(pattern)}`);
-  const lo = Number(m[1]);
-  const hi = m[2] === undefined ? lo : Number(m[2]);
-  if (lo < 1 || hi > 65535 || lo > hi) throw new Error(`port out of range in pattern ${JSON.stringify(pattern)}`);
+  const lo = parseInteger(m[1], 1, 65535);
+  const hi = m[2] === undefined ? lo : parseInteger(m[2], 1, 65535);
+  if (lo === undefined || hi === undefined || lo > hi) throw new Error(`port out of range in pattern ${JSON.stringify(pattern)}`);
   return [lo, hi];
 }
 

@@ -6,21 +6,23 @@
  * its final statuses and its "agent stopped" line; there is no configuration reload). SIGUSR2 is logged
  * and ignored (its default action would kill the process at once). SIGUSR1 stays Node's inspector signal.
  */
-import { parseArgs } from 'node:util';
 import { createAgent } from '../agent/index.js';
 import { configFromEnv, mergeConfigs, readConfigFile, SETTINGS, type AgentConfig, type Origins } from '../agent/config.js';
+import { LOG_LEVELS } from '../agent/settings.js';
 import { createLogger } from '../agent/log.js';
 import { TunnelError } from '../errors.js';
-import { errorLine } from './common.js';
+import { helpRows, HELP_ROW, parseFlags, type SettingRow } from '../settings.js';
+import { errorLine, installStopSignals } from './common.js';
 
-function helpText(): string {
-  const rows = SETTINGS.map((s) => {
-    const left = `  --${s.flag}${s.arg ? ` <${s.arg}>` : ''}`;
-    const env = s.env ? ` [env ${s.env[0]}]` : '';
-    const def = s.default !== undefined && !(Array.isArray(s.default) && s.default.length === 0) && s.default !== '' ? ` (default ${Array.isArray(s.default) ? s.default.join(',') : String(s.default)})` : '';
-    return `${left.padEnd(38)} ${s.help}${def}${env}`;
-  });
-  return [
+/** The command's own flags, besides the settings. */
+const COMMAND_FLAGS: SettingRow[] = [
+  { key: 'config', flag: 'config', kind: 'string', arg: 'file', help: 'JSON file with the settings below, keyed by their library names (docs/configuration.md)', read: (v) => v },
+];
+
+
+/** `c8y-tunnel agent --help`. */
+export const HELP =
+  [
     'Usage: c8y-tunnel agent [options]',
     '',
     'Runs the Cloud Remote Access device agent: takes c8y_RemoteAccessConnect operations from Cumulocity',
@@ -29,46 +31,22 @@ function helpText(): string {
     'Precedence: flags, then environment, then the JSON file given with --config, then defaults.',
     'List options take comma-separated values and may be repeated.',
     '',
-    `${'  --config <file>'.padEnd(38)} JSON file with the settings below, keyed by their library names (docs/configuration.md)`,
-    ...rows,
-    `${'  -h, --help'.padEnd(38)} this text`,
+    ...helpRows([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW]),
     '',
     'Signals: SIGINT, SIGTERM and SIGHUP stop gracefully (--grace-ms); SIGUSR2 is logged and ignored.',
     'Exit codes: 0 after a signal and a clean stop, 1 start-up failure (e.g. refused credentials), 2 bad setting.',
     'Every setting: docs/configuration.md.',
   ].join('\n') + '\n';
-}
-
-/** `c8y-tunnel agent --help`. */
-export const HELP = helpText();
-
-type FlagValues = Record<string, string | boolean | string[] | undefined>;
-
-function flagsToConfig(values: FlagValues): { config: AgentConfig; origins: Origins } {
-  const config: Record<string, unknown> = {};
-  const origins: Origins = {};
-  for (const s of SETTINGS) {
-    const v = values[s.flag];
-    if (v === undefined) continue;
-    config[s.key] = v;
-    origins[s.key] = `--${s.flag}`;
-  }
-  return { config: config as AgentConfig, origins };
-}
 
 /** Builds the merged settings from argv and the environment (exported for tests). */
 export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; origins: Origins; help: boolean } {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
-  for (const s of SETTINGS) options[s.flag] = s.kind === 'bool' ? { type: 'boolean' } : s.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
-  let values: FlagValues;
-  try {
-    ({ values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true }) as { values: FlagValues });
-  } catch (err) {
-    throw new TunnelError('AGENT_ERR_CONFIG', `invalid command line: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (values.help) return { config: {}, origins: {}, help: true };
-  const file = typeof values.config === 'string' ? readConfigFile(values.config) : { config: {}, origins: {} };
-  const merged = mergeConfigs(flagsToConfig(values), configFromEnv(env), file);
+  // Flags only here: the environment is its own layer, below the flags and above the file.
+  const { raw, origins } = parseFlags([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW], argv, {}, (msg) => new TunnelError('AGENT_ERR_CONFIG', `invalid command line: ${msg}`));
+  if (raw.help) return { config: {}, origins: {}, help: true };
+  const file = typeof raw.config === 'string' ? readConfigFile(raw.config) : { config: {}, origins: {} };
+  delete raw.config;
+  delete origins.config;
+  const merged = mergeConfigs({ config: raw as AgentConfig, origins }, configFromEnv(env), file);
   return { ...merged, help: false };
 }
 
@@ -85,32 +63,21 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
-    const level = typeof config.logLevel === 'string' ? config.logLevel : 'info';
+    // The logger comes before the settings are checked (it reports their failure): a bad level or format falls back.
+    const level = LOG_LEVELS.find((l) => l === config.logLevel) ?? 'info';
     const format = config.logFormat === 'json' || config.logFormat === 'pretty' ? config.logFormat : 'auto';
-    logger = createLogger({ level: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level) ? level : 'info', format });
+    logger = createLogger({ level, format });
     agent = createAgent({ ...config, origins, logger });
   } catch (err) {
     process.stderr.write(errorLine('agent', err, 'AGENT_ERR_CONFIG'));
     return 2;
   }
-  let signalled: NodeJS.Signals | undefined;
-  let wake: () => void = () => {};
-  const stopRequested = new Promise<void>((r) => (wake = r));
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (signalled) {
-      logger.warn({ signal: sig }, 'second signal: still stopping');
-      return;
-    }
-    signalled = sig;
-    logger.info({ signal: sig }, 'signal received, stopping');
-    wake();
-  };
+  const stop = installStopSignals(STOP_SIGNALS, (sig, first) => (first ? logger.info({ signal: sig }, 'signal received, stopping') : logger.warn({ signal: sig }, 'second signal: still stopping')));
   const onUsr2 = (): void => logger.info({ signal: 'SIGUSR2' }, 'signal ignored');
-  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   process.on('SIGUSR2', onUsr2);
   try {
     try {
-      await Promise.race([agent.start(), stopRequested]);
+      await Promise.race([agent.start(), stop.stopped]);
     } catch (err) {
       // An error without a code of ours came from the transport the agent was starting.
       const code = err instanceof TunnelError ? err.code : agent.config.transport === 'rest' ? 'AGENT_ERR_REST' : 'AGENT_ERR_MQTT';
@@ -119,12 +86,12 @@ export async function run(argv: string[]): Promise<number> {
       await agent.stop({ graceMs: 0 }).catch(() => {});
       return 1;
     }
-    await stopRequested;
+    await stop.stopped;
     await agent.stop();
     logger.flush?.();
     return 0;
   } finally {
-    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    stop.dispose();
     process.off('SIGUSR2', onUsr2);
   }
 }

@@ -8,12 +8,18 @@ export interface StopSignals {
 
 /**
  * Listens for `signals` until `dispose()`; while installed, further signals are no-ops, so a command can
- * close in order instead of being killed by a second Ctrl-C.
+ * close in order instead of being killed by a second Ctrl-C. `heard` is told of each one (to log it),
+ * `first` saying whether it is the one that asked to stop.
  */
-export function installStopSignals(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): StopSignals {
+export function installStopSignals(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'], heard?: (sig: NodeJS.Signals, first: boolean) => void): StopSignals {
   let fire: (v: 'signal') => void = () => {};
+  let fired = false;
   const stopped = new Promise<'signal'>((r) => (fire = r));
-  const onSignal = (): void => fire('signal');
+  const onSignal = (sig: NodeJS.Signals): void => {
+    heard?.(sig, !fired);
+    fired = true;
+    fire('signal');
+  };
   for (const sig of signals) process.on(sig, onSignal);
   return { stopped, dispose: () => signals.forEach((sig) => process.removeListener(sig, onSignal)) };
 }
@@ -50,13 +56,3 @@ export function stderrLines(stream: NodeJS.WritableStream & { destroyed?: boolea
     }
   };
 }
-
-/** The emulator's listening and login flags, shared by `c8y-tunnel sim` and the demo. */
-export const SIM_ENDPOINT_OPTIONS = {
-  host: { type: 'string' },
-  'http-port': { type: 'string' },
-  'mqtt-port': { type: 'string' },
-  tenant: { type: 'string' },
-  user: { type: 'string' },
-  password: { type: 'string' },
-} as const;

@@ -1,6 +1,8 @@
 /** `c8y-tunnel connect`: the user's side of a remote access session (local port or stdio). */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS, connectListen, connectStdio, parseConnectArgs } from '../connect/index.js';
+import { DEFAULT_MAX_SESSIONS, connectListen, connectStdio, parseConnectArgs } from '../connect/index.js';
+import { CONNECT_SETTINGS } from '../connect/options.js';
+import { helpRows, HELP_ROW, rows } from '../settings.js';
 import type { ConnectOptions, SessionResult } from '../connect/index.js';
 import { errorLine, installStopSignals, stderrLines } from './common.js';
 import { formatBytes } from './status.js';
@@ -10,23 +12,7 @@ export const HELP = `Usage: c8y-tunnel connect --device <serial or id> --config 
 
 Opens the user's side of a Cloud Remote Access session to a PASSTHROUGH configuration of a device.
 
-  -d, --device <s>     device serial (c8y_Serial external id) or managed object id
-  -c, --config <s>     remote access configuration name or id (PASSTHROUGH only)
-  -l, --listen <addr>  listen on [host:]port; one session per local connection (default ${DEFAULT_LISTEN};
-                       port 0 picks a free port, printed on start)
-      --stdio          one session on stdin/stdout, for ssh -o ProxyCommand=...
-      --max-sessions <n>  with --listen: most sessions open at once (default ${DEFAULT_MAX_SESSIONS}); a connection
-                       beyond is closed at once (each session is a cloud operation on the device)
-      --host <url>     tenant URL (default: C8Y_HOST), e.g. https://example.cumulocity.com; a bare host
-                       name means https:// (said in one line at start)
-      --tenant <id>    tenant id for Basic auth (default: C8Y_TENANT)
-      --user <name>    user name (default: C8Y_USER)
-      --ca <file>      extra CA certificate (PEM) for https/wss; repeatable
-      --handshake-timeout <s>  give up on a session that is not set up after this many seconds (default 45)
-      --linger <s>     after local EOF, keep the session until the device has been quiet this long
-                       (default 2; CRA has no half-close, so this lets answers to piped input arrive)
-  -q, --quiet          print failures and the listening address only
-  -h, --help           this text
+${helpRows([...rows({ ...CONNECT_SETTINGS, maxSessions: { ...CONNECT_SETTINGS.maxSessions, defaultText: String(DEFAULT_MAX_SESSIONS) } }), HELP_ROW]).join('\n')}
 
 Environment: C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD, or C8Y_TOKEN (Bearer; wins over the password).
 

@@ -1,9 +1,35 @@
 /** `c8y-tunnel sim`: runs the Cumulocity cloud emulator until SIGINT/SIGTERM. */
-import { parseArgs } from 'node:util';
 import { TunnelError } from '../errors.js';
-import { installStopSignals, SIM_ENDPOINT_OPTIONS } from './common.js';
+import { helpRows, HELP_ROW, int, parseCommandLine, bool, rows, oneWord, text, type SettingsTable } from '../settings.js';
+import { installStopSignals } from './common.js';
+import { SIM_ENDPOINT_SETTINGS, type SimEndpoint } from './sim-flags.js';
 import { SIM_DEFAULTS, startSim } from '../sim/index.js';
 import type { SimOptions } from '../sim/index.js';
+
+/** The command's flags: where it listens, then what only `sim` sets. */
+interface SimFlags extends SimEndpoint {
+  devicePassword: string | undefined;
+  bootstrapPassword: string | undefined;
+  operationTimeoutMs: number | undefined;
+  jwtLifetimeSec: number | undefined;
+  idleTimeoutMs: number | undefined;
+  historyLimit: number | undefined;
+  quiet: boolean;
+}
+
+const DAY_S = 86_400;
+const toMs = (s: number): number => s * 1000;
+
+const SIM_SETTINGS: SettingsTable<SimFlags> = {
+  ...SIM_ENDPOINT_SETTINGS,
+  devicePassword: text({ flag: 'device-password', arg: 'pw', defaultText: SIM_DEFAULTS.devicePassword, help: 'password of every device user <tenant>/device_<serial>', then: oneWord }),
+  bootstrapPassword: text({ flag: 'bootstrap-password', arg: 'pw', defaultText: SIM_DEFAULTS.bootstrapPassword, help: 'password of the registration user management/devicebootstrap', then: oneWord }),
+  operationTimeoutMs: int({ flag: 'operation-timeout', arg: 's', min: 1, max: DAY_S, defaultText: String(SIM_DEFAULTS.operationTimeoutMs / 1000), help: 'seconds a device has to connect to a session', then: toMs }),
+  jwtLifetimeSec: int({ flag: 'jwt-lifetime', arg: 's', min: 1, max: 30 * DAY_S, defaultText: String(SIM_DEFAULTS.jwtLifetimeSec), help: 'lifetime of tokens issued on s/uat' }),
+  idleTimeoutMs: int({ flag: 'idle-timeout', arg: 's', min: 1, max: 30 * DAY_S, defaultText: String(SIM_DEFAULTS.idleTimeoutMs / 1000), help: 'idle remote access sessions are closed after this', then: toMs }),
+  historyLimit: int({ flag: 'history-limit', arg: 'n', min: 1, max: 10_000_000, defaultText: String(SIM_DEFAULTS.historyLimit), help: 'final operations and finished sessions kept' }),
+  quiet: bool({ flag: 'quiet', short: 'q', default: false, help: 'print only the start banner' }),
+};
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel sim [options]
@@ -12,21 +38,7 @@ Runs an emulator of the Cumulocity cloud side on this machine: MQTT with SmartRE
 templates, the REST API the agent and clients use, and the Cloud Remote Access WebSocket endpoints.
 Nothing is persisted. See docs/sim.md.
 
-      --host <addr>             interface to bind (default ${SIM_DEFAULTS.host}; loopback only unless you
-                                say otherwise: there is no TLS and the credentials are well known)
-      --http-port <n>           REST and remote access WebSockets (default 8080; 0 = a free port)
-      --mqtt-port <n>           plain MQTT 3.1.1 (default 1883; 0 = a free port)
-      --tenant <id>             tenant id (default ${SIM_DEFAULTS.tenant})
-      --user <name>             admin user, REST and client WebSockets (default ${SIM_DEFAULTS.user})
-      --password <pw>           admin password (default ${SIM_DEFAULTS.password})
-      --device-password <pw>    password of every device user <tenant>/device_<serial> (default ${SIM_DEFAULTS.devicePassword})
-      --bootstrap-password <pw> password of the registration user management/devicebootstrap (default ${SIM_DEFAULTS.bootstrapPassword})
-      --operation-timeout <s>   seconds a device has to connect to a session (default ${SIM_DEFAULTS.operationTimeoutMs / 1000})
-      --jwt-lifetime <s>        lifetime of tokens issued on s/uat (default ${SIM_DEFAULTS.jwtLifetimeSec})
-      --idle-timeout <s>        idle remote access sessions are closed after this (default ${SIM_DEFAULTS.idleTimeoutMs / 1000})
-      --history-limit <n>       final operations and finished sessions kept (default ${SIM_DEFAULTS.historyLimit})
-  -q, --quiet                   print only the start banner
-  -h, --help                    this text
+${helpRows([...rows(SIM_SETTINGS), HELP_ROW]).join('\n')}
 
 Example: c8y-tunnel sim --http-port 0 --mqtt-port 0
 Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (port in use), 2 for bad options.
@@ -51,61 +63,12 @@ export interface SimArgs {
   options: SimOptions;
 }
 
-function intArg(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^[0-9]+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new TunnelError('SIM_ERR_CONFIG', `--${name} must be an integer ${min}-${max}, got "${v.slice(0, 32)}"`);
-  return Number(v);
-}
-
-function strArg(name: string, v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  if (v === '' || /\s/.test(v)) throw new TunnelError('SIM_ERR_CONFIG', `--${name} must be non-empty and without whitespace`);
-  return v;
-}
-
 /** Parses argv; throws TunnelError(SIM_ERR_CONFIG) with one clear line. */
 export function parseSimArgs(argv: string[]): SimArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...SIM_ENDPOINT_OPTIONS,
-        'device-password': { type: 'string' },
-        'bootstrap-password': { type: 'string' },
-        'operation-timeout': { type: 'string' },
-        'jwt-lifetime': { type: 'string' },
-        'idle-timeout': { type: 'string' },
-        'history-limit': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new TunnelError('SIM_ERR_CONFIG', (err as Error).message.split('\n')[0]);
-  }
-  const s = (k: string): string | undefined => values[k] as string | undefined;
-  const opTimeout = intArg('operation-timeout', s('operation-timeout'), 1, 86_400);
-  const idle = intArg('idle-timeout', s('idle-timeout'), 1, 30 * 86_400);
-  const options: SimOptions = {
-    host: strArg('host', s('host')) ?? SIM_DEFAULTS.host,
-    httpPort: intArg('http-port', s('http-port'), 0, 65535) ?? 8080,
-    mqttPort: intArg('mqtt-port', s('mqtt-port'), 0, 65535) ?? 1883,
-    tenant: strArg('tenant', s('tenant')),
-    user: strArg('user', s('user')),
-    password: strArg('password', s('password')),
-    devicePassword: strArg('device-password', s('device-password')),
-    bootstrapPassword: strArg('bootstrap-password', s('bootstrap-password')),
-    operationTimeoutMs: opTimeout === undefined ? undefined : opTimeout * 1000,
-    jwtLifetimeSec: intArg('jwt-lifetime', s('jwt-lifetime'), 1, 30 * 86_400),
-    idleTimeoutMs: idle === undefined ? undefined : idle * 1000,
-    historyLimit: intArg('history-limit', s('history-limit'), 1, 10_000_000),
-  };
-  if (options.tenant && /[/:]/.test(options.tenant)) throw new TunnelError('SIM_ERR_CONFIG', '--tenant must not contain "/" or ":"');
-  if (options.user && (/[/:]/.test(options.user) || options.user.startsWith('device_'))) throw new TunnelError('SIM_ERR_CONFIG', '--user must not contain "/" or ":" nor start with device_');
-  return { help: values.help === true, quiet: values.quiet === true, options };
+  const flags = parseCommandLine(SIM_SETTINGS, argv, {}, (msg) => new TunnelError('SIM_ERR_CONFIG', msg));
+  if (flags === undefined) return { help: true, quiet: false, options: {} };
+  const { quiet, ...options } = flags;
+  return { help: false, quiet, options };
 }
 
 /** Runs the command; resolves with the exit code. */

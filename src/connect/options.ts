@@ -2,8 +2,8 @@
  * Options of `c8y-tunnel connect`: flags and environment (C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD,
  * C8Y_TOKEN) validated once, at the boundary, into a plain ConnectOptions.
  */
-import { parseArgs } from 'node:util';
 import { TunnelError } from '../errors.js';
+import { bool, int, list, parseCommandLine, parseInteger, PORT, seconds, text, type SettingsTable } from '../settings.js';
 
 /** The local side of a session: a TCP listener, or stdin/stdout (ssh ProxyCommand). */
 export type LocalMode = { kind: 'listen'; host: string; port: number } | { kind: 'stdio' };
@@ -42,13 +42,44 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 45_000;
 
 const configError = (msg: string): TunnelError => new TunnelError('CONNECT_ERR_CONFIG', msg);
 
-/** A flag in seconds (fractions allowed, 0 allowed) as ms. */
-function seconds(flag: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt * 1000;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw configError(`${flag} must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
-  return Math.round(n * 1000);
+/** The command's flags and environment variables, as given (checked one by one). */
+export interface ConnectFlags {
+  device: string;
+  config: string;
+  listen: string | undefined;
+  stdio: boolean;
+  maxSessions: number | undefined;
+  host: string;
+  tenant: string | undefined;
+  user: string | undefined;
+  ca: string[];
+  handshakeTimeoutMs: number;
+  lingerMs: number;
+  quiet: boolean;
 }
+
+/** The flags of `c8y-tunnel connect`, in --help order. */
+export const CONNECT_SETTINGS: SettingsTable<ConnectFlags> = {
+  device: text({ flag: 'device', short: 'd', arg: 's', required: true, missing: '--device <serial or managed object id> is required', help: 'device serial (c8y_Serial external id) or managed object id' }),
+  config: text({ flag: 'config', short: 'c', arg: 's', required: true, missing: '--config <configuration name or id> is required', help: 'remote access configuration name or id (PASSTHROUGH only)' }),
+  listen: text({ flag: 'listen', short: 'l', arg: 'addr', defaultText: DEFAULT_LISTEN, help: 'listen on [host:]port; one session per local connection;\nport 0 picks a free port, printed on start' }),
+  stdio: bool({ flag: 'stdio', default: false, help: 'one session on stdin/stdout, for ssh -o ProxyCommand=...' }),
+  maxSessions: int({ flag: 'max-sessions', arg: 'n', min: 1, max: 10_000, help: 'with --listen: most sessions open at once; a connection beyond is\nclosed at once (each session is a cloud operation on the device)' }),
+  host: text({
+    flag: 'host',
+    env: ['C8Y_HOST'],
+    arg: 'url',
+    required: true,
+    missing: 'set C8Y_HOST (or --host) to the tenant URL, e.g. https://example.cumulocity.com',
+    help: 'tenant URL, e.g. https://example.cumulocity.com; a bare host\nname means https:// (said in one line at start)',
+  }),
+  tenant: text({ flag: 'tenant', env: ['C8Y_TENANT'], arg: 'id', help: 'tenant id for Basic auth' }),
+  user: text({ flag: 'user', env: ['C8Y_USER'], arg: 'name', help: 'user name' }),
+  ca: list({ flag: 'ca', arg: 'file', default: [], help: 'extra CA certificate (PEM) for https/wss; repeatable' }),
+  handshakeTimeoutMs: seconds({ flag: 'handshake-timeout', arg: 's', min: 0, above: true, default: DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000, help: 'give up on a session that is not set up after this many seconds' }),
+  lingerMs: seconds({ flag: 'linger', arg: 's', min: 0, default: 2, help: 'after local EOF, keep the session until the device has been quiet this long\n(CRA has no half-close, so this lets answers to piped input arrive)' }),
+  quiet: bool({ flag: 'quiet', short: 'q', default: false, help: 'print failures and the listening address only' }),
+};
 
 /** `https://host`, `http://host:port` or a bare `host[:port]` (https assumed) as a base URL. */
 export function normalizeBaseUrl(host: string): string {
@@ -66,8 +97,8 @@ export function normalizeBaseUrl(host: string): string {
 /** `host:port`, `[v6]:port` or a bare port, as a listen address. */
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = m ? parseInteger(m[3], PORT.min, PORT.max) : undefined;
+  if (!m || port === undefined) {
     throw configError(`--listen must be [host:]port with port 0-65535, got ${JSON.stringify(value)}`);
   }
   return { host: m[1] || m[2] || '127.0.0.1', port };
@@ -95,57 +126,23 @@ export function authHeader(c: Credentials): string {
 
 /** Parses argv and env into options; throws CONNECT_ERR_CONFIG with a message naming the flag or variable. */
 export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv, readFile: (p: string) => string): ConnectOptions & { help: boolean } {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        device: { type: 'string', short: 'd' },
-        config: { type: 'string', short: 'c' },
-        listen: { type: 'string', short: 'l' },
-        stdio: { type: 'boolean' },
-        host: { type: 'string' },
-        tenant: { type: 'string' },
-        user: { type: 'string' },
-        ca: { type: 'string', multiple: true },
-        'handshake-timeout': { type: 'string' },
-        linger: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        'max-sessions': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    throw configError((err as Error).message);
-  }
-  if (v.help) return { help: true } as ConnectOptions & { help: boolean };
-  if (!v.device) throw configError('--device <serial or managed object id> is required');
-  if (!v.config) throw configError('--config <configuration name or id> is required');
+  const v = parseCommandLine(CONNECT_SETTINGS, argv, env, configError);
+  if (v === undefined) return { help: true } as ConnectOptions & { help: boolean };
   if (v.stdio && v.listen !== undefined) throw configError('use either --listen or --stdio, not both');
-  const host = v.host ?? env.C8Y_HOST;
-  if (!host) throw configError('set C8Y_HOST (or --host) to the tenant URL, e.g. https://example.cumulocity.com');
-  const timeout = v['handshake-timeout'] === undefined ? DEFAULT_HANDSHAKE_TIMEOUT_MS : Number(v['handshake-timeout']) * 1000;
-  if (!Number.isFinite(timeout) || timeout <= 0) throw configError('--handshake-timeout must be a positive number of seconds');
   const opts: ConnectOptions & { help: boolean } = {
     help: false,
-    baseUrl: normalizeBaseUrl(host),
+    baseUrl: normalizeBaseUrl(v.host),
     credentials: credentialsFromEnv(env, v.tenant, v.user),
     device: v.device,
     config: v.config,
     local: v.stdio ? { kind: 'stdio' } : { kind: 'listen', ...parseListen(v.listen ?? DEFAULT_LISTEN) },
-    handshakeTimeoutMs: timeout,
-    lingerMs: seconds('--linger', v.linger, 2),
-    quiet: v.quiet ?? false,
+    handshakeTimeoutMs: v.handshakeTimeoutMs,
+    lingerMs: v.lingerMs,
+    quiet: v.quiet,
   };
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) opts.assumedHttps = true;
-  if (v['max-sessions'] !== undefined) {
-    const n = Number(v['max-sessions']);
-    if (!/^\s*\d+\s*$/.test(v['max-sessions']) || n < 1 || n > 10_000) throw configError(`--max-sessions must be an integer 1-10000, got ${JSON.stringify(v['max-sessions'].slice(0, 16))}`);
-    opts.maxSessions = n;
-  }
-  if (v.ca) {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v.host)) opts.assumedHttps = true;
+  if (v.maxSessions !== undefined) opts.maxSessions = v.maxSessions;
+  if (v.ca.length > 0) {
     opts.ca = v.ca.map((p) => {
       try {
         return readFile(p);

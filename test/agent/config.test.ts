@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { configFromEnv, mergeConfigs, readConfigFile, resolveConfig, SETTINGS } from '#internal/agent/config';
+import { settingsDocsTable } from '#internal/agent/settings';
+import { between } from '#internal/settings';
 import { configFromArgs, HELP } from '#internal/cli/agent';
 
 const base = { host: 'https://t1.example.com', tenant: 't1', user: 'device_s1', password: 'pw', deviceId: 's1' };
@@ -157,5 +159,15 @@ describe('docs/configuration.md', () => {
       assert.ok(doc.includes(`\`${s.key}\``), `${s.key} missing from docs/configuration.md`);
       for (const e of s.env ?? []) assert.ok(doc.includes(`\`${e}\``), `${e} missing from docs/configuration.md`);
     }
+  });
+
+  it('holds the settings table generated from the agent table (node scripts/gen-config-docs.js writes it)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const table = between(doc, 'settings-table');
+    assert.ok(table !== undefined, 'docs/configuration.md lacks the settings-table markers');
+    // A setting added to the table without regenerating the doc, or a doc row edited by hand, fails here.
+    assert.equal(table, settingsDocsTable(), 'docs/configuration.md is out of date: npm run build && node scripts/gen-config-docs.js');
+    for (const s of SETTINGS) assert.ok(s.doc, `${s.key} has no docs text`);
   });
 });

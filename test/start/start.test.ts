@@ -114,7 +114,7 @@ describe('npm start (bin/start.js)', () => {
 
     const bad = spawnNode(START, ['--http-port', 'eighty'], { C8Y_TUNNEL_SKIP_BUILD: '1' });
     assert.equal(await withTimeout(bad.exited, 15_000, 'demo exit'), 2);
-    assert.match(bad.stderr(), /--http-port must be a port 0-65535, got "eighty"/);
+    assert.match(bad.stderr(), /--http-port must be an integer 0-65535, got "eighty"/);
   });
 
   it('SIGHUP (the terminal closed) stops the demo and its agent too, exit 0', { timeout: 30_000 }, async (t) => {

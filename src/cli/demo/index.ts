@@ -3,15 +3,34 @@
  * as a child process attached to the emulator as device `demo-device`; prints how to open a session and a
  * live status line until Ctrl-C.
  */
-import { parseArgs } from 'node:util';
 import { parseListen } from '../../connect/options.js';
 import { TunnelError } from '../../errors.js';
+import { bool, helpRows, HELP_ROW, int, list, parseCommandLine, PORT, rows, text, valueFlags, type SettingsTable } from '../../settings.js';
 import { startSim } from '../../sim/index.js';
 import type { Sim } from '../../sim/index.js';
-import { installStopSignals, SIM_ENDPOINT_OPTIONS } from '../common.js';
+import { installStopSignals } from '../common.js';
+import { SIM_ENDPOINT_SETTINGS, type SimEndpoint } from '../sim-flags.js';
 import { createRateMeter, createStatusLine, formatBytes, formatDirections, type StatusLine } from '../status.js';
 import { startAgentProcess, type AgentProcess } from './agent-process.js';
 import { startEchoService, type EchoService } from './echo.js';
+
+/** The demo's flags: the emulator's endpoint, then the demo's own. */
+interface DemoFlags extends SimEndpoint {
+  device: string;
+  echoPort: number;
+  sshTarget: string;
+  targets: string[];
+  verbose: boolean;
+}
+
+const DEMO_SETTINGS: SettingsTable<DemoFlags> = {
+  ...SIM_ENDPOINT_SETTINGS,
+  device: text({ flag: 'device', arg: 'serial', default: 'demo-device', help: "the agent's device serial" }),
+  echoPort: int({ flag: 'echo-port', arg: 'n', ...PORT, default: 0, help: 'port of the echo service on 127.0.0.1 (0 = any free port)' }),
+  sshTarget: text({ flag: 'ssh-target', arg: 'h:p', default: '127.0.0.1:22', help: 'target of the "ssh" configuration' }),
+  targets: list({ flag: 'target', arg: 'name=h:p', default: [], help: 'one more PASSTHROUGH configuration on the demo device, e.g. web=127.0.0.1:8000\n(repeatable)' }),
+  verbose: bool({ flag: 'verbose', default: false, help: "show the agent's log lines (default: only if it fails)" }),
+};
 
 /** --help text. */
 export const HELP = `Usage: c8y-tunnel demo [options]      (what \`npm start\` runs when C8Y_HOST is not set)
@@ -24,28 +43,10 @@ watches its parent).
 
 Under npm, put these flags after --: npm start -- --http-port 0 (npm keeps flags before -- for itself).
 
-  --host <addr>         interface of the emulator (default 127.0.0.1)
-  --http-port <n>       emulator HTTP port: REST + remote access WebSockets (default 8080; 0 = any free port)
-  --mqtt-port <n>       emulator MQTT port (default 1883; 0 = any free port)
-  --tenant <id>         tenant id (default t1)
-  --user <name>         admin user (default admin)
-  --password <pw>       admin password (default admin)
-  --device <serial>     the agent's device serial (default demo-device)
-  --echo-port <n>       port of the echo service on 127.0.0.1 (default 0 = any free port)
-  --ssh-target <h:p>    target of the "ssh" configuration (default 127.0.0.1:22)
-  --target <name=h:p>   one more PASSTHROUGH configuration on the demo device, e.g. web=127.0.0.1:8000
-                        (repeatable)
-  --verbose             show the agent's log lines (default: only if it fails)
-  -h, --help            this text
+${helpRows([...rows(DEMO_SETTINGS), HELP_ROW]).join('\n')}
 `;
 
-interface DemoOptions {
-  host: string;
-  httpPort: number;
-  mqttPort: number;
-  tenant: string;
-  user: string;
-  password: string;
+interface DemoOptions extends SimEndpoint {
   device: string;
   echoPort: number;
   ssh: { host: string; port: number };
@@ -53,21 +54,8 @@ interface DemoOptions {
   verbose: boolean;
 }
 
-/** The demo's flags (bin/start.js spots the ones npm took for itself: npm_config_<flag>). */
-const OPTIONS = {
-  ...SIM_ENDPOINT_OPTIONS,
-  device: { type: 'string' },
-  'echo-port': { type: 'string' },
-  'ssh-target': { type: 'string' },
-  target: { type: 'string', multiple: true },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-/** Names of the flags that take a value, as typed (`http-port`). */
-export const VALUE_FLAGS: readonly string[] = Object.entries(OPTIONS)
-  .filter(([, o]) => o.type === 'string')
-  .map(([k]) => k);
+/** Names of the flags that take a value, as typed (`http-port`; bin/start.js spots the ones npm took for itself: npm_config_<flag>). */
+export const VALUE_FLAGS: readonly string[] = valueFlags(rows(DEMO_SETTINGS));
 
 const RESERVED = new Set(['echo', 'ssh']);
 
@@ -90,47 +78,18 @@ function parseTarget(v: string, seen: Set<string>): { name: string; host: string
   return { name, host: t.host, port: t.port };
 }
 
-function port(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535) throw new TunnelError('SIM_ERR_CONFIG', `--${name} must be a port 0-65535, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 function parse(argv: string[]): DemoOptions | 'help' {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      strict: true,
-      options: OPTIONS,
-    }).values;
-  } catch (err) {
-    throw new TunnelError('SIM_ERR_CONFIG', (err as Error).message);
-  }
-  if (v.help) return 'help';
+  const f = parseCommandLine(DEMO_SETTINGS, argv, {}, (msg) => new TunnelError('SIM_ERR_CONFIG', msg));
+  if (f === undefined) return 'help';
   let ssh;
   try {
-    ssh = parseListen(v['ssh-target'] ?? '127.0.0.1:22');
+    ssh = parseListen(f.sshTarget);
   } catch {
-    throw new TunnelError('SIM_ERR_CONFIG', `--ssh-target must be host:port, got ${JSON.stringify(v['ssh-target'])}`);
+    throw new TunnelError('SIM_ERR_CONFIG', `--ssh-target must be host:port, got ${JSON.stringify(f.sshTarget)}`);
   }
-  return {
-    host: v.host ?? '127.0.0.1',
-    httpPort: port('http-port', v['http-port'], 8080),
-    mqttPort: port('mqtt-port', v['mqtt-port'], 1883),
-    tenant: v.tenant ?? 't1',
-    user: v.user ?? 'admin',
-    password: v.password ?? 'admin',
-    device: v.device ?? 'demo-device',
-    echoPort: port('echo-port', v['echo-port'], 0),
-    ssh,
-    targets: (() => {
-      const seen = new Set<string>();
-      return (v.target ?? []).map((t) => parseTarget(t, seen));
-    })(),
-    verbose: v.verbose ?? false,
-  };
+  const seen = new Set<string>();
+  const { sshTarget: _s, targets, ...rest } = f;
+  return { ...rest, ssh, targets: targets.map((t) => parseTarget(t, seen)) };
 }
 
 /** Shell-quotes a value for the printed command lines. */
