@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { bool, choice, helpRows, int, list, parseCommandLine, parseInteger, rows, seconds, text, type SettingsTable } from '#internal/settings';
 import { CONNECT_SETTINGS } from '#internal/connect/options';
 import { HELP as SIM_HELP } from '#internal/cli/sim';
-import { HELP as DEMO_HELP, VALUE_FLAGS } from '#internal/cli/demo';
+import { HELP as DEMO_HELP, VALUE_FLAGS } from '#internal/cli/demo/index';
 import { HELP as CONNECT_HELP } from '#internal/cli/connect';
 
 interface Demo {
