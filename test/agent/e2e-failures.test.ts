@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { echoServer, waitFor } from '../helpers/net.js';
-import { closedPort, startRig, statuses } from './rig.js';
+import { closedPort, startRig, statuses } from '../helpers/agent-rig.js';
 
 describe('agent end to end: FAILED reasons', () => {
   it('reports a refused target with its address and errno', { timeout: 20_000 }, async (t) => {

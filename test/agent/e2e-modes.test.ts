@@ -3,8 +3,8 @@ import http from 'node:http';
 import { describe, it } from 'node:test';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { startSim } from 'c8y-tunnel/sim';
-import { mqttProxy } from '../faults/mqtt-proxy.js';
-import { openClient, roundTrip, startRig, statuses } from './rig.js';
+import { mqttProxy } from '../helpers/mqtt-proxy.js';
+import { openClient, roundTrip, startRig, statuses } from '../helpers/agent-rig.js';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

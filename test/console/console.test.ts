@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { closedPort } from '../agent/rig.js';
+import { closedPort } from '../helpers/agent-rig.js';
 import { listen0, waitFor } from '../helpers/net.js';
 import { closeBrowser, consoleSim, echo, logIn, openPage, SKIP, startAgent, T, terminalText } from './browser.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import dns from 'node:dns';
 import { describe, it } from 'node:test';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import { gateUpgrades, rig } from '../helpers/rig.js';
+import { gateUpgrades, rig } from '../helpers/engine-rig.js';
 import { Sink, pumpTcp } from '../helpers/stream.js';
 
 const nextMessage = (ws: import('ws').WebSocket): Promise<Buffer> => withTimeout(new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d))), 5000, 'message');

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { createEngine } from 'c8y-tunnel';
 import { closeServer, echoServer, listen0, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { rig, type Rig } from '../helpers/rig.js';
+import { rig, type Rig } from '../helpers/engine-rig.js';
 import { Sink, pumpTcp, pumpWs } from '../helpers/stream.js';
 
 const KiB = 1024;

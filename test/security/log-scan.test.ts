@@ -10,9 +10,9 @@ import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
-import { closedPort, holdingProxy } from '../agent/rig.js';
-import { assertNoSecrets } from '../faults/rig.js';
-import { BIN, simEnv, spawnAgent, type AgentProc } from '../faults/proc.js';
+import { closedPort, holdingProxy } from '../helpers/agent-rig.js';
+import { assertNoSecrets } from '../helpers/fault-rig.js';
+import { BIN, simEnv, spawnAgent, type AgentProc } from '../helpers/agent-proc.js';
 
 const DEVICE_PW = 'Dev1ce-pw-5e2b8d';
 const ADMIN_PW = 'Adm1n-pw-7f3a9c';

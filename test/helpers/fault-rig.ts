@@ -9,8 +9,8 @@ import { Worker } from 'node:worker_threads';
 import type { WebSocket } from 'ws';
 import type { AgentOptions } from 'c8y-tunnel';
 import { startSim, type Sim, type SimOptions } from 'c8y-tunnel/sim';
-import { closeServer, echoServer, listen0, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { openClient, roundTrip, startRig, type Rig } from '../agent/rig.js';
+import { closeServer, echoServer, listen0, randomBytesSeeded, sha256, waitFor, withTimeout } from './net.js';
+import { openClient, roundTrip, startRig, type Rig } from './agent-rig.js';
 
 /** What the agent emits on 'session:closed'. */
 export interface ClosedEvent {
