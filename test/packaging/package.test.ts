@@ -15,7 +15,7 @@ import { before, describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { agentEnv } from '#internal/cli/demo/agent-process';
-import { CLI, ROOT, spawnNode } from '../connect/cli.js';
+import { CLI, ROOT, spawnNode } from '../helpers/cli.js';
 import { readBytes } from '../start/bytes.js';
 
 const OUT = join(ROOT, 'dist-pkg', 'test');

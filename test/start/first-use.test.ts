@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { formatDirections } from '#internal/cli/status';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { alive, CLI, ROOT, spawnNode, START } from '../connect/cli.js';
+import { alive, CLI, ROOT, spawnNode, START } from '../helpers/cli.js';
 import { readBytes } from './bytes.js';
 
 /** True once `pid` is gone (or a zombie nobody reaps, as under a container's PID 1). */
