@@ -12,7 +12,7 @@
  * warm-up against the median of the first third, beyond a tolerance; and when the idle agent at the end
  * holds more descriptors than the idle agent at the start.
  */
-import { createHash, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import { WebSocket } from 'ws';
 import { createAgent, type Agent, type AgentOptions, type AgentStats } from 'c8y-tunnel';
 import { createLogger } from '#internal/agent/log';
 import { startSim, type Sim, type SimOperation } from 'c8y-tunnel/sim';
+import { sha256, waitFor, withTimeout } from '../test/helpers/net.js';
 import { serve, startNode, type Proc, type SelfUsage } from './lib/ipc.js';
 import { rssKiB } from './lib/procstat.js';
 import { median } from './lib/stats.js';
@@ -58,20 +59,7 @@ type Growth = Record<string, { firstMedian: number; lastMedian: number; allowed:
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const rand = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo + 1));
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const mib = (kib: number): string => (kib / 1024).toFixed(1);
-
-function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([p.finally(() => clearTimeout(t)), new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const poll = async (): Promise<void> => {
-    while (!cond()) await sleep(5);
-  };
-  await deadline(poll(), ms, what);
-}
 
 function fdCount(pid: number): number {
   try {
@@ -247,7 +235,7 @@ class Soak {
       ws.once('unexpected-response', (_q, res) => reject(new Error(`client upgrade HTTP ${res.statusCode}`)));
       ws.once('close', () => reject(new Error('client closed before open')));
     });
-    return deadline(opened, 15_000, 'client open').catch((err: unknown) => {
+    return withTimeout(opened, 15_000, 'client open').catch((err: unknown) => {
       ws.terminate();
       throw err;
     });
@@ -259,12 +247,12 @@ class Soak {
     this.refusedOp = undefined;
     try {
       const ws = await this.openClient(this.refusedConfig);
-      await until(() => this.refusedOp !== undefined, 10_000, 'refused: operation created');
+      await waitFor(() => this.refusedOp !== undefined, 10_000, 'refused: operation created');
       const done = await this.sim.waitForOperationStatus(this.refusedOp!.id, ['FAILED', 'SUCCESSFUL'], 15_000);
       // The cloud does not close the client leg when the operation fails (a client watches the status).
       ws.close(1000);
       if (done.status !== 'FAILED' || !/refused/i.test(done.failureReason ?? '')) this.totals.fail(`refused: status ${done.status} reason ${done.failureReason}`);
-      await deadline(wsClosed(ws), 10_000, 'refused: client close');
+      await withTimeout(wsClosed(ws), 10_000, 'refused: client close');
     } finally {
       this.refusedBusy = false;
     }
@@ -280,7 +268,7 @@ class Soak {
     const wsDone = wsClosed(ws);
     const gotDown: Buffer[] = [];
     ws.on('message', (d: Buffer) => gotDown.push(d));
-    const sock = await deadline(target, 15_000, 'target connection').finally(() => (slot.onTarget = undefined));
+    const sock = await withTimeout(target, 15_000, 'target connection').finally(() => (slot.onTarget = undefined));
     const sockDone = sockClosed(sock);
     const gotUp: Buffer[] = [];
     sock.on('data', (d: Buffer) => gotUp.push(d));
@@ -291,19 +279,19 @@ class Soak {
     sock.write(down);
     await sendAll(ws, up);
     const n = (bs: Buffer[]): number => bs.reduce((a, b) => a + b.length, 0);
-    await until(() => n(gotUp) >= up.length && n(gotDown) >= down.length, 20_000, `bytes (${n(gotUp)}/${up.length} up, ${n(gotDown)}/${down.length} down)`);
-    if (sha(Buffer.concat(gotUp)) !== sha(up)) this.totals.fail(`session ${this.totals.sessions}: upstream bytes differ (${n(gotUp)} of ${up.length})`);
-    if (sha(Buffer.concat(gotDown)) !== sha(down)) this.totals.fail(`session ${this.totals.sessions}: downstream bytes differ (${n(gotDown)} of ${down.length})`);
+    await waitFor(() => n(gotUp) >= up.length && n(gotDown) >= down.length, 20_000, `bytes (${n(gotUp)}/${up.length} up, ${n(gotDown)}/${down.length} down)`);
+    if (sha256(Buffer.concat(gotUp)) !== sha256(up)) this.totals.fail(`session ${this.totals.sessions}: upstream bytes differ (${n(gotUp)} of ${up.length})`);
+    if (sha256(Buffer.concat(gotDown)) !== sha256(down)) this.totals.fail(`session ${this.totals.sessions}: downstream bytes differ (${n(gotDown)} of ${down.length})`);
     this.totals.bytesUp += up.length;
     this.totals.bytesDown += down.length;
     if (Math.random() < 0.5) {
       ws.close(1000);
-      await deadline(sockDone, 10_000, 'client closed: target sees the end');
+      await withTimeout(sockDone, 10_000, 'client closed: target sees the end');
     } else {
       sock.end();
-      await deadline(wsDone, 10_000, 'target ended: client sees the close');
+      await withTimeout(wsDone, 10_000, 'target ended: client sees the close');
     }
-    await deadline(Promise.all([sockDone, wsDone]), 10_000, 'both legs closed');
+    await withTimeout(Promise.all([sockDone, wsDone]), 10_000, 'both legs closed');
     await this.expectSuccessful(op);
     this.totals.ok++;
   }
@@ -325,12 +313,12 @@ class Soak {
     sock.resetAndDestroy();
     if (op) this.faultedOps.add(op.id);
     const failed = op ? this.sim.waitForOperationStatus(op.id, 'FAILED', 15_000).then(() => 'failed' as const) : new Promise<never>(() => {});
-    const how = await deadline(Promise.race([wsDone.then(() => 'closed' as const), failed]), 15_000, 'reset: client close or FAILED');
+    const how = await withTimeout(Promise.race([wsDone.then(() => 'closed' as const), failed]), 15_000, 'reset: client close or FAILED');
     if (how !== 'failed') return;
     const reason = this.sim.getOperation(op!.id)?.failureReason ?? '';
     if (!/reset/i.test(reason)) this.totals.fail(`reset during set-up: reason ${reason}`);
     ws.close(1000);
-    await deadline(wsDone, 10_000, 'reset: client close');
+    await withTimeout(wsDone, 10_000, 'reset: client close');
   }
 
   /** The cloud drops the device leg (no close frame) once both legs are up: both legs must end. */
@@ -342,7 +330,7 @@ class Soak {
     await this.sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 15_000);
     await sleep(rand(0, 20));
     if (!this.sim.dropDeviceLeg(op.c8y_RemoteAccessConnect.connectionKey)) this.totals.fail(`drop: session of operation ${op.id} was not live`);
-    await deadline(Promise.all(done), 10_000, 'drop: both legs end');
+    await withTimeout(Promise.all(done), 10_000, 'drop: both legs end');
   }
 
   pickFault(): Fault {
@@ -377,7 +365,7 @@ class Soak {
       const back = async (): Promise<void> => {
         while (!(await this.stats()).connected) await sleep(100);
       };
-      await deadline(back(), 20_000, 'agent back on MQTT after the broker restart');
+      await withTimeout(back(), 20_000, 'agent back on MQTT after the broker restart');
     } catch (err) {
       this.totals.fail(`mqtt restart: ${(err as Error).message}`);
     } finally {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
-import { simEnv, spawnAgent } from '../faults/proc.js';
-import { holdingProxy } from './rig.js';
+import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
+import { holdingProxy } from '../helpers/agent-rig.js';
 
 describe('c8y-tunnel agent (CLI)', () => {
   it('on SIGTERM closes its tunnels and exits 0 within the grace', { timeout: 30_000 }, async (t) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SimOperation } from 'c8y-tunnel/sim';
 import { echoServer, randomBytesSeeded, sha256, withTimeout } from '../helpers/net.js';
-import { closedPort, openClient, roundTrip, startRig, statuses } from './rig.js';
+import { closedPort, openClient, roundTrip, startRig, statuses } from '../helpers/agent-rig.js';
 
 /** 50 operations at once on one device, a mix that succeed and fail; every one must end with its own status. */
 async function fiftyAtOnce(duplicateDelivery: boolean): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { echoServer } from '../helpers/net.js';
-import { closedPort, startRig, statuses } from './rig.js';
+import { echoServer, waitFor } from '../helpers/net.js';
+import { closedPort, startRig, statuses } from '../helpers/agent-rig.js';
 
 describe('agent end to end: FAILED reasons', () => {
   it('reports a refused target with its address and errno', { timeout: 20_000 }, async (t) => {
@@ -59,8 +59,7 @@ describe('agent end to end: FAILED reasons', () => {
     assert.equal(cDone.status, 'FAILED');
     assert.equal(cDone.failureReason, 'session limit reached (2 concurrent sessions)');
     rig.sim.closeSession(a.c8y_RemoteAccessConnect.connectionKey);
-    const end = Date.now() + 5000;
-    while (rig.agent.stats().operations.active > 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => rig.agent.stats().operations.active <= 1, 5000, 'the closed session to leave the active operations');
     const d = await rig.sim.createRemoteAccessOperation(rig.deviceId, target);
     assert.equal((await rig.sim.waitForOperationStatus(d.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
   });
@@ -73,10 +72,8 @@ describe('agent end to end: malformed operations', () => {
     const rig = await startRig();
     t.after(() => rig.close());
     const bad = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: 'bad host\tname', port: 22 });
-    const end = Date.now() + 5000;
-    while (!rig.logs.some((l) => l.includes('malformed remote access operation')) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    const line = rig.logs.find((l) => l.includes('malformed remote access operation'));
-    assert.ok(line, 'the malformed line is logged');
+    await waitFor(() => rig.logs.some((l) => l.includes('malformed remote access operation')), 5000, 'the malformed line in the log');
+    const line = rig.logs.find((l) => l.includes('malformed remote access operation'))!;
     assert.ok(!line.includes(bad.c8y_RemoteAccessConnect.connectionKey));
     assert.equal(rig.agent.stats().operations.malformed, 1);
     // Failed by name in its place, so the next operation's by-name statuses land on the right one.

@@ -3,7 +3,8 @@ import http from 'node:http';
 import { describe, it } from 'node:test';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { startSim } from 'c8y-tunnel/sim';
-import { openClient, roundTrip, startRig, statuses } from './rig.js';
+import { mqttProxy } from '../helpers/mqtt-proxy.js';
+import { openClient, roundTrip, startRig, statuses } from '../helpers/agent-rig.js';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -40,12 +41,17 @@ describe('agent end to end: modes', () => {
     assert.ok(!/eyJ[\w-]+\.[\w-]+\.[\w-]+/.test(text), 'a JWT leaked into the logs');
   });
 
-  it('jwt mode: renews the token in the background once half its lifetime has passed', { timeout: 20_000 }, async (t) => {
+  it('jwt mode: renews the token in the background once half its lifetime has passed', { timeout: 30_000 }, async (t) => {
     const echo = await echoServer();
     t.after(() => echo.close());
     const sim = await startSim({ quiet: true, jwtLifetimeSec: 4 });
     t.after(() => sim.close());
-    const rig = await startRig({ auth: 'jwt' }, { sim });
+    // The renewal's answer (every 71 on s/dat after the first) never reaches the agent: an operation that
+    // waited for the renewal would wait out jwtTimeoutMs and fail; one served from the cache succeeds.
+    let dat = 0;
+    const proxy = await mqttProxy(sim.mqttUrl, { down: (p) => (p.type === 3 && p.topic === 's/dat' && ++dat > 1 ? 'drop' : 'pass') });
+    t.after(() => proxy.close());
+    const rig = await startRig({ auth: 'jwt', mqttUrl: proxy.url, jwtTimeoutMs: 20_000 }, { sim });
     t.after(() => rig.close());
     let uat = 0;
     sim.events.on('mqtt:publish', (m: { topic: string }) => {
@@ -55,10 +61,10 @@ describe('agent end to end: modes', () => {
     const a = await sim.createRemoteAccessOperation(rig.deviceId, target);
     assert.equal((await sim.waitForOperationStatus(a.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
     assert.equal(uat, 1);
-    await new Promise((r) => setTimeout(r, 2200)); // past half of 4 s, before expiry
+    await new Promise((r) => setTimeout(r, 2200)); // the token's clock: past half of 4 s, before expiry
     const b = await sim.createRemoteAccessOperation(rig.deviceId, target);
     assert.equal((await sim.waitForOperationStatus(b.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
-    await waitFor(() => uat === 2, 3000, 'a background renewal on s/uat');
+    await waitFor(() => uat === 2 && dat === 2, 3000, 'a background renewal on s/uat, its answer held back');
   });
 
   it('serves 530 requests for a configured child device and reports on its topic', { timeout: 20_000 }, async (t) => {

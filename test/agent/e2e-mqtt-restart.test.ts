@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { holdingProxy, openClient, roundTrip, startRig, statuses } from './rig.js';
+import { holdingProxy, openClient, roundTrip, startRig, statuses } from '../helpers/agent-rig.js';
 
 describe('agent end to end: MQTT outage', () => {
   it('keeps a tunnel carrying bytes through a broker restart, and takes new operations afterwards', { timeout: 30_000 }, async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { openClient, roundTrip, startRig, statuses } from './rig.js';
+import { openClient, roundTrip, startRig, statuses } from '../helpers/agent-rig.js';
 
 describe('agent end to end: a session through the emulator', () => {
   it('carries bytes both ways (sha256) and reports EXECUTING then SUCCESSFUL', { timeout: 20_000 }, async (t) => {

@@ -4,7 +4,7 @@ import { createAgent } from 'c8y-tunnel';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { echoServer, withTimeout } from '../helpers/net.js';
 import { tlsFixture, tlsFront } from '../helpers/tls.js';
-import { capturingLogger, statuses } from './rig.js';
+import { capturingLogger, statuses } from '../helpers/agent-rig.js';
 
 const fixture = tlsFixture;
 

@@ -8,7 +8,7 @@ import { Operations, type OpStatus } from '#internal/agent/operations';
 import { parsePolicy } from '#internal/agent/policy';
 import { statusLine } from '#internal/cumulocity/templates';
 import { closeServer, echoServer, listen0, waitFor } from '../helpers/net.js';
-import { capturingLogger } from './rig.js';
+import { capturingLogger } from '../helpers/agent-rig.js';
 
 /** A WebSocket server answering like Cumulocity, that holds back upgrades for keys starting with "slow" until released. */
 async function cloud(): Promise<{ base: string; held(): number; release(): void; close(): Promise<void> }> {

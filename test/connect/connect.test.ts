@@ -13,7 +13,7 @@ import { startAgentProcess, type AgentProcess } from '#internal/cli/demo/agent-p
 import { startEchoService, type EchoService } from '#internal/cli/demo/echo';
 import { listenLocal } from 'c8y-tunnel/connect';
 import { collect, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { CLI, spawnNode, type Proc } from './cli.js';
+import { CLI, spawnNode, type Proc } from '../helpers/cli.js';
 
 const T = { timeout: 30_000 };
 const MiB = 1024 * 1024;

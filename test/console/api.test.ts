@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { closed, connectDevice, deviceWithConfig, openDevice, openWs, refusedStatus, testSim } from '../sim/helpers.js';
+import { closed, connectDevice, deviceWithConfig, openDevice, openWs, refusedStatus, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 20_000 };
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { closedPort } from '../agent/rig.js';
+import { closedPort } from '../helpers/agent-rig.js';
 import { listen0, waitFor } from '../helpers/net.js';
-import { closeBrowser, consoleSim, echo, logIn, openPage, SKIP, startAgent, T, terminalText } from './browser.js';
+import { closeBrowser, consoleSim, echo, logIn, openPage, SKIP, startAgent, T, terminalText } from '../helpers/browser.js';
 
 /** Only the page's own files and the login call may be requested before the user logs in. */
 const PUBLIC = /^(GET \/|GET \/apps\/console\/[\w./-]*|POST \/tenant\/oauth\?tenant_id=\w+)$/;

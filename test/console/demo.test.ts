@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { CLI, spawnNode, START } from '../connect/cli.js';
+import { CLI, spawnNode, START } from '../helpers/cli.js';
 import { withTimeout } from '../helpers/net.js';
-import { closeBrowser, browser, SKIP, terminalText } from './browser.js';
+import { closeBrowser, browser, SKIP, terminalText } from '../helpers/browser.js';
 
 describe('the console URL in the banners', () => {
   after(closeBrowser);

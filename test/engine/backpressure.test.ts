@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { describe, it } from 'node:test';
 import { withTimeout } from '../helpers/net.js';
-import { rig } from '../helpers/rig.js';
+import { rig } from '../helpers/engine-rig.js';
 import { Sink, chunkAt, pumpTcp } from '../helpers/stream.js';
 
 const KiB = 1024;

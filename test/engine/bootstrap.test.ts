@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
 import { describe, it } from 'node:test';
-import { withTimeout } from '../helpers/net.js';
-import { gateUpgrades, rig } from '../helpers/rig.js';
+import { waitFor, withTimeout } from '../helpers/net.js';
+import { gateUpgrades, rig } from '../helpers/engine-rig.js';
 import { Sink, pumpTcp } from '../helpers/stream.js';
 
 const nextMessage = (ws: import('ws').WebSocket): Promise<Buffer> => withTimeout(new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d))), 5000, 'message');
@@ -10,15 +11,16 @@ describe('bootstrap queue', () => {
   it('delivers a banner the target wrote before the WebSocket was open, first and in order', { timeout: 20_000 }, async (t) => {
     const banner = Buffer.from('SSH-2.0-OpenSSH_9.2p1 Debian\r\n');
     const r = await rig(t, {
+      engine: { statsIntervalMs: 20 },
       onTarget: (s) => {
         s.write(banner);
         s.on('data', (d) => s.write(d));
       },
     });
-    // The upgrade is answered only after the banner has surely arrived at the agent.
+    // The upgrade is answered only once the engine has read the banner (its live count says so).
     const release = gateUpgrades(r);
     const h = r.open();
-    await new Promise((res) => setTimeout(res, 200));
+    await waitFor(() => r.engine.stats().bytesUp === banner.length, 5000, 'the banner read by the engine');
     release();
     const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     assert.equal((await nextMessage(ws)).toString(), banner.toString());
@@ -33,11 +35,11 @@ describe('bootstrap queue', () => {
     const TOTAL = 8 * 1024 * 1024;
     const LIMIT = 100 * 1024; // not a multiple of the read size, so the split path runs
     let sent: Promise<string> = Promise.resolve('');
-    const r = await rig(t, { onTarget: (s) => (sent = pumpTcp(s, TOTAL, 3)) });
+    const r = await rig(t, { engine: { statsIntervalMs: 20 }, onTarget: (s) => (sent = pumpTcp(s, TOTAL, 3)) });
     const release = gateUpgrades(r);
     const h = r.open({ bootstrapLimit: LIMIT });
-    // Let the target flood for a while with the upgrade unanswered.
-    await new Promise((res) => setTimeout(res, 500));
+    // The upgrade stays unanswered until the engine holds a full queue (its live count reaches the bound).
+    await waitFor(() => r.engine.stats().bytesUp >= LIMIT, 10_000, 'a full bootstrap queue');
     release();
     const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     const sink = new Sink(TOTAL);
@@ -51,17 +53,32 @@ describe('bootstrap queue', () => {
   });
 
   it('holds cloud bytes that arrive before the target accepted, and delivers them in order', { timeout: 20_000 }, async (t) => {
+    // The TCP leg cannot connect before its name is resolved: hold the lookup of 'localhost' (the engine
+    // runs on this thread with threads: 0) until the cloud's bytes are known to sit in the queue.
+    const lookup = dns.lookup;
+    let resolveName!: () => void;
+    const named = new Promise<void>((res) => (resolveName = res));
+    (dns as { lookup: unknown }).lookup = (host: string, ...a: unknown[]) => {
+      const go = (): void => (lookup as (...x: unknown[]) => void)(host, ...a);
+      if (host === 'localhost') void named.then(go);
+      else go();
+    };
+    t.after(() => {
+      dns.lookup = lookup;
+      resolveName();
+    });
     const received: Buffer[] = [];
     const r = await rig(t, { threads: 0, onTarget: (s) => s.on('data', (d: Buffer) => received.push(d)) });
-    const h = r.open();
+    const h = r.open({ host: 'localhost' });
     const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
-    // Loopback TCP connects within microseconds, so whether these bytes beat the TCP leg depends on timing;
-    // when they do, the WebSocket side of the queue carries them. Either way the order must hold.
-    for (let i = 0; i < 100; i++) ws.send(Buffer.from(`m${String(i).padStart(3, '0')};`));
-    await withTimeout(h.established, 5000, 'established');
     const expected = Array.from({ length: 100 }, (_, i) => `m${String(i).padStart(3, '0')};`).join('');
-    const deadline = Date.now() + 5000;
-    while (Buffer.concat(received).length < expected.length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    for (let i = 0; i < 100; i++) ws.send(Buffer.from(`m${String(i).padStart(3, '0')};`));
+    await waitFor(() => r.engine.stats().bytesDown === expected.length, 5000, 'the cloud bytes held by the engine');
+    resolveName();
+    await withTimeout(h.established, 5000, 'established');
+    await waitFor(() => Buffer.concat(received).length >= expected.length, 5000, 'the held bytes at the target');
     assert.equal(Buffer.concat(received).toString(), expected);
+    ws.close();
+    assert.equal((await withTimeout(h.closed, 5000, 'closed')).peakBootstrapBytes, expected.length, 'the WebSocket side of the queue held them all');
   });
 });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { createEngine, TunnelError, type Engine } from 'c8y-tunnel';
 import { cloudLikeWss, closeServer, collect, echoServer, listen0, withTimeout } from '../helpers/net.js';
-import { rig } from '../helpers/rig.js';
+import { rig } from '../helpers/engine-rig.js';
 
 async function rejection(p: Promise<unknown>): Promise<TunnelError> {
   try {

@@ -4,8 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { createEngine } from 'c8y-tunnel';
-import { closeServer, echoServer, listen0, sha256, withTimeout } from '../helpers/net.js';
-import { rig, type Rig } from '../helpers/rig.js';
+import { closeServer, echoServer, listen0, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import { rig, type Rig } from '../helpers/engine-rig.js';
 import { Sink, pumpTcp, pumpWs } from '../helpers/stream.js';
 
 const KiB = 1024;
@@ -205,13 +205,7 @@ describe('data plane: the WebSocket as a byte stream', () => {
       })();
     });
     assert.equal(await withTimeout(targetGot, 5000, 'head bytes at the target'), 'hello');
-    await withTimeout(
-      (async () => {
-        while (Buffer.concat(got).length < banner.length) await new Promise((res) => setTimeout(res, 10));
-      })(),
-      5000,
-      'banner at the cloud',
-    );
+    await waitFor(() => Buffer.concat(got).length >= banner.length, 5000, 'banner at the cloud');
     assert.ok(Buffer.concat(got).equals(banner));
   });
 
@@ -239,13 +233,7 @@ describe('data plane: the WebSocket as a byte stream', () => {
     assert.equal(s1.wsCloseCode, undefined, 'no close code the cloud never sent');
     const h2 = engine.open({ host: '127.0.0.1', port: echo.port, url: lenient.url });
     await withTimeout(h2.established, 5000, 'established without a subprotocol in the answer');
-    await withTimeout(
-      (async () => {
-        while (!frames.includes('2:abc')) await new Promise((res) => setTimeout(res, 10));
-      })(),
-      5000,
-      'echo through the tunnel',
-    );
+    await waitFor(() => frames.includes('2:abc'), 5000, 'echo through the tunnel');
     h2.close();
     await h2.closed;
   });

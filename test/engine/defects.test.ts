@@ -11,7 +11,7 @@ import type { WebSocket } from 'ws';
 import { createEngine, TunnelError, type TunnelSummary } from 'c8y-tunnel';
 import { connectProxy } from '../helpers/connect-proxy.js';
 import { cloudLikeWss, closeServer, echoServer, listen0, withTimeout } from '../helpers/net.js';
-import { rig, type Rig } from '../helpers/rig.js';
+import { rig, type Rig } from '../helpers/engine-rig.js';
 import { chunkAt } from '../helpers/stream.js';
 import { tlsFixture, wssWithCert } from '../helpers/tls.js';
 

@@ -12,7 +12,7 @@ import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { closeServer, listen0, withTimeout } from '../helpers/net.js';
 import { expectedMaskKind } from '../helpers/mask.js';
 import { pumpWs } from '../helpers/stream.js';
-import { simEnv, spawnAgent } from '../faults/proc.js';
+import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
 
 const SIZE = 16 * 1024 * 1024;
 

@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import type { TunnelHandle } from 'c8y-tunnel';
 import { crashWorker } from '#internal/engine/engine';
 import { sha256, withTimeout } from '../helpers/net.js';
-import { rig } from '../helpers/rig.js';
+import { rig } from '../helpers/engine-rig.js';
 import { chunkAt } from '../helpers/stream.js';
 
 /** Sends `payload` on the cloud side and resolves once the echo came back whole. */

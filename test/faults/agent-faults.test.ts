@@ -6,8 +6,8 @@ import type { WebSocket } from 'ws';
 import type { Engine } from 'c8y-tunnel';
 import { crashWorker } from '#internal/engine/engine';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import { statuses } from '../agent/rig.js';
-import { echoCheck, faultRig, lastOp, tcpTarget } from './rig.js';
+import { statuses } from '../helpers/agent-rig.js';
+import { echoCheck, faultRig, lastOp, tcpTarget } from '../helpers/fault-rig.js';
 
 /** The agent's engine, for the worker-crash hook (fault injection, not a mock). */
 function engineOf(agent: unknown): Engine {

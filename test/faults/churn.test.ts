@@ -108,13 +108,15 @@ describe('faults: churn', () => {
     };
     const quiesce = async (): Promise<Usage> => {
       await waitFor(() => echo.sockets.size === 0, 10_000, 'target sockets closed');
-      const end = Date.now() + 10_000;
-      for (;;) {
-        const s = await agent.call<AgentStats>('stats');
-        if (s.engine.open === 0 && s.operations.active === 0) break;
-        if (Date.now() > end) throw new Error(`agent still holds ${s.engine.open} tunnels, ${s.operations.active} operations`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      let s: AgentStats | undefined;
+      await waitFor(
+        async () => {
+          s = await agent.call<AgentStats>('stats');
+          return s.engine.open === 0 && s.operations.active === 0;
+        },
+        10_000,
+        () => `the agent to let go of its ${s?.engine.open} tunnels and ${s?.operations.active} operations`,
+      );
       await new Promise((r) => setTimeout(r, 200));
       return agent.call<Usage>('usage');
     };

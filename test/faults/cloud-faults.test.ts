@@ -4,8 +4,8 @@ import { describe, it } from 'node:test';
 import { connectProxy } from '../helpers/connect-proxy.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { chunkAt } from '../helpers/stream.js';
-import { statuses } from '../agent/rig.js';
-import { assertNoSecrets, closedFor, faultRig, lastOp, tcpTarget } from './rig.js';
+import { statuses } from '../helpers/agent-rig.js';
+import { assertNoSecrets, closedFor, faultRig, lastOp, tcpTarget } from '../helpers/fault-rig.js';
 
 /** An echo target that counts what it received. */
 async function countingEcho(t: { after(fn: () => unknown): void }): Promise<{ port: number; received: () => number; open: () => number }> {

@@ -9,9 +9,9 @@ import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { connectProxy } from '../helpers/connect-proxy.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import { closedPort, statuses } from '../agent/rig.js';
-import { mqttProxy } from './mqtt-proxy.js';
-import { blackholePort, echoCheck, faultRig } from './rig.js';
+import { closedPort, statuses } from '../helpers/agent-rig.js';
+import { mqttProxy } from '../helpers/mqtt-proxy.js';
+import { blackholePort, echoCheck, faultRig } from '../helpers/fault-rig.js';
 
 const simOptions = { quiet: true, password: 'Adm1n-pw-7f3a9c', devicePassword: 'Dev1ce-pw-5e2b8d' };
 

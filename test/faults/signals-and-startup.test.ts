@@ -9,7 +9,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { closeServer, echoServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
-import { BIN, simEnv, spawnAgent, type AgentProc } from './proc.js';
+import { BIN, simEnv, spawnAgent, type AgentProc } from '../helpers/agent-proc.js';
 
 const simOptions = { quiet: true, password: 'Adm1n-pw-7f3a9c', devicePassword: 'Dev1ce-pw-5e2b8d' };
 const JSON_LOG = ['--log-format', 'json', '--log-level', 'info'];

@@ -12,9 +12,9 @@ import { WebSocket } from 'ws';
 import { startSim } from 'c8y-tunnel/sim';
 import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
 import { chunkAt } from '../helpers/stream.js';
-import { statuses } from '../agent/rig.js';
-import { assertNoSecrets, JWT_PATTERN } from './rig.js';
-import { simEnv, spawnAgent } from './proc.js';
+import { statuses } from '../helpers/agent-rig.js';
+import { assertNoSecrets, JWT_PATTERN } from '../helpers/fault-rig.js';
+import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
 
 const CHUNK = 16 * 1024;
 

@@ -10,8 +10,8 @@ import type net from 'node:net';
 import { describe, it } from 'node:test';
 import { withTimeout } from '../helpers/net.js';
 import { Sink, chunkAt, pumpTcp } from '../helpers/stream.js';
-import { statuses } from '../agent/rig.js';
-import { faultRig, lastOp, tcpTarget } from './rig.js';
+import { statuses } from '../helpers/agent-rig.js';
+import { faultRig, lastOp, tcpTarget } from '../helpers/fault-rig.js';
 
 const MiB = 1024 * 1024;
 const TOTAL = 48 * MiB;

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { closedPort, statuses } from '../agent/rig.js';
-import { blackholePort, closedFor, faultRig, lastOp, resettingTarget } from './rig.js';
+import { closedPort, statuses } from '../helpers/agent-rig.js';
+import { blackholePort, closedFor, faultRig, lastOp, resettingTarget } from '../helpers/fault-rig.js';
 
 describe('faults: the target', () => {
   it('1. target refuses: FAILED with the address and errno, no tunnel left, the bystander keeps working', { timeout: 20_000 }, async (t) => {

@@ -26,6 +26,20 @@ export async function echoServer(): Promise<{ port: number; server: net.Server; 
   return { port, server, sockets, close: () => closeServer(server, sockets) };
 }
 
+/** A TCP target on port 0 whose connections go to `onConn` (errors ignored), closed after the test. */
+export async function tcpTarget(t: { after(fn: () => unknown): void }, onConn: (s: net.Socket) => void): Promise<{ port: number; sockets: Set<net.Socket> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    onConn(s);
+  });
+  const port = await listen0(server);
+  t.after(() => closeServer(server, sockets));
+  return { port, sockets };
+}
+
 /** Closes a server and destroys its remaining sockets. */
 export function closeServer(server: net.Server | import('node:http').Server, sockets?: Iterable<net.Socket>): Promise<void> {
   for (const s of sockets ?? []) s.destroy();
@@ -125,11 +139,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   ]);
 }
 
-/** Polls `cond` every 10 ms until true or the timeout. */
-export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+/** Polls `cond` (sync or async) every 10 ms until true; fails with `what` at the deadline. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string | (() => string)): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

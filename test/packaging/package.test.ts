@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
+import { childEnv } from '#internal/cli/child-env';
 import { agentEnv } from '#internal/cli/demo/agent-process';
-import { CLI, ROOT, spawnNode } from '../connect/cli.js';
+import { CLI, ROOT, spawnNode } from '../helpers/cli.js';
 import { readBytes } from '../start/bytes.js';
 
 const OUT = join(ROOT, 'dist-pkg', 'test');
@@ -34,9 +35,7 @@ function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; ok?: b
 
 /** Environment without the caller's C8Y_* settings. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('C8Y_') && !k.startsWith('npm_')) env[k] = v;
-  return { ...env, ...extra };
+  return childEnv(extra, { drop: /^npm_/ });
 }
 
 interface Run {

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createOperationWatch, resolveTarget } from '#internal/connect/index';
 import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
-import { CLI, spawnNode, type Proc } from '../connect/cli.js';
+import { CLI, spawnNode, type Proc } from '../helpers/cli.js';
 
 const T = { timeout: 30_000 };
 const ESC_NAME = 'ok\u001b]0;pwned\u0007\u001b[1A\u001b[2Kforged\u009b2J';

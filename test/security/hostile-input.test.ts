@@ -12,8 +12,8 @@ import type { AedesPublishPacket } from 'aedes';
 import { createAgent, type Agent } from 'c8y-tunnel';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { closeServer, echoServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
-import { capturingLogger, statuses } from '../agent/rig.js';
-import { assertNoSecrets, closedFor, echoCheck, faultRig, lastOp } from '../faults/rig.js';
+import { capturingLogger, statuses } from '../helpers/agent-rig.js';
+import { assertNoSecrets, closedFor, echoCheck, faultRig, lastOp } from '../helpers/fault-rig.js';
 
 interface Hostile {
   sim: Sim;

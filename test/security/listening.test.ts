@@ -8,7 +8,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
-import { simEnv, spawnAgent } from '../faults/proc.js';
+import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
 
 interface Bound {
   proto: string;

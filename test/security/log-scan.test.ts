@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
+import { childEnv } from '#internal/cli/child-env';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
-import { closedPort, holdingProxy } from '../agent/rig.js';
-import { assertNoSecrets } from '../faults/rig.js';
-import { BIN, simEnv, spawnAgent, type AgentProc } from '../faults/proc.js';
+import { closedPort, holdingProxy } from '../helpers/agent-rig.js';
+import { assertNoSecrets } from '../helpers/fault-rig.js';
+import { BIN, simEnv, spawnAgent, type AgentProc } from '../helpers/agent-proc.js';
 
 const DEVICE_PW = 'Dev1ce-pw-5e2b8d';
 const ADMIN_PW = 'Adm1n-pw-7f3a9c';
@@ -20,9 +21,7 @@ const PROXY_PW = 'Pr0xy-pw-91c7';
 
 /** Runs `c8y-tunnel connect --stdio`, writes `input`, closes stdin; resolves with everything it printed. */
 function connectOnce(env: NodeJS.ProcessEnv, args: string[], input: string): Promise<{ code: number | null; text: string }> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('C8Y_')) clean[k] = v;
-  const child = spawn(process.execPath, [BIN, 'connect', ...args], { env: { ...clean, ...env }, stdio: 'pipe' });
+  const child = spawn(process.execPath, [BIN, 'connect', ...args], { env: childEnv(env), stdio: 'pipe' });
   let text = '';
   child.stdout.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr.on('data', (d: Buffer) => (text += d.toString()));

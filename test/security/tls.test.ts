@@ -10,7 +10,7 @@ import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { configFromArgs } from '#internal/cli/agent';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
 import { tlsFixture, tlsFront } from '../helpers/tls.js';
-import { capturingLogger, statuses } from '../agent/rig.js';
+import { capturingLogger, statuses } from '../helpers/agent-rig.js';
 
 const fixture = tlsFixture;
 

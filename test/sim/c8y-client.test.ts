@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { BasicAuth, Client } from '@c8y/client';
 import type { IManagedObject, IOperation } from '@c8y/client';
 import type { Sim } from 'c8y-tunnel/sim';
-import { connectDevice, testSim } from './helpers.js';
+import { connectDevice, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 20_000 };
 

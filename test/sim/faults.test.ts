@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { closed, connectDevice, deviceId, deviceWithConfig, openClient, openDevice, openWs, refusedStatus, testSim } from './helpers.js';
+import { closed, connectDevice, deviceId, deviceWithConfig, openClient, openDevice, openWs, refusedStatus, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 20_000 };
 

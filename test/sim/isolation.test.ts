@@ -3,7 +3,7 @@ import http from 'node:http';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import { connectDevice, deviceId, deviceWithConfig, openClient, openDevice, takeEarly, testSim } from './helpers.js';
+import { connectDevice, deviceId, deviceWithConfig, openClient, openDevice, takeEarly, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 30_000 };
 const MiB = 1024 * 1024;

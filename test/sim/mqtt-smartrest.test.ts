@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { withTimeout } from '../helpers/net.js';
-import { connectDevice, deviceId, testSim } from './helpers.js';
+import { connectDevice, deviceId, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 20_000 };
 

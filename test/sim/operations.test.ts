@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connectDevice, deviceId, testSim } from './helpers.js';
+import { connectDevice, deviceId, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 20_000 };
 const target = { hostname: '127.0.0.1', port: 22 };

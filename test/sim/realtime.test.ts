@@ -12,7 +12,7 @@ import { JwtIssuer } from '#internal/sim/jwt';
 import { Realtime } from '#internal/sim/realtime';
 import type { BayeuxMessage } from '#internal/sim/realtime';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import { testSim } from './helpers.js';
+import { testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 30_000 };
 

@@ -3,7 +3,7 @@ import { get as httpGet } from 'node:http';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { closed, deviceWithConfig, openClient, openDevice, takeEarly, testSim } from './helpers.js';
+import { closed, deviceWithConfig, openClient, openDevice, takeEarly, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 30_000 };
 const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import { closed, deviceWithConfig, openClient, openDevice, openWs, refusedStatus, testSim } from './helpers.js';
+import { closed, deviceWithConfig, openClient, openDevice, openWs, refusedStatus, testSim } from '../helpers/sim-rig.js';
 
 const T = { timeout: 20_000 };
 const basic = (s: string): string => 'Basic ' + Buffer.from(s).toString('base64');

@@ -11,8 +11,8 @@ import mqtt from 'mqtt';
 import type { Sim } from 'c8y-tunnel/sim';
 import { Records } from '#internal/sim/records';
 import { withTimeout } from '../helpers/net.js';
-import { call, testSim } from './helpers.js';
-import type { Json } from './helpers.js';
+import { call, testSim } from '../helpers/sim-rig.js';
+import type { Json } from '../helpers/sim-rig.js';
 
 const T = { timeout: 30_000 };
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, it } from 'node:test';
-import { call, connectDevice, deviceId, testSim } from './helpers.js';
-import type { Json } from './helpers.js';
+import { call, connectDevice, deviceId, testSim } from '../helpers/sim-rig.js';
+import type { Json } from '../helpers/sim-rig.js';
 
 const T = { timeout: 20_000 };
 

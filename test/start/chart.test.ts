@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { textWidth } from '../../bench/lib/svg.js';
 import type { Results } from '../../bench/lib/types.js';
-import { ROOT } from '../connect/cli.js';
+import { ROOT } from '../helpers/cli.js';
 
 describe('benchmark chart', () => {
   it('labels fit their column, nothing runs off the picture, MB/s bars carry min-max whiskers', () => {

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { childEnv } from '#internal/cli/child-env';
 import { formatDirections } from '#internal/cli/status';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { alive, CLI, ROOT, spawnNode, START } from '../connect/cli.js';
+import { alive, CLI, ROOT, spawnNode, START } from '../helpers/cli.js';
 import { readBytes } from './bytes.js';
 
 /** True once `pid` is gone (or a zombie nobody reaps, as under a container's PID 1). */
@@ -24,9 +25,7 @@ function gone(pid: number): boolean {
 
 /** The environment without the caller's npm_* and C8Y_* variables (this test may itself run under npm). */
 function plainEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|C8Y_)/i.test(k)) env[k] = v;
-  return { ...env, ...extra };
+  return childEnv(extra, { drop: /^(npm_|c8y_)/i });
 }
 
 describe('npm start, first use', () => {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from '../helpers/net.js';
-import { spawnNode } from '../connect/cli.js';
+import { spawnNode } from '../helpers/cli.js';
 
 describe('README', () => {
   it('the library example runs as written and prints what went through the tunnel', { timeout: 30_000 }, async (t) => {

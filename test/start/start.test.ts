@@ -9,7 +9,7 @@ import { startSim } from 'c8y-tunnel/sim';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { echoServer, listen0, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { alive, CLI, spawnNode, START } from '../connect/cli.js';
+import { alive, CLI, spawnNode, START } from '../helpers/cli.js';
 import { readBytes } from './bytes.js';
 
 /** Splits a printed shell line into env assignments and arguments (the demo prints no quotes for its defaults). */

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sim } from '../../sim/index.js';
+import { childEnv } from '../child-env.js';
 
 /** A running agent child. */
 export interface AgentProcess {
@@ -27,18 +28,18 @@ const PARENT_WATCH = new URL('./parent-watch.js', import.meta.url).href;
 
 /** The agent's environment for a device on the emulator (nothing C8Y_* leaks in from the caller). */
 export function agentEnv(sim: Sim, serial: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(base)) if (!k.startsWith('C8Y_')) env[k] = v;
-  return {
-    ...env,
-    C8Y_HOST: sim.httpUrl,
-    C8Y_MQTT_URL: sim.mqttUrl,
-    C8Y_TENANT: sim.tenant,
-    C8Y_USER: `device_${serial}`,
-    C8Y_PASSWORD: sim.devicePassword,
-    C8Y_DEVICE_ID: serial,
-    C8Y_AUTH: 'basic',
-  };
+  return childEnv(
+    {
+      C8Y_HOST: sim.httpUrl,
+      C8Y_MQTT_URL: sim.mqttUrl,
+      C8Y_TENANT: sim.tenant,
+      C8Y_USER: `device_${serial}`,
+      C8Y_PASSWORD: sim.devicePassword,
+      C8Y_DEVICE_ID: serial,
+      C8Y_AUTH: 'basic',
+    },
+    { base },
+  );
 }
 
 /** Spawns `c8y-tunnel agent` for `serial` on the emulator; `onLine` gets each output line as it comes. */

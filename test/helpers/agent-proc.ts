@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sim } from 'c8y-tunnel/sim';
+import { childEnv } from '#internal/cli/child-env';
 import { agentEnv } from '#internal/cli/demo/agent-process';
 
 /** bin/c8y-tunnel.js of this checkout. */
@@ -21,9 +22,7 @@ export interface AgentProc {
 
 /** Spawns `c8y-tunnel agent` with only the given C8Y_/proxy environment. */
 export function spawnAgent(args: string[], env: NodeJS.ProcessEnv): AgentProc {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('C8Y_') && !/^(https?|no)_proxy$/i.test(k)) clean[k] = v;
-  const child = spawn(process.execPath, [BIN, 'agent', ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'agent', ...args], { env: childEnv(env, { drop: /^(https?|no)_proxy$/i }), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

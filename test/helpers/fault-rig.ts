@@ -9,8 +9,10 @@ import { Worker } from 'node:worker_threads';
 import type { WebSocket } from 'ws';
 import type { AgentOptions } from 'c8y-tunnel';
 import { startSim, type Sim, type SimOptions } from 'c8y-tunnel/sim';
-import { closeServer, echoServer, listen0, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
-import { openClient, roundTrip, startRig, type Rig } from '../agent/rig.js';
+import { echoServer, randomBytesSeeded, sha256, tcpTarget, waitFor, withTimeout } from './net.js';
+
+export { tcpTarget };
+import { openClient, roundTrip, startRig, type Rig } from './agent-rig.js';
 
 /** What the agent emits on 'session:closed'. */
 export interface ClosedEvent {
@@ -105,20 +107,6 @@ export async function closedFor(ends: ClosedEvent[], key: string, ms = 10_000): 
   const prefix = key.slice(0, 4);
   await waitFor(() => ends.some((e) => e.key.startsWith(prefix)), ms, `session:closed for ${prefix}...`);
   return ends.find((e) => e.key.startsWith(prefix))!;
-}
-
-/** A TCP target on port 0 whose connections go to `onConn` (errors ignored), closed after the test. */
-export async function tcpTarget(t: { after(fn: () => unknown): void }, onConn: (s: net.Socket) => void): Promise<{ port: number; sockets: Set<net.Socket> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-    onConn(s);
-  });
-  const port = await listen0(server);
-  t.after(() => closeServer(server, sockets));
-  return { port, sockets };
 }
 
 /** A target that accepts, sends `prefix` bytes, then resets (RST) once it has read `after` bytes. */

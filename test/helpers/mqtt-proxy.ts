@@ -6,7 +6,7 @@
  * Written by hand because the point is to act between two packets of one TCP stream.
  */
 import net from 'node:net';
-import { closeServer, listen0 } from '../helpers/net.js';
+import { closeServer, listen0 } from './net.js';
 
 /** One MQTT packet as it crossed the proxy. */
 export interface Packet {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { JwtCache, jwtTimes } from '#internal/agent/jwt';
+import { waitFor, withTimeout } from '../helpers/net.js';
 import { createLogger, redactKey, redactUrl, scrub } from '#internal/agent/log';
 
 function jwt(claims: Record<string, unknown>): string {
@@ -19,17 +20,27 @@ describe('jwt cache', () => {
   it('caches the token and renews it in the background after half its lifetime', async () => {
     let now = 1_000_000;
     let n = 0;
-    const cache = new JwtCache(async () => jwt({ iat: now / 1000, exp: now / 1000 + 100, n: ++n }), () => now);
+    // Every fetch after the first stays unanswered until the test answers it: a caller that waited for
+    // the renewal would hang here.
+    const held: Array<() => void> = [];
+    const cache = new JwtCache(async () => {
+      const token = jwt({ iat: now / 1000, exp: now / 1000 + 100, n: ++n });
+      if (n > 1) await new Promise<void>((r) => held.push(r));
+      return token;
+    }, () => now);
     assert.equal(cache.peek(), undefined);
     const t1 = await cache.get();
     assert.equal(cache.peek(), t1);
     now += 49_000;
     assert.equal(cache.peek(), t1);
-    assert.equal(cache.fetches, 1);
+    assert.equal(n, 1);
     now += 2_000; // past half-life: still served, renewal starts
+    assert.equal(await withTimeout(cache.get(), 1000, 'the cached token while a renewal is pending'), t1);
     assert.equal(cache.peek(), t1);
-    await new Promise((r) => setImmediate(r));
-    assert.equal(cache.fetches, 2);
+    assert.equal(n, 2, 'one renewal started');
+    assert.equal(held.length, 1, 'and it is still pending');
+    held.shift()!();
+    await waitFor(() => cache.fetches === 2, 1000, 'the renewal to land');
     assert.notEqual(cache.peek(), t1);
     now += 200_000; // expired
     assert.equal(cache.peek(), undefined);

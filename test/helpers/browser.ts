@@ -8,8 +8,8 @@ import type { TestContext } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createAgent, type Agent } from 'c8y-tunnel';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
-import { capturingLogger } from '../agent/rig.js';
-import { echoServer, withTimeout } from '../helpers/net.js';
+import { capturingLogger } from './agent-rig.js';
+import { echoServer, withTimeout } from './net.js';
 
 /** The chromium to drive: $CHROMIUM_PATH, else Debian's. */
 export const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && existsSync(p));

@@ -1,6 +1,7 @@
 /** Runs the real CLI (bin/c8y-tunnel.js, bin/start.js) as child processes for end-to-end tests. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '#internal/cli/child-env';
 
 /** Repository root (test files run from dist-test/test/<dir>/). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -20,9 +21,7 @@ export interface Proc {
 
 /** Spawns `node <script> ...args` with env (C8Y_* from the caller's environment are removed). */
 export function spawnNode(script: string, args: string[], env: Record<string, string> = {}, opts: { binaryStdout?: boolean } = {}): Proc {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('C8Y_')) base[k] = v;
-  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: 'pipe' });
+  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: childEnv(env), stdio: 'pipe' });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];

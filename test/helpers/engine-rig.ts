@@ -1,8 +1,8 @@
 /** One engine, one cloud-like WebSocket server and one TCP target, all on port 0 and closed after the test. */
-import net from 'node:net';
+import type net from 'node:net';
 import type { TestContext } from 'node:test';
 import { createEngine, type Engine, type EngineOptions, type TunnelHandle, type TunnelSpec } from 'c8y-tunnel';
-import { cloudLikeWss, closeServer, listen0 } from './net.js';
+import { cloudLikeWss, tcpTarget } from './net.js';
 
 export interface Rig {
   engine: Engine;
@@ -17,21 +17,15 @@ export async function rig(
   t: TestContext,
   opts: { threads?: number; engine?: EngineOptions; echo?: boolean; onTarget?: (s: net.Socket) => void; cloud?: Parameters<typeof cloudLikeWss>[0] } = {},
 ): Promise<Rig> {
-  const sockets = new Set<net.Socket>();
-  const target = net.createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
+  const { port } = await tcpTarget(t, (s) => {
     if (opts.echo) s.pipe(s);
     opts.onTarget?.(s);
   });
-  const port = await listen0(target);
   const cloud = await cloudLikeWss(opts.cloud);
   const engine = createEngine({ threads: opts.threads ?? 1, ...opts.engine });
   t.after(async () => {
     await engine.close({ graceMs: 500 });
     await cloud.close();
-    await closeServer(target, sockets);
   });
   return { engine, cloud, port, open: (extra = {}) => engine.open({ host: '127.0.0.1', port, url: cloud.url(), ...extra }) };
 }

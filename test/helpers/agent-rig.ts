@@ -5,8 +5,8 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { createAgent, type Agent, type AgentOptions } from 'c8y-tunnel';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
-import { connectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
-import { closeServer, listen0, withTimeout } from '../helpers/net.js';
+import { connectProxy, type ConnectProxy } from './connect-proxy.js';
+import { closeServer, listen0, withTimeout } from './net.js';
 
 /** A pino logger that keeps its JSON lines in memory. */
 export function capturingLogger(level = 'debug'): { logger: pino.Logger; lines: string[] } {

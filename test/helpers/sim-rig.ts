@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { WebSocket } from 'ws';
 import { startSim, type Sim, type SimOptions } from 'c8y-tunnel/sim';
-import { withTimeout } from '../helpers/net.js';
+import { withTimeout } from './net.js';
 
 /** A sim closed after the test. */
 export async function testSim(t: TestContext, opts: SimOptions = {}): Promise<Sim> {
