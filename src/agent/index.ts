@@ -12,6 +12,7 @@ import { maskKind } from '../engine/mask-kernel.js';
 import type { EngineOptions, EngineStats, TunnelSpec } from '../engine/types.js';
 import { TunnelError } from '../errors.js';
 import { nodeSupported, SUPPORTED_NODE } from '../node-line.js';
+import type { AgentEvents } from './events.js';
 import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
 import { JwtCache } from './jwt.js';
 import type { Logger } from './log.js';
@@ -22,6 +23,7 @@ import type { Transport } from './transport.js';
 
 export type { AgentConfig, ResolvedConfig } from './config.js';
 export type { OperationStats } from './operations.js';
+export type { AgentEvents, OperationEvent, StatusEvent, SessionClosedEvent, TransportConnectedEvent } from './events.js';
 
 /** createAgent() input: the settings plus things only a program can pass. */
 export interface AgentOptions extends AgentConfig {
@@ -51,7 +53,7 @@ export interface Agent {
   stop(options?: { graceMs?: number }): Promise<void>;
   stats(): AgentStats;
   /** 'operation', 'status', 'session:closed', 'transport:connected' (MQTT and REST), 'transport:disconnected' (MQTT). */
-  readonly events: EventEmitter;
+  readonly events: EventEmitter<AgentEvents>;
   /** The validated settings (contains the password: do not log it whole). */
   readonly config: ResolvedConfig;
   /** Port of the metrics endpoint once started, when enabled. */
@@ -79,7 +81,7 @@ async function loadParts(cfg: ResolvedConfig) {
 }
 
 class AgentImpl implements Agent {
-  readonly events = new EventEmitter();
+  readonly events = new EventEmitter<AgentEvents>();
   readonly config: ResolvedConfig;
   metricsPort: number | undefined;
   /** The injected logger, or the one load() creates from the settings. */
@@ -127,7 +129,7 @@ class AgentImpl implements Agent {
     const version = agentVersion();
     const transport: Transport = new TransportImpl(cfg, handlers, log, this.events, version);
     this.transport = transport;
-    if (AgentMetrics) this.metrics = new AgentMetrics(engine, () => transport.connected, () => transport.pendingStatus());
+    if (AgentMetrics) this.metrics = new AgentMetrics(this, engine, () => transport.connected, () => transport.pendingStatus());
     const auth = this.authProvider(transport);
     this.ops = new Operations({
       engine,
@@ -140,8 +142,8 @@ class AgentImpl implements Agent {
       authRejected: auth.rejected,
       specDefaults: this.specDefaults(),
       dedupeWindowMs: cfg.dedupeWindowMs,
+      agent: this,
       events: this.events,
-      ...(this.metrics ? { metrics: this.metrics } : {}),
     });
     log.info(
       {
