@@ -18,6 +18,7 @@ import { JwtCache } from './jwt.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import { proxyFor } from './no-proxy.js';
+import { subscribeOperationLog } from './operation-log.js';
 import type { Operations, OperationStats } from './operations.js';
 import type { Transport } from './transport.js';
 
@@ -94,6 +95,8 @@ class AgentImpl implements Agent {
   private metrics: AgentMetrics | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopped: Promise<void> | undefined;
+  /** Ends the operation log's subscription (set while the agent runs). */
+  private unsubscribeLog: (() => void) | undefined;
 
   constructor(options: AgentOptions) {
     const { logger, engine, origins, ...config } = options;
@@ -130,6 +133,7 @@ class AgentImpl implements Agent {
     const transport: Transport = new TransportImpl(cfg, handlers, log, this.events, version);
     this.transport = transport;
     if (AgentMetrics) this.metrics = new AgentMetrics(this, engine, () => transport.connected, () => transport.pendingStatus());
+    this.unsubscribeLog = subscribeOperationLog(this, log);
     const auth = this.authProvider(transport);
     this.ops = new Operations({
       engine,
@@ -176,6 +180,7 @@ class AgentImpl implements Agent {
     } catch (err) {
       this.state = 'stopped';
       await Promise.allSettled([transport.stop(0), engine.close({ graceMs: 0 }), this.metrics?.close()]);
+      this.unsubscribeLog?.();
       throw err;
     }
     if (this.state === 'starting') this.state = 'running';
@@ -223,6 +228,7 @@ class AgentImpl implements Agent {
     if (this.engine) await this.engine.close({ graceMs: Math.max(0, Math.min(graceMs - 700, graceMs * 0.8)) });
     if (this.transport) await this.transport.stop(Math.max(100, deadline - Date.now()));
     await this.metrics?.close();
+    this.unsubscribeLog?.();
     this.state = 'stopped';
     log.info('agent stopped');
   }

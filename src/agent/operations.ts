@@ -279,8 +279,6 @@ export class Operations {
     h.established.then(
       () => {
         this.counts.successful++;
-        const latency = (performance.now() - op.arrived) / 1000;
-        this.d.log.info({ id: op.id, key: redactKey(req.key), target: fmtTarget(req.host, req.port), ms: Math.round(latency * 1e4) / 10 }, 'tunnel up');
         this.emit(op, 'SUCCESSFUL');
       },
       (err: unknown) => this.failErr(op, err, true),
@@ -290,13 +288,8 @@ export class Operations {
       if (operationChannels.finished.hasSubscribers) {
         operationChannels.finished.publish({ agent: this.agent, id: op.id, key: redactKey(req.key), summary } satisfies OperationFinishedMessage);
       }
-      const ended = { id: op.id, key: redactKey(req.key), code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, bytesDiscarded: summary.bytesDiscarded ?? 0, wsCloseCode: summary.wsCloseCode };
-      this.d.events.emit('session:closed', ended);
-      if (!summary.established) return;
-      const fields = { id: op.id, key: ended.key, code: summary.code, up: summary.bytesUp, down: summary.bytesDown, discarded: ended.bytesDiscarded, wsClose: summary.wsCloseCode };
-      this.d.log.info(fields, 'tunnel closed');
-      // The cloud relays binary frames only; text frames mean a misbehaving peer (forwarded as bytes anyway).
-      if (summary.textFrames > 0) this.d.log.warn({ id: op.id, key: ended.key, textFrames: summary.textFrames }, 'cloud sent text frames (forwarded as bytes)');
+      const key = redactKey(req.key);
+      this.d.events.emit('session:closed', { id: op.id, key, code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, bytesDiscarded: summary.bytesDiscarded ?? 0, wsCloseCode: summary.wsCloseCode });
     });
   }
 
@@ -314,7 +307,6 @@ export class Operations {
   private fail(op: Op, code: string, message: string, execSent = false): void {
     this.counts.failed++;
     const reason = sanitizeReason(scrub(message, [{ value: op.req.key, kind: 'key' }]));
-    this.d.log.warn({ id: op.id, key: redactKey(op.req.key), code, target: fmtTarget(op.req.host, op.req.port) }, `operation failed: ${reason}`);
     if (!execSent) this.emit(op, 'EXECUTING');
     this.emit(op, 'FAILED', reason, code);
   }
