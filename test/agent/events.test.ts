@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import http from 'node:http';
 import { describe, it } from 'node:test';
 import {
   OPERATION_CHANNELS,
@@ -19,6 +20,15 @@ import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
 import { closedPort, openClient, startRig } from './rig.js';
 
 type Msg = OperationReceivedMessage | OperationStatusMessage | OperationFinishedMessage;
+
+/** A free port on 127.0.0.1 (a metrics port of 0 means "off"). */
+async function freePort(): Promise<number> {
+  const probe = http.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
+}
 
 /** Subscribes to every operation and tunnel channel; returns what arrived, as `channel` names, in order. */
 function watchAll(): { seen: Array<{ name: string; msg: Msg | TunnelOpenEvent | TunnelUpEvent | TunnelEndEvent }>; stop(): void } {
@@ -89,5 +99,26 @@ describe('operation diagnostics channels', () => {
     assert.equal(statuses[1]!.code, 'TUN_ERR_TCP_REFUSED');
     assert.equal(statuses[1]!.reason, done.failureReason);
     assert.equal((w.seen.find((s) => s.name === OPERATION_CHANNELS.finished)!.msg as OperationFinishedMessage).summary.established, false);
+  });
+
+  it('two agents in one process: the metrics and log lines of each count only its own operations', { timeout: 30_000 }, async (t) => {
+    const echo = await echoServer();
+    t.after(() => echo.close());
+    const a = await startRig({ metricsPort: await freePort() });
+    t.after(() => a.close());
+    const b = await startRig({ metricsPort: await freePort() }, { sim: a.sim });
+    t.after(() => b.close());
+    const op = await a.sim.createRemoteAccessOperation(a.deviceId, { hostname: '127.0.0.1', port: echo.port });
+    await a.sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 5000);
+    const scrape = async (port: number | undefined): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const [ma, mb] = await Promise.all([scrape(a.agent.metricsPort), scrape(b.agent.metricsPort)]);
+    for (const [body, n] of [[ma, 1], [mb, 0]] as const) {
+      assert.ok(body.includes(`c8y_tunnel_tunnels_opened_total ${n}`), body);
+      assert.ok(body.includes(`c8y_tunnel_operation_success_seconds_count ${n}`), body);
+    }
+    assert.ok(ma.includes('c8y_tunnel_operations_received_total{via="json"} 1') || ma.includes('c8y_tunnel_operations_received_total{via="530"} 1'), ma);
+    assert.ok(!mb.includes('c8y_tunnel_operations_received_total{'), mb);
+    assert.equal(a.logs.filter((l) => l.includes('"msg":"tunnel up"')).length, 1);
+    assert.equal(b.logs.filter((l) => l.includes('"msg":"tunnel up"')).length, 0);
   });
 });
