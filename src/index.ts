@@ -11,9 +11,21 @@ export type { EngineOptions, EngineStats, TunnelSpec, TunnelSummary, TunnelTlsOp
 export { bufferutilLoaded } from './engine/native.js';
 export { maskKind, type MaskKind } from './engine/mask-kernel.js';
 export { nodeSupported, SUPPORTED_NODE } from './node-line.js';
+// The diagnostics channels (node:diagnostics_channel) of tunnels and operations: docs/architecture.md.
+export { TUNNEL_CHANNELS } from './engine/events.js';
+export type { TunnelEventBase, TunnelOpenEvent, TunnelUpEvent, TunnelFailEvent, TunnelEndEvent } from './engine/events.js';
+export { OPERATION_CHANNELS } from './agent/events.js';
+export type {
+  OperationMessageBase,
+  OperationReceivedMessage,
+  OperationDuplicateMessage,
+  OperationStatusMessage,
+  OperationFinishedMessage,
+} from './agent/events.js';
 // The errors.
 export { TunnelError, ERROR_CODES, isErrorCode } from './errors.js';
 export type { ErrorCode, WireError } from './errors.js';
 // The agent.
 export { createAgent } from './agent/index.js';
 export type { Agent, AgentOptions, AgentConfig, AgentStats, ResolvedConfig } from './agent/index.js';
+export type { AgentEvents, OperationEvent, StatusEvent, SessionClosedEvent, TransportConnectedEvent } from './agent/index.js';

@@ -12,16 +12,19 @@ import { maskKind } from '../engine/mask-kernel.js';
 import type { EngineOptions, EngineStats, TunnelSpec } from '../engine/types.js';
 import { TunnelError } from '../errors.js';
 import { nodeSupported, SUPPORTED_NODE } from '../node-line.js';
+import type { AgentEvents } from './events.js';
 import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
 import { JwtCache } from './jwt.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import { proxyFor } from './no-proxy.js';
+import { subscribeOperationLog } from './operation-log.js';
 import type { Operations, OperationStats } from './operations.js';
 import type { Transport } from './transport.js';
 
 export type { AgentConfig, ResolvedConfig } from './config.js';
 export type { OperationStats } from './operations.js';
+export type { AgentEvents, OperationEvent, StatusEvent, SessionClosedEvent, TransportConnectedEvent } from './events.js';
 
 /** createAgent() input: the settings plus things only a program can pass. */
 export interface AgentOptions extends AgentConfig {
@@ -51,7 +54,7 @@ export interface Agent {
   stop(options?: { graceMs?: number }): Promise<void>;
   stats(): AgentStats;
   /** 'operation', 'status', 'session:closed', 'transport:connected' (MQTT and REST), 'transport:disconnected' (MQTT). */
-  readonly events: EventEmitter;
+  readonly events: EventEmitter<AgentEvents>;
   /** The validated settings (contains the password: do not log it whole). */
   readonly config: ResolvedConfig;
   /** Port of the metrics endpoint once started, when enabled. */
@@ -79,7 +82,7 @@ async function loadParts(cfg: ResolvedConfig) {
 }
 
 class AgentImpl implements Agent {
-  readonly events = new EventEmitter();
+  readonly events = new EventEmitter<AgentEvents>();
   readonly config: ResolvedConfig;
   metricsPort: number | undefined;
   /** The injected logger, or the one load() creates from the settings. */
@@ -92,6 +95,8 @@ class AgentImpl implements Agent {
   private metrics: AgentMetrics | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopped: Promise<void> | undefined;
+  /** Ends the operation log's subscription (set while the agent runs). */
+  private unsubscribeLog: (() => void) | undefined;
 
   constructor(options: AgentOptions) {
     const { logger, engine, origins, ...config } = options;
@@ -127,7 +132,8 @@ class AgentImpl implements Agent {
     const version = agentVersion();
     const transport: Transport = new TransportImpl(cfg, handlers, log, this.events, version);
     this.transport = transport;
-    if (AgentMetrics) this.metrics = new AgentMetrics(engine, () => transport.connected, () => transport.pendingStatus());
+    if (AgentMetrics) this.metrics = new AgentMetrics(this, engine, () => transport.connected, () => transport.pendingStatus());
+    this.unsubscribeLog = subscribeOperationLog(this, log);
     const auth = this.authProvider(transport);
     this.ops = new Operations({
       engine,
@@ -140,8 +146,8 @@ class AgentImpl implements Agent {
       authRejected: auth.rejected,
       specDefaults: this.specDefaults(),
       dedupeWindowMs: cfg.dedupeWindowMs,
+      agent: this,
       events: this.events,
-      ...(this.metrics ? { metrics: this.metrics } : {}),
     });
     log.info(
       {
@@ -174,6 +180,7 @@ class AgentImpl implements Agent {
     } catch (err) {
       this.state = 'stopped';
       await Promise.allSettled([transport.stop(0), engine.close({ graceMs: 0 }), this.metrics?.close()]);
+      this.unsubscribeLog?.();
       throw err;
     }
     if (this.state === 'starting') this.state = 'running';
@@ -221,6 +228,7 @@ class AgentImpl implements Agent {
     if (this.engine) await this.engine.close({ graceMs: Math.max(0, Math.min(graceMs - 700, graceMs * 0.8)) });
     if (this.transport) await this.transport.stop(Math.max(100, deadline - Date.now()));
     await this.metrics?.close();
+    this.unsubscribeLog?.();
     this.state = 'stopped';
     log.info('agent stopped');
   }

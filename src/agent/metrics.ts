@@ -1,17 +1,19 @@
 /**
  * Prometheus metrics (prom-client, a private registry) served on 127.0.0.1:<metricsPort>/metrics.
- * Counters move on operation events; gauges that mirror engine state are read at scrape time.
+ * Counters move on the diagnostics channels of this agent's operations and engine (events.ts,
+ * engine/events.ts); gauges that mirror engine state are read at scrape time.
  */
+import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
 import { maskKind } from '../engine/mask-kernel.js';
-import type { TunnelSummary } from '../engine/types.js';
-import type { OperationMetrics } from './operations.js';
+import { TUNNEL_CHANNELS, type TunnelOpenEvent } from '../engine/events.js';
+import { OPERATION_CHANNELS, type OperationDuplicateMessage, type OperationFinishedMessage, type OperationReceivedMessage, type OperationStatusMessage } from './events.js';
 
 /** The agent's metrics and their HTTP endpoint. */
-export class AgentMetrics implements OperationMetrics {
+export class AgentMetrics {
   readonly registry = new Registry();
   private server: http.Server | undefined;
   private readonly ops: Counter<'via'>;
@@ -19,8 +21,11 @@ export class AgentMetrics implements OperationMetrics {
   private readonly openedC: Counter;
   private readonly failedC: Counter<'code'>;
   private readonly latency: Histogram;
+  /** The channel subscriptions, undone by close(). */
+  private readonly subscriptions: Array<[name: string, fn: (msg: unknown) => void]>;
 
-  constructor(engine: Engine, connected: () => boolean, pendingStatus: () => number) {
+  /** `agent` and `engine` pick this agent's messages out of the process-wide channels. */
+  constructor(agent: object, engine: Engine, connected: () => boolean, pendingStatus: () => number) {
     const registers = [this.registry];
     this.ops = new Counter({ name: 'c8y_tunnel_operations_received_total', help: 'remote access operations received', labelNames: ['via'], registers });
     this.dups = new Counter({ name: 'c8y_tunnel_operations_duplicate_total', help: 'duplicate deliveries dropped (same connection key)', registers });
@@ -83,26 +88,25 @@ export class AgentMetrics implements OperationMetrics {
         this.set(pendingStatus());
       },
     });
+    this.subscriptions = [
+      [OPERATION_CHANNELS.received, (m) => (m as OperationReceivedMessage).agent === agent && this.ops.inc({ via: (m as OperationReceivedMessage).via })],
+      [OPERATION_CHANNELS.duplicate, (m) => (m as OperationDuplicateMessage).agent === agent && this.dups.inc()],
+      [OPERATION_CHANNELS.status, (m) => this.onStatus(agent, m as OperationStatusMessage)],
+      [OPERATION_CHANNELS.finished, (m) => this.onFinished(agent, m as OperationFinishedMessage)],
+      [TUNNEL_CHANNELS.open, (m) => (m as TunnelOpenEvent).engine === engine && this.openedC.inc()],
+    ];
+    for (const [name, fn] of this.subscriptions) diagnostics.subscribe(name, fn);
   }
 
-  received(via: string): void {
-    this.ops.inc({ via });
+  private onStatus(agent: object, m: OperationStatusMessage): void {
+    if (m.agent !== agent) return;
+    if (m.status === 'SUCCESSFUL') this.latency.observe(m.ms / 1000);
+    else if (m.status === 'FAILED') this.failedC.inc({ code: m.code ?? 'TUN_ERR_INTERNAL' });
   }
-  duplicate(): void {
-    this.dups.inc();
-  }
-  closed(summary: TunnelSummary): void {
+
+  private onFinished(agent: object, { agent: a, summary }: OperationFinishedMessage): void {
     // Set-up failures were counted when reported; this counts tunnels that broke after they were up.
-    if (summary.established && summary.code.startsWith('TUN_ERR_')) this.failedC.inc({ code: summary.code });
-  }
-  succeeded(latencySec: number): void {
-    this.latency.observe(latencySec);
-  }
-  failed(code: string): void {
-    this.failedC.inc({ code });
-  }
-  opened(): void {
-    this.openedC.inc();
+    if (a === agent && summary.established && summary.code.startsWith('TUN_ERR_')) this.failedC.inc({ code: summary.code });
   }
 
   /** Serves /metrics on 127.0.0.1:port; resolves with the bound port. */
@@ -127,6 +131,7 @@ export class AgentMetrics implements OperationMetrics {
   }
 
   close(): Promise<void> {
+    for (const [name, fn] of this.subscriptions.splice(0)) diagnostics.unsubscribe(name, fn);
     const s = this.server;
     this.server = undefined;
     if (!s) return Promise.resolve();

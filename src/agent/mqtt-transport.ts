@@ -8,6 +8,7 @@
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { EventEmitter } from 'node:events';
+import type { AgentEvents } from './events.js';
 import { TunnelError } from '../errors.js';
 import { isDeviceExistsReply, parseDownstream, parseJwtReply, parseOperationJson, validOperationId } from '../cumulocity/inbound.js';
 import {
@@ -56,7 +57,7 @@ export class MqttTransport implements Transport {
     private readonly cfg: ResolvedConfig,
     private readonly handlers: TransportHandlers,
     private readonly log: Logger,
-    private readonly events: EventEmitter,
+    private readonly events: EventEmitter<AgentEvents>,
     private readonly version: string,
   ) {
     this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);

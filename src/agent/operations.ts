@@ -13,12 +13,13 @@
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine/engine.js';
-import type { TunnelSpec, TunnelSummary } from '../engine/types.js';
+import type { TunnelSpec } from '../engine/types.js';
 import { SEEN_LIMIT } from '../constants.js';
 import { TunnelError } from '../errors.js';
 import type { RemoteAccessRequest } from '../cumulocity/inbound.js';
 import { sanitizeReason } from '../cumulocity/smartrest.js';
 import type { OpStatus } from '../cumulocity/templates.js';
+import { operationChannels, type AgentEvents, type OperationDuplicateMessage, type OperationFinishedMessage, type OperationReceivedMessage, type OperationStatusMessage } from './events.js';
 import { redactKey, scrub, type Logger } from './log.js';
 import type { Policy } from './policy.js';
 
@@ -28,16 +29,6 @@ export type { OpStatus } from '../cumulocity/templates.js';
 export interface StatusSink {
   /** `key` (the connection key) comes with a by-name status, so the transport can settle it by id later. */
   report(ref: { serial: string; id?: string; key?: string }, status: OpStatus, reason?: string): void;
-}
-
-/** Hooks for metrics (all optional work; no-ops when metrics are off). */
-export interface OperationMetrics {
-  received(via: string): void;
-  duplicate(): void;
-  opened(): void;
-  succeeded(latencySec: number): void;
-  failed(code: string): void;
-  closed(summary: TunnelSummary): void;
 }
 
 /** What the operations module needs. */
@@ -56,8 +47,9 @@ export interface OperationsDeps {
   specDefaults: Partial<TunnelSpec>;
   /** How long a 530 holds its statuses for a JSON twin, once twins have been seen (0 = never hold). */
   dedupeWindowMs: number;
-  metrics?: OperationMetrics;
-  events: EventEmitter;
+  /** The `agent` field of every operation channel message (default: this coordinator). */
+  agent?: object;
+  events: EventEmitter<AgentEvents>;
 }
 
 interface Op {
@@ -108,7 +100,11 @@ export class Operations {
   private lonely = 0;
   readonly counts: Omit<OperationStats, 'active' | 'remembered'> = { received: 0, duplicates: 0, successful: 0, failed: 0, malformed: 0 };
 
-  constructor(private readonly d: OperationsDeps) {}
+  private readonly agent: object;
+
+  constructor(private readonly d: OperationsDeps) {
+    this.agent = d.agent ?? this;
+  }
 
   stats(): OperationStats {
     return { ...this.counts, active: this.active, remembered: this.seen.size };
@@ -163,7 +159,6 @@ export class Operations {
       return;
     }
     this.counts.received++;
-    this.d.metrics?.received(req.via);
     const op: Op = {
       req,
       id: req.id,
@@ -178,6 +173,9 @@ export class Operations {
     };
     this.remember(req.key, op);
     this.d.events.emit('operation', { id: req.id, serial: req.serial, host: req.host, port: req.port, key: redactKey(req.key), via: req.via });
+    if (operationChannels.received.hasSubscribers) {
+      operationChannels.received.publish({ agent: this.agent, id: req.id, key: redactKey(req.key), serial: req.serial, host: req.host, port: req.port, via: req.via } satisfies OperationReceivedMessage);
+    }
     if (op.id === undefined) {
       if (this.twinsSeen && this.d.dedupeWindowMs > 0) {
         op.holding = true;
@@ -193,7 +191,9 @@ export class Operations {
 
   private onDuplicate(prior: Op, req: RemoteAccessRequest): void {
     this.counts.duplicates++;
-    this.d.metrics?.duplicate();
+    if (operationChannels.duplicate.hasSubscribers) {
+      operationChannels.duplicate.publish({ agent: this.agent, id: req.id ?? prior.id, key: redactKey(req.key), via: req.via } satisfies OperationDuplicateMessage);
+    }
     if (req.via !== prior.req.via) {
       this.twinsSeen = true;
       this.lonely = 0;
@@ -275,28 +275,21 @@ export class Operations {
       headers: { Authorization: authorization },
       label: op.id ?? redactKey(req.key),
     };
-    this.d.metrics?.opened();
     const h = this.d.engine.open(spec);
     h.established.then(
       () => {
         this.counts.successful++;
-        const latency = (performance.now() - op.arrived) / 1000;
-        this.d.metrics?.succeeded(latency);
-        this.d.log.info({ id: op.id, key: redactKey(req.key), target: fmtTarget(req.host, req.port), ms: Math.round(latency * 1e4) / 10 }, 'tunnel up');
         this.emit(op, 'SUCCESSFUL');
       },
       (err: unknown) => this.failErr(op, err, true),
     );
     h.closed.then((summary) => {
       this.active--;
-      this.d.metrics?.closed(summary);
-      const ended = { id: op.id, key: redactKey(req.key), code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, bytesDiscarded: summary.bytesDiscarded ?? 0, wsCloseCode: summary.wsCloseCode };
-      this.d.events.emit('session:closed', ended);
-      if (!summary.established) return;
-      const fields = { id: op.id, key: ended.key, code: summary.code, up: summary.bytesUp, down: summary.bytesDown, discarded: ended.bytesDiscarded, wsClose: summary.wsCloseCode };
-      this.d.log.info(fields, 'tunnel closed');
-      // The cloud relays binary frames only; text frames mean a misbehaving peer (forwarded as bytes anyway).
-      if (summary.textFrames > 0) this.d.log.warn({ id: op.id, key: ended.key, textFrames: summary.textFrames }, 'cloud sent text frames (forwarded as bytes)');
+      if (operationChannels.finished.hasSubscribers) {
+        operationChannels.finished.publish({ agent: this.agent, id: op.id, key: redactKey(req.key), summary } satisfies OperationFinishedMessage);
+      }
+      const key = redactKey(req.key);
+      this.d.events.emit('session:closed', { id: op.id, key, code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, bytesDiscarded: summary.bytesDiscarded ?? 0, wsCloseCode: summary.wsCloseCode });
     });
   }
 
@@ -313,17 +306,29 @@ export class Operations {
 
   private fail(op: Op, code: string, message: string, execSent = false): void {
     this.counts.failed++;
-    this.d.metrics?.failed(code);
     const reason = sanitizeReason(scrub(message, [{ value: op.req.key, kind: 'key' }]));
-    this.d.log.warn({ id: op.id, key: redactKey(op.req.key), code, target: fmtTarget(op.req.host, op.req.port) }, `operation failed: ${reason}`);
     if (!execSent) this.emit(op, 'EXECUTING');
-    this.emit(op, 'FAILED', reason);
+    this.emit(op, 'FAILED', reason, code);
   }
 
-  private emit(op: Op, status: OpStatus, reason?: string): void {
+  private emit(op: Op, status: OpStatus, reason?: string, code?: string): void {
     op.out.push(reason === undefined ? { status } : { status, reason });
     if (status !== 'EXECUTING') op.final = true;
     this.d.events.emit('status', { id: op.id, key: redactKey(op.req.key), serial: op.req.serial, status, reason });
+    if (operationChannels.status.hasSubscribers) {
+      const { req } = op;
+      operationChannels.status.publish({
+        agent: this.agent,
+        id: op.id,
+        key: redactKey(req.key),
+        serial: req.serial,
+        status,
+        reason,
+        code,
+        ms: performance.now() - op.arrived,
+        target: fmtTarget(req.host, req.port),
+      } satisfies OperationStatusMessage);
+    }
     if (op.holding) return;
     if (op.inChain) this.flushChain(op.req.serial);
     else this.flushById(op);

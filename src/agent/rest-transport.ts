@@ -4,6 +4,7 @@
  * go out strictly in order (one chain per operation) and are retried with backoff until they land.
  */
 import type { EventEmitter } from 'node:events';
+import type { AgentEvents } from './events.js';
 import { TunnelError } from '../errors.js';
 import { parseOperationJson } from '../cumulocity/inbound.js';
 import { agentFragments, deviceObject, RESTARTED_REASON, statusBody, type OpStatus } from '../cumulocity/templates.js';
@@ -30,7 +31,7 @@ export class RestTransport implements Transport {
     private readonly cfg: ResolvedConfig,
     private readonly handlers: TransportHandlers,
     private readonly log: Logger,
-    private readonly events: EventEmitter,
+    private readonly events: EventEmitter<AgentEvents>,
     private readonly version: string,
   ) {
     this.rest = new RestClient(cfg);

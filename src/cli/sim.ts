@@ -117,10 +117,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!args.quiet) {
     const log = (line: string): boolean => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     const p = printable;
-    sim.events.on('operation', (op: { id: string; deviceId: string; description: string }) => log(`operation ${p(op.id)} for device ${p(op.deviceId)} created: ${p(op.description)}`));
-    sim.events.on('status', (op: { id: string; failureReason?: string }, status: string) => log(`operation ${p(op.id)} -> ${p(status)}${op.failureReason ? ` (${p(op.failureReason)})` : ''}`));
-    sim.events.on('session:paired', (s: { operationId: string }) => log(`session of operation ${p(s.operationId)} paired`));
-    sim.events.on('session:closed', (s: { operationId: string; clientToDevice: number; deviceToClient: number }) =>
+    sim.events.on('operation', (op) => log(`operation ${p(op.id)} for device ${p(op.deviceId)} created: ${p(op.description)}`));
+    sim.events.on('status', (op, status) => log(`operation ${p(op.id)} -> ${p(status)}${op.failureReason ? ` (${p(op.failureReason)})` : ''}`));
+    sim.events.on('session:paired', (s) => log(`session of operation ${p(s.operationId)} paired`));
+    sim.events.on('session:closed', (s) =>
       log(`session of operation ${p(s.operationId)} closed: ${s.clientToDevice} bytes to the device, ${s.deviceToClient} bytes back`),
     );
   }

@@ -5,8 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { DEFAULT_ENGINE_CLOSE_GRACE_MS, DEFAULT_STATS_INTERVAL_MS, DEFAULT_TUNNELS_PER_WORKER } from '../constants.js';
 import { isErrorCode, TunnelError, toWireError, type WireError } from '../errors.js';
+import { tunnelChannels, type TunnelEndEvent, type TunnelFailEvent, type TunnelOpenEvent, type TunnelUpEvent } from './events.js';
 import { Handle, type TunnelHandle } from './handle.js';
 import type { EngineHost, HostSink } from './host.js';
 import { MainThreadHost } from './main-host.js';
@@ -77,6 +79,7 @@ class EngineImpl implements Engine, HostSink {
     const merged: TunnelSpec = this.defaults ? { ...this.defaults, ...spec } : spec;
     const h = new Handle(this, id, merged.label);
     this.s.opened++;
+    if (tunnelChannels.open.hasSubscribers) tunnelChannels.open.publish({ engine: this, id, label: merged.label, host: merged.host, port: merged.port } satisfies TunnelOpenEvent);
     try {
       if (this.closing) throw new TunnelError('TUN_ERR_ENGINE_CLOSED');
       validateSpec(merged);
@@ -115,6 +118,14 @@ class EngineImpl implements Engine, HostSink {
     if (h.settledUp) return;
     this.s.established++;
     h.markUp();
+    if (tunnelChannels.up.hasSubscribers) {
+      tunnelChannels.up.publish({ engine: this, id: h.id, label: h.label, threadId: h.threadId, setupMs: performance.now() - h.openedAt } satisfies TunnelUpEvent);
+    }
+  }
+
+  /** @internal */ fail(h: Handle, err: WireError): void {
+    const e = h.markFailed(err);
+    if (e && tunnelChannels.fail.hasSubscribers) tunnelChannels.fail.publish({ engine: this, id: h.id, label: h.label, threadId: h.threadId, error: e } satisfies TunnelFailEvent);
   }
 
   /** @internal */ settle(h: Handle, summary: TunnelSummary): void {
@@ -127,7 +138,7 @@ class EngineImpl implements Engine, HostSink {
       const w: WireError = { code: isErrorCode(summary.code) ? summary.code : 'TUN_ERR_INTERNAL', message: summary.message ?? summary.code };
       if (summary.status !== undefined) w.status = summary.status;
       if (summary.syscode !== undefined) w.syscode = summary.syscode;
-      h.markFailed(w);
+      this.fail(h, w);
     }
     // Live counters already added h.up/h.down; add the rest.
     this.s.bytesUp += summary.bytesUp - h.up;
@@ -139,6 +150,7 @@ class EngineImpl implements Engine, HostSink {
     if (isErrorCode(summary.code)) {
       this.s.failuresByCode[summary.code] = (this.s.failuresByCode[summary.code] ?? 0) + 1;
     }
+    if (tunnelChannels.end.hasSubscribers) tunnelChannels.end.publish({ engine: this, id: h.id, label: h.label, threadId: summary.threadId, summary } satisfies TunnelEndEvent);
     h.resolveClosed(summary);
     if (this.handles.size === 0 && this.idleWaiters.length > 0) {
       for (const w of this.idleWaiters.splice(0)) w();

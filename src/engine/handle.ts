@@ -1,4 +1,5 @@
 /** A tunnel's handle on the main thread: what engine.open() returns, and the engine's record of the tunnel. */
+import { performance } from 'node:perf_hooks';
 import { TunnelError, type WireError } from '../errors.js';
 import type { TunnelSummary } from './types.js';
 
@@ -35,6 +36,8 @@ export class Handle implements TunnelHandle {
   pendingClose: string | undefined | null = null;
   /** The pending close is the engine's shutdown. */
   pendingByEngine = false;
+  /** performance.now() at engine.open(), for the `tunnel:up` message's setupMs. */
+  readonly openedAt = performance.now();
   resolveUp!: () => void;
   rejectUp!: (e: TunnelError) => void;
   resolveClosed!: (s: TunnelSummary) => void;
@@ -63,12 +66,15 @@ export class Handle implements TunnelHandle {
     this.resolveUp();
   }
 
-  markFailed(err: WireError): void {
-    if (this.settledUp) return;
+  /** Rejects `established`; returns the error, or undefined when the handle had already settled it. */
+  markFailed(err: WireError): TunnelError | undefined {
+    if (this.settledUp) return undefined;
     this.settledUp = true;
-    this.rejectUp(TunnelError.fromWire(err));
+    const e = TunnelError.fromWire(err);
+    this.rejectUp(e);
     // Callers that only await `closed` must not see an unhandled rejection. Attached here, in the same turn
     // as the rejection, rather than up front: one promise less per tunnel that never fails.
     this.established.catch(noop);
+    return e;
   }
 }

@@ -3,6 +3,7 @@
  * settling of every tunnel; a host carries the tunnels themselves, either in-process on the main thread
  * (main-host.ts, `threads: 0`) or on a Piscina pool of worker threads (pool-host.ts).
  */
+import type { WireError } from '../errors.js';
 import type { Handle } from './handle.js';
 import type { MaskKind } from './mask-kernel.js';
 import type { TunnelSpec, TunnelSummary } from './types.js';
@@ -15,6 +16,8 @@ export interface HostSink {
   handle(id: number): Handle | undefined;
   /** Both legs are up. */
   up(h: Handle): void;
+  /** The tunnel failed before both legs were up. */
+  fail(h: Handle, err: WireError): void;
   /** The tunnel ended (or never started): the last word on it. */
   settle(h: Handle, summary: TunnelSummary): void;
   /** Live byte deltas of a tunnel still running. */

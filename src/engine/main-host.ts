@@ -25,7 +25,8 @@ export class MainThreadHost implements EngineHost {
         if (h) sink.up(h);
       },
       onFail(t, err) {
-        sink.handle(t.id)?.markFailed(err);
+        const h = sink.handle(t.id);
+        if (h) sink.fail(h, err);
       },
       onEnd(t, summary) {
         tunnels.delete(t.id);

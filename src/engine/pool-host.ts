@@ -104,7 +104,8 @@ export class PoolHost implements EngineHost {
         break;
       }
       case 'fail': {
-        this.sink.handle(ev.id)?.markFailed(ev.error);
+        const h = this.sink.handle(ev.id);
+        if (h) this.sink.fail(h, ev.error);
         break;
       }
       case 'bytes': {

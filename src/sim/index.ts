@@ -21,9 +21,9 @@ import { validateConfiguration } from './rest-configurations.js';
 import { Rest } from './rest.js';
 import { createSmartRestHandler } from './smartrest-handler.js';
 import { Store } from './store.js';
-import type { Sim, SimFaults, SimOperation, SimOptions } from './types.js';
+import type { OperationStatus, Sim, SimEvents, SimFaults, SimOperation, SimOptions } from './types.js';
 
-export type { Sim, SimOptions, SimOperation, SimFaults, SessionInfo, StatusChange, SimConfiguration, OperationStatus } from './types.js';
+export type { Sim, SimOptions, SimOperation, SimFaults, SessionInfo, StatusChange, SimConfiguration, OperationStatus, SimEvents } from './types.js';
 
 /** The `70,<tenant>,<user>,<password>` answer on `s/dcr` to issued credentials. */
 function bootstrapLine(c: DeviceCredentials | undefined): string | undefined {
@@ -66,7 +66,7 @@ function checkOptions(o: SimOptions): Required<Omit<SimOptions, 'users' | 'quiet
 /** Starts an emulator; ports default to 0 (free ports). */
 export async function startSim(options: SimOptions = {}): Promise<Sim> {
   const o = checkOptions(options);
-  const events = new EventEmitter();
+  const events = new EventEmitter<SimEvents>();
   events.setMaxListeners(0);
   const faults: SimFaults = { deliveryDelayMs: 0, refuseDeviceUpgrade: 0, lenientSubprotocol: false, duplicateDelivery: false };
   const jwt = new JwtIssuer(o.tenant, o.jwtLifetimeSec);
@@ -75,7 +75,8 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   for (const u of options.users ?? []) auth.users.set(u.user, { password: u.password, roles: u.roles ?? [] });
 
   const store = new Store(o.historyLimit);
-  for (const ev of ['operation', 'status'] as const) store.events.on(ev, (...args: unknown[]) => events.emit(ev, ...args));
+  store.events.on('operation', (op: SimOperation) => events.emit('operation', op));
+  store.events.on('status', (op: SimOperation, status: OperationStatus) => events.emit('status', op, status));
   // waitForOperationStatus callers by operation id: a status change wakes only its own waiters, not every waiter.
   const waiters = new Map<string, Set<(op: SimOperation) => void>>();
   store.events.on('status', (op: SimOperation) => {

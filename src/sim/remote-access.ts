@@ -19,7 +19,7 @@ import type { Delivery } from './delivery.js';
 import { CLOUD_HEADERS, refuseUpgrade } from './http-util.js';
 import { Session } from './session.js';
 import type { Store } from './store.js';
-import type { SessionInfo, SimFaults, SimOperation } from './types.js';
+import type { SessionInfo, SimEvents, SimFaults, SimOperation } from './types.js';
 
 const CLIENT_PATH = /^\/service\/remoteaccess\/client\/([^/]+)\/configurations\/([^/]+)\/?$/;
 const CLOSED = 3;
@@ -47,7 +47,7 @@ export class RemoteAccess {
     private readonly delivery: Delivery,
     private readonly auth: Authenticator,
     private readonly faults: SimFaults,
-    private readonly events: EventEmitter,
+    private readonly events: EventEmitter<SimEvents>,
     private readonly opts: RemoteAccessOptions,
   ) {
     this.#wss = new WebSocketServer({

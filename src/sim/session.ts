@@ -6,7 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
-import type { SessionInfo } from './types.js';
+import type { SessionInfo, SimEvents } from './types.js';
 
 /** Unsent bytes on a leg above which the other leg stops reading. */
 export const HIGH_WATER = 256 * 1024;
@@ -40,7 +40,7 @@ export class Session {
     readonly deviceId: string,
     readonly clientless: boolean,
     private readonly pendingLimit: number,
-    private readonly events: EventEmitter,
+    private readonly events: EventEmitter<SimEvents>,
   ) {}
 
   /** The counters as the public API shows them. */

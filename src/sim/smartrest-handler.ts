@@ -11,7 +11,7 @@ import { JSON_TOPIC } from './delivery.js';
 import type { JwtIssuer } from './jwt.js';
 import type { ManagedObject, Store } from './store.js';
 import { isFinal } from './store.js';
-import type { OperationStatus } from './types.js';
+import type { OperationStatus, SimEvents } from './types.js';
 
 const UPSTREAM = /^[stqc]\/us(?:\/([^/]+))?$/;
 
@@ -23,7 +23,7 @@ export interface SmartRestDeps {
   jwt: JwtIssuer;
   tenant: string;
   devicePassword: string;
-  events: EventEmitter;
+  events: EventEmitter<SimEvents>;
 }
 
 /** One upstream line's context. */

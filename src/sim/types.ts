@@ -95,6 +95,18 @@ export interface SimFaults {
 }
 
 /** A running emulator. */
+/** The events of `sim.events`, name to listener arguments. */
+export interface SimEvents {
+  /** An operation was created (a copy). */
+  operation: [SimOperation];
+  /** An operation's status changed (a copy, and the new status). */
+  status: [SimOperation, OperationStatus];
+  'session:paired': [SessionInfo];
+  'session:closed': [SessionInfo];
+  /** A device published on the broker (SmartREST text). */
+  'mqtt:publish': [{ clientId: string; topic: string; payload: string }];
+}
+
 export interface Sim {
   readonly httpUrl: string;
   readonly wsUrl: string;
@@ -126,8 +138,8 @@ export interface Sim {
   managedObject(id: string): Record<string, unknown> | undefined;
   /** Live and finished sessions with their byte counters. */
   sessions(): SessionInfo[];
-  /** 'operation', 'status', 'session:paired', 'session:closed', 'mqtt:publish'. */
-  readonly events: EventEmitter;
+  /** 'operation', 'status', 'session:paired', 'session:closed', 'mqtt:publish' (typed by SimEvents). */
+  readonly events: EventEmitter<SimEvents>;
   readonly faults: SimFaults;
   /** Closes a session's legs with 1000. */
   closeSession(key: string): boolean;

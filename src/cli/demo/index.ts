@@ -144,8 +144,8 @@ function statusText(sim: Sim, meter: ReturnType<typeof createRateMeter>): string
 }
 
 function watchSessions(sim: Sim, status: StatusLine): void {
-  sim.events.on('session:paired', (s: { operationId: string }) => status.log(`session opened (operation ${s.operationId})`));
-  sim.events.on('session:closed', (s: { operationId: string; clientToDevice: number; deviceToClient: number }) =>
+  sim.events.on('session:paired', (s) => status.log(`session opened (operation ${s.operationId})`));
+  sim.events.on('session:closed', (s) =>
     status.log(`session closed (operation ${s.operationId}): ${formatBytes(s.clientToDevice)} to the device, ${formatBytes(s.deviceToClient)} back`),
   );
 }
