@@ -12,8 +12,8 @@ export { bufferutilLoaded } from './engine/native.js';
 export { maskKind, type MaskKind } from './engine/mask-kernel.js';
 export { nodeSupported, SUPPORTED_NODE } from './node-line.js';
 // The errors.
-export { TunnelError, ERROR_CODES, isErrorCode } from './errors.js';
-export type { ErrorCode, WireError } from './errors.js';
+export { C8yTunnelError, TunnelError, AgentError, SmartRestError, ConnectError, SimError, errorFor, isCleanEnd, ERROR_CODES, isErrorCode } from './errors.js';
+export type { ErrorCode, ErrorExtra, ErrorFamily, ErrorFor, FamilyError, WireError, TunnelErrorCode, AgentErrorCode, SmartRestErrorCode, ConnectErrorCode, SimErrorCode } from './errors.js';
 // The agent.
 export { createAgent } from './agent/index.js';
 export type { Agent, AgentOptions, AgentConfig, AgentStats, ResolvedConfig } from './agent/index.js';

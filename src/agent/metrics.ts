@@ -9,6 +9,7 @@ import type { Engine } from '../engine/engine.js';
 import { maskKind } from '../engine/mask-kernel.js';
 import type { TunnelSummary } from '../engine/types.js';
 import type { OperationMetrics } from './operations.js';
+import { isCleanEnd } from '../errors.js';
 
 /** The agent's metrics and their HTTP endpoint. */
 export class AgentMetrics implements OperationMetrics {
@@ -93,7 +94,7 @@ export class AgentMetrics implements OperationMetrics {
   }
   closed(summary: TunnelSummary): void {
     // Set-up failures were counted when reported; this counts tunnels that broke after they were up.
-    if (summary.established && summary.code.startsWith('TUN_ERR_')) this.failedC.inc({ code: summary.code });
+    if (summary.established && !isCleanEnd(summary.code)) this.failedC.inc({ code: summary.code });
   }
   succeeded(latencySec: number): void {
     this.latency.observe(latencySec);

@@ -1,5 +1,5 @@
 /** A tunnel's handle on the main thread: what engine.open() returns, and the engine's record of the tunnel. */
-import { TunnelError, type WireError } from '../errors.js';
+import { C8yTunnelError, type WireError } from '../errors.js';
 import type { TunnelSummary } from './types.js';
 
 /** The handle engine.open() returns. */
@@ -36,7 +36,7 @@ export class Handle implements TunnelHandle {
   /** The pending close is the engine's shutdown. */
   pendingByEngine = false;
   resolveUp!: () => void;
-  rejectUp!: (e: TunnelError) => void;
+  rejectUp!: (e: C8yTunnelError) => void;
   resolveClosed!: (s: TunnelSummary) => void;
   private readonly owner: HandleOwner;
 
@@ -66,7 +66,7 @@ export class Handle implements TunnelHandle {
   markFailed(err: WireError): void {
     if (this.settledUp) return;
     this.settledUp = true;
-    this.rejectUp(TunnelError.fromWire(err));
+    this.rejectUp(C8yTunnelError.fromWire(err));
     // Callers that only await `closed` must not see an unhandled rejection. Attached here, in the same turn
     // as the rejection, rather than up front: one promise less per tunnel that never fails.
     this.established.catch(noop);

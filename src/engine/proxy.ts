@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { TunnelError } from '../errors.js';
+import { type C8yTunnelError, TunnelError } from '../errors.js';
 
 /** Opens a raw tunnel to `host:port` through `proxyUrl`; resolves with the connected socket. */
 export function connectViaProxy(proxyUrl: string, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
@@ -28,7 +28,7 @@ export function connectViaProxy(proxyUrl: string, host: string, port: number, ti
     let settled = false;
     const timer = setTimeout(() => done(new TunnelError('TUN_ERR_PROXY', `proxy ${phost}:${pport} did not answer CONNECT in time`)), timeoutMs);
     const chunks: Buffer[] = [];
-    function done(err: TunnelError | null, rest?: Buffer): void {
+    function done(err: C8yTunnelError | null, rest?: Buffer): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);

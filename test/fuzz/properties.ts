@@ -1,7 +1,7 @@
 /** Property definitions for SmartREST parsing and formatting, shared by `npm test` (few runs) and `npm run fuzz` (many). */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TunnelError } from 'c8y-tunnel';
+import { C8yTunnelError } from 'c8y-tunnel';
 import {
   formatLine,
   parseLine,
@@ -22,7 +22,7 @@ function formattable(xs: string[]): boolean {
     const l = formatLine(xs);
     return l.trim() !== '';
   } catch (err) {
-    assert.equal((err as TunnelError).code, 'SR_ERR_FIELD');
+    assert.equal((err as C8yTunnelError).code, 'SR_ERR_FIELD');
     return false;
   }
 }
@@ -38,7 +38,7 @@ export const properties: Record<string, fc.IProperty<never> | fc.IProperty<[unkn
     try {
       parseLine(s);
     } catch (err) {
-      assert.ok(err instanceof TunnelError, String(err));
+      assert.ok(err instanceof C8yTunnelError, String(err));
       assert.match(err.code, /^SR_ERR_/);
     }
   }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ERROR_CODES, TunnelError } from 'c8y-tunnel';
+import { C8yTunnelError, TunnelError, ERROR_CODES } from 'c8y-tunnel';
 
 describe('error codes', () => {
   it('docs/errors.md lists exactly the codes src/errors.ts defines', () => {
@@ -14,9 +14,9 @@ describe('error codes', () => {
 
   it('survives a round trip as plain data across a thread boundary', () => {
     const e = new TunnelError('TUN_ERR_WS_HTTP_STATUS', 'cloud refused WebSocket: HTTP 404', { status: 404 });
-    const back = TunnelError.fromWire(structuredClone(e.toWire()));
+    const back = C8yTunnelError.fromWire(structuredClone(e.toWire()));
     assert.equal(back.code, 'TUN_ERR_WS_HTTP_STATUS');
     assert.equal(back.status, 404);
-    assert.ok(back instanceof TunnelError);
+    assert.ok(back instanceof C8yTunnelError);
   });
 });
