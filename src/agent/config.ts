@@ -92,8 +92,8 @@ void SAME_KEYS;
 /** Where each value came from, for error messages: `--auth`, `C8Y_AUTH`, `auth in agent.json`, `config.auth`. */
 export type Origins = Partial<Record<keyof AgentConfig, string>>;
 
-function bad(what: string, msg: string): C8yTunnelError {
-  return new AgentError('AGENT_ERR_CONFIG', `invalid ${what}: ${msg}`);
+function bad(what: string, msg: string, cause?: unknown): C8yTunnelError {
+  return new AgentError('AGENT_ERR_CONFIG', `invalid ${what}: ${msg}`, { cause });
 }
 
 /** Names every missing setting by all its spellings, in one error. */
@@ -108,13 +108,13 @@ export function readConfigFile(path: string): { config: AgentConfig; origins: Or
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
   let obj: unknown;
   try {
     obj = JSON.parse(text);
   } catch (err) {
-    throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: ${path} is not JSON (${(err as Error).message})`);
+    throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: ${path} is not JSON (${(err as Error).message})`, { cause: err });
   }
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: ${path} must hold a JSON object`);
   const known = new Set(SETTINGS.map((s) => s.key as string));
@@ -186,7 +186,7 @@ export function resolveConfig(input: AgentConfig, origins: Origins = {}): Resolv
   try {
     policy = parsePolicy(s.allow);
   } catch (err) {
-    throw bad(origin('allow'), (err as Error).message);
+    throw bad(origin('allow'), (err as Error).message, err);
   }
   for (const c of CROSS_CHECKS) {
     const problem = c.problem(s);

@@ -165,7 +165,7 @@ class AgentImpl implements Agent {
           this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
         } catch (err) {
           const sys = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-          throw new AgentError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys });
+          throw new AgentError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys, cause: err });
         }
         const h = cfg.metricsHost.includes(':') ? `[${cfg.metricsHost}]` : cfg.metricsHost;
         log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');

@@ -76,7 +76,7 @@ export class JwtCache {
       },
       (err: unknown) => {
         this.inflight = undefined;
-        throw err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_JWT', `could not obtain a JWT: ${err instanceof Error ? err.message : String(err)}`);
+        throw err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_JWT', `could not obtain a JWT: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       },
     );
     this.inflight = p;

@@ -134,7 +134,7 @@ export class MqttTransport implements Transport {
     if (this.client !== client) return;
     const rc = typeof err.code === 'number' ? err.code : undefined;
     if (rc === 4 || rc === 5) {
-      const e = new AgentError('AGENT_ERR_MQTT', `MQTT broker refused the connection: ${rc === 4 ? 'bad user name or password' : 'not authorized'} (CONNACK ${rc})`);
+      const e = new AgentError('AGENT_ERR_MQTT', `MQTT broker refused the connection: ${rc === 4 ? 'bad user name or password' : 'not authorized'} (CONNACK ${rc})`, { cause: err });
       if (!this.everReady && this.startWaiter) {
         // Wrong credentials at start are a configuration error, not something to retry forever.
         this.startWaiter.reject(e);
@@ -148,7 +148,7 @@ export class MqttTransport implements Transport {
     }
     if (!this.everReady && this.startWaiter && typeof err.code === 'string' && TLS_ERROR.test(err.code)) {
       // A certificate the agent does not trust will not fix itself: fail the start (see --ca, --insecure).
-      this.startWaiter.reject(new AgentError('AGENT_ERR_MQTT', `TLS verification of the MQTT broker failed (${err.code}); add its CA with --ca`));
+      this.startWaiter.reject(new AgentError('AGENT_ERR_MQTT', `TLS verification of the MQTT broker failed (${err.code}); add its CA with --ca`, { syscode: err.code, cause: err }));
       this.startWaiter = undefined;
       this.stopping = true;
       client.end(true);

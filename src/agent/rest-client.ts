@@ -39,7 +39,7 @@ export class RestClient {
         cut ??= err;
         req.destroy(err);
       };
-      const fail = (err: NodeJS.ErrnoException): void => reject(new AgentError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${cut?.message ?? err.code ?? err.message})`));
+      const fail = (err: NodeJS.ErrnoException): void => reject(new AgentError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${cut?.message ?? err.code ?? err.message})`, { cause: cut ?? err }));
       const req = mod.request(url, {
         method,
         headers: {

@@ -41,7 +41,7 @@ export const HELP =
 /** Builds the merged settings from argv and the environment (exported for tests). */
 export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; origins: Origins; help: boolean } {
   // Flags only here: the environment is its own layer, below the flags and above the file.
-  const { raw, origins } = parseFlags([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW], argv, {}, (msg) => new AgentError('AGENT_ERR_CONFIG', `invalid command line: ${msg}`));
+  const { raw, origins } = parseFlags([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW], argv, {}, (msg, cause) => new AgentError('AGENT_ERR_CONFIG', `invalid command line: ${msg}`, { cause }));
   if (raw.help) return { config: {}, origins: {}, help: true };
   const file = typeof raw.config === 'string' ? readConfigFile(raw.config) : { config: {}, origins: {} };
   delete raw.config;

@@ -63,9 +63,9 @@ export interface SimArgs {
   options: SimOptions;
 }
 
-/** Parses argv; throws TunnelError(SIM_ERR_CONFIG) with one clear line. */
+/** Parses argv; throws a SimError (SIM_ERR_CONFIG) with one clear line. */
 export function parseSimArgs(argv: string[]): SimArgs {
-  const flags = parseCommandLine(SIM_SETTINGS, argv, {}, (msg) => new SimError('SIM_ERR_CONFIG', msg));
+  const flags = parseCommandLine(SIM_SETTINGS, argv, {}, (msg, cause) => new SimError('SIM_ERR_CONFIG', msg, { cause }));
   if (flags === undefined) return { help: true, quiet: false, options: {} };
   const { quiet, ...options } = flags;
   return { help: false, quiet, options };

@@ -65,7 +65,7 @@ export async function listenLocal(host: string, port: number, target: SessionTar
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ConnectError('CONNECT_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined)),
+      reject(new ConnectError('CONNECT_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, { syscode: err.code, cause: err })),
     );
     server.listen(port, host, () => resolve());
   });

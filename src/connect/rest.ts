@@ -81,8 +81,8 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
           } else {
             try {
               resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
-            } catch {
-              reject(new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} did not return JSON (is C8Y_HOST a Cumulocity tenant?)`));
+            } catch (err) {
+              reject(new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} did not return JSON (is C8Y_HOST a Cumulocity tenant?)`, { cause: err }));
             }
           }
         });
@@ -98,9 +98,9 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
 function restError(url: URL, err: NodeJS.ErrnoException): C8yTunnelError {
   const why = err.code === 'ETIMEDOUT' || err.code === 'EMSGSIZE' ? `${err.code}: ${err.message}` : (err.code ?? err.message);
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
-    return new ConnectError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why });
+    return new ConnectError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why, cause: err });
   }
-  return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${why}): check C8Y_HOST`, err.code ? { syscode: err.code } : undefined);
+  return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${why}): check C8Y_HOST`, { syscode: err.code, cause: err });
 }
 
 /** Serial (c8y_Serial external id) first; an all-digits value that is no serial is tried as a managed object id. */

@@ -288,12 +288,12 @@ class ClientSession {
   private readonly onWsError = (err: NodeJS.ErrnoException): void => {
     if (this.finished) return;
     if (!this.opened && /handshake has timed out/i.test(err.message)) {
-      this.finish('error', { error: new ConnectError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time') });
+      this.finish('error', { error: new ConnectError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time', { cause: err }) });
       return;
     }
     // Before the upgrade the tenant could not be reached (a setting to check); after it, the running session broke.
     const [code, where] = this.opened ? (['CONNECT_ERR_SESSION', 'the session WebSocket failed'] as const) : (['CONNECT_ERR_CONFIG', 'could not open the session WebSocket'] as const);
-    this.finish('error', { error: errorFor(code, `${where} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined) });
+    this.finish('error', { error: errorFor(code, `${where} (${err.code ?? err.message})`, { syscode: err.code, cause: err }) });
   };
 
   private readonly onWsClose = (code: number, reasonBuf: Buffer): void => {

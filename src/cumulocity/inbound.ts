@@ -56,7 +56,7 @@ export function parseDownstream(payload: string, serials: ReadonlySet<string>): 
       const r = parseRemoteAccessConnect(p.fields);
       out.requests.push({ serial: r.serial, host: r.host, port: r.port, key: r.key, via: '530' });
     } catch (err) {
-      out.errors.push({ serial: p.fields[1]!, error: err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_BAD_OPERATION', String(err)) });
+      out.errors.push({ serial: p.fields[1]!, error: err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_BAD_OPERATION', String(err), { cause: err }) });
     }
   }
   return out;
@@ -107,7 +107,7 @@ export function parseOperationJson(obj: unknown, serials: ReadonlySet<string>, f
     if (id !== undefined) request.id = id;
     return { request };
   } catch (err) {
-    const e = err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_BAD_OPERATION', String(err));
+    const e = err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_BAD_OPERATION', String(err), { cause: err });
     return id !== undefined ? { error: e, id, serial } : { error: e, serial };
   }
 }

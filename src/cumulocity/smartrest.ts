@@ -38,7 +38,7 @@ export function splitLines(payload: string): string[] {
 }
 
 /**
- * Parses one line into its fields. Throws a TunnelError with code SR_ERR_EMPTY, SR_ERR_QUOTE or
+ * Parses one line into its fields. Throws a SmartRestError with code SR_ERR_EMPTY, SR_ERR_QUOTE or
  * SR_ERR_TOO_LONG on a malformed line.
  */
 export function parseLine(line: string, maxLength = MAX_SMARTREST_PAYLOAD): string[] {
@@ -116,7 +116,7 @@ export function parsePayload(payload: string, maxLength = MAX_SMARTREST_PAYLOAD)
     try {
       return { line, fields: parseLine(line, maxLength) };
     } catch (err) {
-      return { line, error: err instanceof C8yTunnelError ? err : new SmartRestError('SR_ERR_FIELD', String(err)) };
+      return { line, error: err instanceof C8yTunnelError ? err : new SmartRestError('SR_ERR_FIELD', String(err), { cause: err }) };
     }
   });
 }

@@ -5,7 +5,7 @@ import type { TunnelSummary } from './types.js';
 /** The handle engine.open() returns. */
 export interface TunnelHandle {
   readonly id: number;
-  /** Resolves when both legs are up; rejects with a coded TunnelError when either fails. */
+  /** Resolves when both legs are up; rejects with a coded TunnelError (TUN_ERR_*) when either fails. */
   readonly established: Promise<void>;
   /** Resolves (never rejects) with the summary when the tunnel has ended. */
   readonly closed: Promise<TunnelSummary>;

@@ -15,8 +15,8 @@ export function connectViaProxy(proxyUrl: string, host: string, port: number, ti
     let url: URL;
     try {
       url = new URL(proxyUrl);
-    } catch {
-      reject(new TunnelError('TUN_ERR_PROXY', 'invalid proxy URL'));
+    } catch (err) {
+      reject(new TunnelError('TUN_ERR_PROXY', 'invalid proxy URL', { cause: err }));
       return;
     }
     const secure = url.protocol === 'https:';
@@ -57,7 +57,7 @@ export function connectViaProxy(proxyUrl: string, host: string, port: number, ti
     }
     sock.on('data', onData);
     sock.on('error', (err: NodeJS.ErrnoException) =>
-      done(new TunnelError('TUN_ERR_PROXY', `proxy ${phost}:${pport} failed (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined)),
+      done(new TunnelError('TUN_ERR_PROXY', `proxy ${phost}:${pport} failed (${err.code ?? err.message})`, { syscode: err.code, cause: err })),
     );
     sock.on('close', () => done(new TunnelError('TUN_ERR_PROXY', 'proxy closed the connection during CONNECT')));
     sock.once(secure ? 'secureConnect' : 'connect', () => {

@@ -163,7 +163,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
       try {
         return { id: store.addConfiguration(deviceId, validateConfiguration(cfg as unknown as Record<string, unknown>)).id };
       } catch (err) {
-        throw new SimError('SIM_ERR_CONFIG', (err as Error).message);
+        throw new SimError('SIM_ERR_CONFIG', (err as Error).message, { cause: err });
       }
     },
     async createRemoteAccessOperation(deviceId, target) {
