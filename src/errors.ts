@@ -170,8 +170,9 @@ export type ErrorFor<C extends ErrorCode> = C extends TunnelErrorCode
         ? ConnectError
         : SimError;
 
-// Every prefix of ERROR_CODES has its family here; test/unit/errors.test.ts checks each code.
-const FAMILIES: Record<string, ErrorFamily<ErrorCode>> = {
+type PrefixOf<C> = C extends `${infer P}_ERR_${string}` ? P : never;
+// A family for every prefix of ERROR_CODES (a code with a new prefix fails to type-check here).
+const FAMILIES: Record<PrefixOf<ErrorCode>, ErrorFamily<ErrorCode>> = {
   TUN: TunnelError as ErrorFamily<ErrorCode>,
   AGENT: AgentError as ErrorFamily<ErrorCode>,
   SR: SmartRestError as ErrorFamily<ErrorCode>,
@@ -181,7 +182,7 @@ const FAMILIES: Record<string, ErrorFamily<ErrorCode>> = {
 
 /** A new error of the family `code` belongs to; for a code known only at run time. */
 export function errorFor<C extends ErrorCode>(code: C, message?: string, extra?: ErrorExtra): ErrorFor<C> {
-  const family = FAMILIES[code.slice(0, code.indexOf('_'))] ?? (TunnelError as ErrorFamily<ErrorCode>);
+  const family = FAMILIES[code.slice(0, code.indexOf('_')) as PrefixOf<ErrorCode>] ?? FAMILIES.TUN;
   return new family(code, message, extra) as ErrorFor<C>;
 }
 
