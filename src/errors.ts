@@ -1,6 +1,12 @@
 /**
  * Every error the project raises carries a stable `code`. Match on `err.code`, never on the message.
  * docs/errors.md lists each code; a test fails when this table and the doc drift apart.
+ *
+ * One class per family, named by the code's prefix: `TunnelError` (TUN_*, the engine), `AgentError`
+ * (AGENT_*), `SmartRestError` (SR_*), `ConnectError` (CONNECT_*), `SimError` (SIM_*), all under the
+ * abstract `C8yTunnelError`. `instanceof C8yTunnelError` means "any error of ours"; a family's
+ * constructor takes only its own codes (a type error otherwise). `errorFor(code)` picks the family from
+ * the code, so an error rebuilt after a thread boundary (`fromWire`) keeps its class.
  */
 
 /** All stable error codes with their default message. */
@@ -70,15 +76,29 @@ export interface WireError {
   syscode?: string;
 }
 
-/** Base class of every error thrown by c8y-tunnel. */
-export class TunnelError extends Error {
+/** What an error carries besides its code and message; `cause` is the standard `Error` option. */
+export interface ErrorExtra {
+  status?: number;
+  syscode?: string;
+  cause?: unknown;
+}
+
+type CodeOf<P extends string> = Extract<ErrorCode, `${P}_${string}`>;
+/** The engine's codes (TUN_*). */
+export type TunnelErrorCode = CodeOf<'TUN'>;
+export type AgentErrorCode = CodeOf<'AGENT'>;
+export type SmartRestErrorCode = CodeOf<'SR'>;
+export type ConnectErrorCode = CodeOf<'CONNECT'>;
+export type SimErrorCode = CodeOf<'SIM'>;
+
+/** Base class of every error thrown by c8y-tunnel; a catch-all for `instanceof`, never built itself. */
+export abstract class C8yTunnelError extends Error {
   readonly code: ErrorCode;
   readonly status?: number;
   readonly syscode?: string;
 
-  constructor(code: ErrorCode, message?: string, extra?: { status?: number; syscode?: string; cause?: unknown }) {
+  protected constructor(code: ErrorCode, message?: string, extra?: ErrorExtra) {
     super(message ?? ERROR_CODES[code], extra?.cause === undefined ? undefined : { cause: extra.cause });
-    this.name = 'TunnelError';
     this.code = code;
     if (extra?.status !== undefined) this.status = extra.status;
     if (extra?.syscode !== undefined) this.syscode = extra.syscode;
@@ -92,13 +112,78 @@ export class TunnelError extends Error {
     return w;
   }
 
-  /** Rebuilds an error that crossed a thread boundary. */
-  static fromWire(w: WireError): TunnelError {
-    const extra: { status?: number; syscode?: string } = {};
+  /** Rebuilds an error that crossed a thread boundary, in its family (an unknown code becomes TUN_ERR_INTERNAL). */
+  static fromWire(w: WireError): C8yTunnelError {
+    const extra: ErrorExtra = {};
     if (w.status !== undefined) extra.status = w.status;
     if (w.syscode !== undefined) extra.syscode = w.syscode;
-    return new TunnelError(isErrorCode(w.code) ? w.code : 'TUN_ERR_INTERNAL', w.message, extra);
+    return errorFor(isErrorCode(w.code) ? w.code : 'TUN_ERR_INTERNAL', w.message, extra);
   }
+}
+
+/** An error of one family: its `code` is one of the family's. */
+export type FamilyError<C extends ErrorCode> = C8yTunnelError & { readonly code: C };
+
+/** A family's class: `new` takes the family's codes only; `instanceof` and `fromWire` as on any class of ours. */
+export interface ErrorFamily<C extends ErrorCode> {
+  new (code: C, message?: string, extra?: ErrorExtra): FamilyError<C>;
+  readonly prototype: FamilyError<C>;
+  fromWire(w: WireError): C8yTunnelError;
+}
+
+// One class expression for the five families (they differ in name and codes only); `name` is the class name.
+function family<C extends ErrorCode>(name: string): ErrorFamily<C> {
+  const F = class extends C8yTunnelError {
+    constructor(code: C, message?: string, extra?: ErrorExtra) {
+      super(code, message, extra);
+    }
+  };
+  Object.defineProperty(F, 'name', { value: name });
+  F.prototype.name = name;
+  return F as unknown as ErrorFamily<C>;
+}
+
+/** The engine's errors: a tunnel that could not be set up or broke (TUN_ERR_*). */
+export const TunnelError = family<TunnelErrorCode>('TunnelError');
+export type TunnelError = FamilyError<TunnelErrorCode>;
+/** The agent's errors: configuration, policy, its cloud links, shutdown (AGENT_ERR_*). */
+export const AgentError = family<AgentErrorCode>('AgentError');
+export type AgentError = FamilyError<AgentErrorCode>;
+/** A SmartREST line or field the grammar refuses (SR_ERR_*). */
+export const SmartRestError = family<SmartRestErrorCode>('SmartRestError');
+export type SmartRestError = FamilyError<SmartRestErrorCode>;
+/** The user's side of a session, `c8y-tunnel connect` (CONNECT_ERR_*). */
+export const ConnectError = family<ConnectErrorCode>('ConnectError');
+export type ConnectError = FamilyError<ConnectErrorCode>;
+/** The cloud emulator's errors (SIM_ERR_*). */
+export const SimError = family<SimErrorCode>('SimError');
+export type SimError = FamilyError<SimErrorCode>;
+
+/** The family class of a code, as a type. */
+export type ErrorFor<C extends ErrorCode> = C extends TunnelErrorCode
+  ? TunnelError
+  : C extends AgentErrorCode
+    ? AgentError
+    : C extends SmartRestErrorCode
+      ? SmartRestError
+      : C extends ConnectErrorCode
+        ? ConnectError
+        : SimError;
+
+type PrefixOf<C> = C extends `${infer P}_ERR_${string}` ? P : never;
+// A family for every prefix of ERROR_CODES (a code with a new prefix fails to type-check here).
+const FAMILIES: Record<PrefixOf<ErrorCode>, ErrorFamily<ErrorCode>> = {
+  TUN: TunnelError as ErrorFamily<ErrorCode>,
+  AGENT: AgentError as ErrorFamily<ErrorCode>,
+  SR: SmartRestError as ErrorFamily<ErrorCode>,
+  CONNECT: ConnectError as ErrorFamily<ErrorCode>,
+  SIM: SimError as ErrorFamily<ErrorCode>,
+};
+
+/** A new error of the family `code` belongs to; for a code known only at run time. */
+export function errorFor<C extends ErrorCode>(code: C, message?: string, extra?: ErrorExtra): ErrorFor<C> {
+  const family = FAMILIES[code.slice(0, code.indexOf('_')) as PrefixOf<ErrorCode>] ?? FAMILIES.TUN;
+  return new family(code, message, extra) as ErrorFor<C>;
 }
 
 /** True when `code` is one of ours. */
@@ -106,9 +191,17 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
 }
 
+/**
+ * True for the code of a tunnel that ended cleanly (`TUN_END_*`: EOF, the cloud's close, a local close,
+ * idle), false for an error code; the one place that tells them apart.
+ */
+export function isCleanEnd(code: string): boolean {
+  return code.startsWith('TUN_END_');
+}
+
 /** Any thrown value as a plain wire error (unknown values become TUN_ERR_INTERNAL). */
 export function toWireError(err: unknown, fallback: ErrorCode = 'TUN_ERR_INTERNAL'): WireError {
-  if (err instanceof TunnelError) return err.toWire();
+  if (err instanceof C8yTunnelError) return err.toWire();
   if (err && typeof err === 'object' && isErrorCode((err as { code?: unknown }).code)) {
     return { code: (err as WireError).code, message: String((err as Error).message) };
   }

@@ -23,8 +23,8 @@ export type {
   OperationFinishedMessage,
 } from './agent/events.js';
 // The errors.
-export { TunnelError, ERROR_CODES, isErrorCode } from './errors.js';
-export type { ErrorCode, WireError } from './errors.js';
+export { C8yTunnelError, TunnelError, AgentError, SmartRestError, ConnectError, SimError, errorFor, isCleanEnd, ERROR_CODES, isErrorCode } from './errors.js';
+export type { ErrorCode, ErrorExtra, ErrorFamily, ErrorFor, FamilyError, WireError, TunnelErrorCode, AgentErrorCode, SmartRestErrorCode, ConnectErrorCode, SimErrorCode } from './errors.js';
 // The agent.
 export { createAgent } from './agent/index.js';
 export type { Agent, AgentOptions, AgentConfig, AgentStats, ResolvedConfig } from './agent/index.js';

@@ -227,12 +227,12 @@ export function valueFlags(table: readonly SettingRow[]): string[] {
  * Parses argv by a table: values by key, with each row's environment variables as a fallback, and where
  * each came from. Throws `bad(message)` for an unknown flag or a positional argument.
  */
-export function parseFlags(table: readonly SettingRow[], argv: string[], env: NodeJS.ProcessEnv, bad: (message: string) => Error): { raw: Record<string, unknown>; origins: Record<string, string> } {
+export function parseFlags(table: readonly SettingRow[], argv: string[], env: NodeJS.ProcessEnv, bad: (message: string, cause?: unknown) => Error): { raw: Record<string, unknown>; origins: Record<string, string> } {
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({ args: argv, options: argOptions(table), strict: true, allowPositionals: false }));
   } catch (err) {
-    throw bad((err as Error).message.split('\n')[0]!);
+    throw bad((err as Error).message.split('\n')[0]!, err);
   }
   const raw: Record<string, unknown> = {};
   const origins: Record<string, string> = {};
@@ -313,7 +313,7 @@ export const HELP_ROW: SettingRow = { key: 'help', flag: 'help', short: 'h', kin
  * A command's flags (and their environment variables) resolved through its table, errors worded
  * `--flag must be ...` and made by `error` (the command's coded error); undefined when --help was asked.
  */
-export function parseCommandLine<T>(table: SettingsTable<T>, argv: string[], env: NodeJS.ProcessEnv, error: (message: string) => Error): T | undefined {
+export function parseCommandLine<T>(table: SettingsTable<T>, argv: string[], env: NodeJS.ProcessEnv, error: (message: string, cause?: unknown) => Error): T | undefined {
   const { raw, origins } = parseFlags([...rows(table), HELP_ROW], argv, env, error);
   if (raw.help === true) return undefined;
   return resolveSettings(table, raw as Partial<Record<keyof T, unknown>>, {

@@ -5,7 +5,7 @@
  * one AGENT_ERR_CONFIG line naming where it came from.
  */
 import { readFileSync } from 'node:fs';
-import { TunnelError } from '../errors.js';
+import { type C8yTunnelError, AgentError } from '../errors.js';
 import { resolveSettings } from '../settings.js';
 import { parsePolicy, type Policy } from './policy.js';
 import { AGENT_SETTINGS, SETTINGS, type Settings } from './settings.js';
@@ -92,14 +92,14 @@ void SAME_KEYS;
 /** Where each value came from, for error messages: `--auth`, `C8Y_AUTH`, `auth in agent.json`, `config.auth`. */
 export type Origins = Partial<Record<keyof AgentConfig, string>>;
 
-function bad(what: string, msg: string): TunnelError {
-  return new TunnelError('AGENT_ERR_CONFIG', `invalid ${what}: ${msg}`);
+function bad(what: string, msg: string, cause?: unknown): C8yTunnelError {
+  return new AgentError('AGENT_ERR_CONFIG', `invalid ${what}: ${msg}`, { cause });
 }
 
 /** Names every missing setting by all its spellings, in one error. */
-function missing(keys: Array<keyof Settings>): TunnelError {
+function missing(keys: Array<keyof Settings>): C8yTunnelError {
   const each = keys.map((k) => `${k} (${[`--${AGENT_SETTINGS[k].flag}`, ...(AGENT_SETTINGS[k].env ?? []).slice(0, 1), `"${k}" in --config`].join(' / ')})`);
-  return new TunnelError('AGENT_ERR_CONFIG', `missing setting${keys.length > 1 ? 's' : ''} ${each.join(', ')}`);
+  return new AgentError('AGENT_ERR_CONFIG', `missing setting${keys.length > 1 ? 's' : ''} ${each.join(', ')}`);
 }
 
 /** Reads a JSON config file; its keys are the library keys (`host`, `deviceId`, ...). */
@@ -108,19 +108,19 @@ export function readConfigFile(path: string): { config: AgentConfig; origins: Or
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new TunnelError('AGENT_ERR_CONFIG', `invalid --config: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
   let obj: unknown;
   try {
     obj = JSON.parse(text);
   } catch (err) {
-    throw new TunnelError('AGENT_ERR_CONFIG', `invalid --config: ${path} is not JSON (${(err as Error).message})`);
+    throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: ${path} is not JSON (${(err as Error).message})`, { cause: err });
   }
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new TunnelError('AGENT_ERR_CONFIG', `invalid --config: ${path} must hold a JSON object`);
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: ${path} must hold a JSON object`);
   const known = new Set(SETTINGS.map((s) => s.key as string));
   const origins: Origins = {};
   for (const k of Object.keys(obj)) {
-    if (!known.has(k)) throw new TunnelError('AGENT_ERR_CONFIG', `invalid --config: unknown key "${k.slice(0, 40)}" in ${path}`);
+    if (!known.has(k)) throw new AgentError('AGENT_ERR_CONFIG', `invalid --config: unknown key "${k.slice(0, 40)}" in ${path}`);
     origins[k as keyof AgentConfig] = `"${k}" in ${path}`;
   }
   return { config: obj as AgentConfig, origins };
@@ -186,7 +186,7 @@ export function resolveConfig(input: AgentConfig, origins: Origins = {}): Resolv
   try {
     policy = parsePolicy(s.allow);
   } catch (err) {
-    throw bad(origin('allow'), (err as Error).message);
+    throw bad(origin('allow'), (err as Error).message, err);
   }
   for (const c of CROSS_CHECKS) {
     const problem = c.problem(s);

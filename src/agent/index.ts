@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { maskKind } from '../engine/mask-kernel.js';
 import type { EngineOptions, EngineStats, TunnelSpec } from '../engine/types.js';
-import { TunnelError } from '../errors.js';
+import { type C8yTunnelError, AgentError } from '../errors.js';
 import { nodeSupported, SUPPORTED_NODE } from '../node-line.js';
 import type { AgentEvents } from './events.js';
 import { basicAuth, resolveConfig, type AgentConfig, type Origins, type ResolvedConfig } from './config.js';
@@ -116,17 +116,17 @@ class AgentImpl implements Agent {
   }
 
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new TunnelError('AGENT_ERR_CONFIG', 'agent.start() may be called once');
+    if (this.state !== 'new') throw new AgentError('AGENT_ERR_CONFIG', 'agent.start() may be called once');
     this.state = 'starting';
     const { log, redactUrl, Operations, TransportImpl, AgentMetrics } = await this.load();
-    if (this.state !== 'starting') throw new TunnelError('AGENT_ERR_SHUTDOWN', 'agent.stop() was called before the agent started');
+    if (this.state !== 'starting') throw new AgentError('AGENT_ERR_SHUTDOWN', 'agent.stop() was called before the agent started');
     const cfg = this.config;
     if (cfg.insecure) log.warn('TLS verification is OFF (--insecure): the cloud is not authenticated');
     const engine = createEngine({ threads: cfg.threads, tunnelsPerWorker: cfg.tunnelsPerWorker, ...this.engineOptions });
     this.engine = engine;
     const handlers = {
       request: (req: Parameters<Operations['handle']>[0]) => this.ops!.handle(req),
-      malformed: (ref: { serial: string; id?: string }, err: TunnelError) => this.ops!.rejectMalformed(ref, err),
+      malformed: (ref: { serial: string; id?: string }, err: C8yTunnelError) => this.ops!.rejectMalformed(ref, err),
       learnedId: (key: string, id: string) => this.ops!.learnId(key, id),
     };
     const version = agentVersion();
@@ -171,7 +171,7 @@ class AgentImpl implements Agent {
           this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
         } catch (err) {
           const sys = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-          throw new TunnelError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys });
+          throw new AgentError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys, cause: err });
         }
         const h = cfg.metricsHost.includes(':') ? `[${cfg.metricsHost}]` : cfg.metricsHost;
         log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');
@@ -249,6 +249,6 @@ function emptyEngineStats(): EngineStats {
 
 /** Creates the agent; throws AGENT_ERR_CONFIG (one line naming the setting) on a bad or missing setting. */
 export function createAgent(options: AgentOptions): Agent {
-  if (!options || typeof options !== 'object') throw new TunnelError('AGENT_ERR_CONFIG', 'createAgent() needs a settings object');
+  if (!options || typeof options !== 'object') throw new AgentError('AGENT_ERR_CONFIG', 'createAgent() needs a settings object');
   return new AgentImpl(options);
 }

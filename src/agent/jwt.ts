@@ -3,7 +3,7 @@
  * 71 on s/dat), cached, and renewed in the background once half its lifetime has passed, so operations
  * normally never wait for it. One fetch at a time; concurrent callers share it.
  */
-import { TunnelError } from '../errors.js';
+import { C8yTunnelError, AgentError } from '../errors.js';
 
 /** Fetches a fresh token (the transport's s/uat round trip). */
 export type JwtFetcher = () => Promise<string>;
@@ -76,7 +76,7 @@ export class JwtCache {
       },
       (err: unknown) => {
         this.inflight = undefined;
-        throw err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_JWT', `could not obtain a JWT: ${err instanceof Error ? err.message : String(err)}`);
+        throw err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_JWT', `could not obtain a JWT: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       },
     );
     this.inflight = p;

@@ -11,6 +11,7 @@ import type { Engine } from '../engine/engine.js';
 import { maskKind } from '../engine/mask-kernel.js';
 import { TUNNEL_CHANNELS, type TunnelOpenEvent } from '../engine/events.js';
 import { OPERATION_CHANNELS, type OperationDuplicateMessage, type OperationFinishedMessage, type OperationReceivedMessage, type OperationStatusMessage } from './events.js';
+import { isCleanEnd } from '../errors.js';
 
 /** The agent's metrics and their HTTP endpoint. */
 export class AgentMetrics {
@@ -106,7 +107,7 @@ export class AgentMetrics {
 
   private onFinished(agent: object, { agent: a, summary }: OperationFinishedMessage): void {
     // Set-up failures were counted when reported; this counts tunnels that broke after they were up.
-    if (a === agent && summary.established && summary.code.startsWith('TUN_ERR_')) this.failedC.inc({ code: summary.code });
+    if (a === agent && summary.established && !isCleanEnd(summary.code)) this.failedC.inc({ code: summary.code });
   }
 
   /** Serves /metrics on 127.0.0.1:port; resolves with the bound port. */

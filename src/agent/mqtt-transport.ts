@@ -9,7 +9,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { EventEmitter } from 'node:events';
 import type { AgentEvents } from './events.js';
-import { TunnelError } from '../errors.js';
+import { AgentError } from '../errors.js';
 import { isDeviceExistsReply, parseDownstream, parseJwtReply, parseOperationJson, validOperationId } from '../cumulocity/inbound.js';
 import {
   agentLine,
@@ -135,7 +135,7 @@ export class MqttTransport implements Transport {
     if (this.client !== client) return;
     const rc = typeof err.code === 'number' ? err.code : undefined;
     if (rc === 4 || rc === 5) {
-      const e = new TunnelError('AGENT_ERR_MQTT', `MQTT broker refused the connection: ${rc === 4 ? 'bad user name or password' : 'not authorized'} (CONNACK ${rc})`);
+      const e = new AgentError('AGENT_ERR_MQTT', `MQTT broker refused the connection: ${rc === 4 ? 'bad user name or password' : 'not authorized'} (CONNACK ${rc})`, { cause: err });
       if (!this.everReady && this.startWaiter) {
         // Wrong credentials at start are a configuration error, not something to retry forever.
         this.startWaiter.reject(e);
@@ -149,7 +149,7 @@ export class MqttTransport implements Transport {
     }
     if (!this.everReady && this.startWaiter && typeof err.code === 'string' && TLS_ERROR.test(err.code)) {
       // A certificate the agent does not trust will not fix itself: fail the start (see --ca, --insecure).
-      this.startWaiter.reject(new TunnelError('AGENT_ERR_MQTT', `TLS verification of the MQTT broker failed (${err.code}); add its CA with --ca`));
+      this.startWaiter.reject(new AgentError('AGENT_ERR_MQTT', `TLS verification of the MQTT broker failed (${err.code}); add its CA with --ca`, { syscode: err.code, cause: err }));
       this.startWaiter = undefined;
       this.stopping = true;
       client.end(true);
@@ -193,7 +193,7 @@ export class MqttTransport implements Transport {
     this.log.debug({ step: what }, 'MQTT start-up: waiting');
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TunnelError('AGENT_ERR_MQTT', `start-up step timed out: ${what} not answered within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new AgentError('AGENT_ERR_MQTT', `start-up step timed out: ${what} not answered within ${ms} ms`)), ms);
     });
     return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
   }
@@ -339,7 +339,7 @@ export class MqttTransport implements Transport {
       const timer = setTimeout(() => {
         this.jwtWaiters = this.jwtWaiters.filter((w) => w.timer !== timer);
         if (this.jwtWaiters.length === 0) this.jwtRequested = false;
-        reject(new TunnelError('AGENT_ERR_JWT', `no JWT on s/dat within ${this.cfg.jwtTimeoutMs} ms`));
+        reject(new AgentError('AGENT_ERR_JWT', `no JWT on s/dat within ${this.cfg.jwtTimeoutMs} ms`));
       }, this.cfg.jwtTimeoutMs);
       this.jwtWaiters.push({ resolve, reject, timer });
       if (this.ready && this.client && !this.jwtRequested) this.requestJwt(this.client);
@@ -365,10 +365,10 @@ export class MqttTransport implements Transport {
     clearTimeout(this.reconnectTimer);
     for (const w of this.jwtWaiters.splice(0)) {
       clearTimeout(w.timer);
-      w.reject(new TunnelError('AGENT_ERR_SHUTDOWN'));
+      w.reject(new AgentError('AGENT_ERR_SHUTDOWN'));
     }
     if (this.startWaiter) {
-      this.startWaiter.reject(new TunnelError('AGENT_ERR_SHUTDOWN', 'agent stopped before MQTT connected'));
+      this.startWaiter.reject(new AgentError('AGENT_ERR_SHUTDOWN', 'agent stopped before MQTT connected'));
       this.startWaiter = undefined;
     }
     const client = this.client;

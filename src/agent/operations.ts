@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine/engine.js';
 import type { TunnelSpec } from '../engine/types.js';
 import { SEEN_LIMIT } from '../constants.js';
-import { TunnelError } from '../errors.js';
+import { C8yTunnelError } from '../errors.js';
 import type { RemoteAccessRequest } from '../cumulocity/inbound.js';
 import { sanitizeReason } from '../cumulocity/smartrest.js';
 import type { OpStatus } from '../cumulocity/templates.js';
@@ -119,7 +119,7 @@ export class Operations {
    * A malformed operation: FAILED by id when it has one; a bare 530 is failed by name in its place in the
    * arrival order (it is still the device's oldest PENDING one; skipping it would make the next 501 hit it).
    */
-  rejectMalformed(ref: { serial: string; id?: string }, err: TunnelError): void {
+  rejectMalformed(ref: { serial: string; id?: string }, err: C8yTunnelError): void {
     this.counts.malformed++;
     this.d.log.warn({ code: err.code, id: ref.id, serial: ref.serial }, `malformed remote access operation: ${err.message}`);
     if (this.stopping) return;
@@ -294,11 +294,11 @@ export class Operations {
   }
 
   private failErr(op: Op, err: unknown, execSent = true): void {
-    const code = err instanceof TunnelError ? err.code : 'TUN_ERR_INTERNAL';
-    if (err instanceof TunnelError && err.status === 401) this.d.authRejected?.();
+    const code = err instanceof C8yTunnelError ? err.code : 'TUN_ERR_INTERNAL';
+    if (err instanceof C8yTunnelError && err.status === 401) this.d.authRejected?.();
     let msg = err instanceof Error ? err.message : String(err);
     // Descriptor exhaustion is a limit of this device, not a fault of the cloud or the target: say so.
-    const sys = err instanceof TunnelError ? err.syscode : undefined;
+    const sys = err instanceof C8yTunnelError ? err.syscode : undefined;
     const fdLimit = sys === 'EMFILE' || sys === 'ENFILE' ? sys : /\b(EMFILE|ENFILE)\b/.exec(msg)?.[1];
     if (fdLimit !== undefined) msg = `the agent ran out of file descriptors (${fdLimit}): raise its open-files limit (ulimit -n, systemd LimitNOFILE=)`;
     this.fail(op, code, code === 'TUN_ERR_ENGINE_CLOSED' ? 'agent is shutting down' : msg, execSent);

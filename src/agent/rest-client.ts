@@ -9,7 +9,7 @@ import https from 'node:https';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { FRAGMENT } from '../cumulocity/inbound.js';
 import { AGENT_REST_MAX_BODY, REST_TIMEOUT_MS } from '../constants.js';
-import { TunnelError } from '../errors.js';
+import { AgentError } from '../errors.js';
 import { basicAuth, type ResolvedConfig } from './config.js';
 import { proxyFor } from './no-proxy.js';
 
@@ -39,7 +39,7 @@ export class RestClient {
         cut ??= err;
         req.destroy(err);
       };
-      const fail = (err: NodeJS.ErrnoException): void => reject(new TunnelError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${cut?.message ?? err.code ?? err.message})`));
+      const fail = (err: NodeJS.ErrnoException): void => reject(new AgentError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${cut?.message ?? err.code ?? err.message})`, { cause: cut ?? err }));
       const req = mod.request(url, {
         method,
         headers: {
@@ -83,7 +83,7 @@ export class RestClient {
   /** A request that must answer 2xx; resolves with the body. */
   async expect(method: string, path: string, body?: unknown): Promise<unknown> {
     const [status, res] = await this.request(method, path, body);
-    if (status < 200 || status >= 300) throw new TunnelError('AGENT_ERR_REST', `${method} ${path.split('?')[0]} failed: HTTP ${status}`, { status });
+    if (status < 200 || status >= 300) throw new AgentError('AGENT_ERR_REST', `${method} ${path.split('?')[0]} failed: HTTP ${status}`, { status });
     return res;
   }
 
@@ -94,8 +94,8 @@ export class RestClient {
       const id = (res as { managedObject?: { id?: unknown } })?.managedObject?.id;
       if (typeof id === 'string' || typeof id === 'number') return String(id);
     }
-    if (status === 401 || status === 403) throw new TunnelError('AGENT_ERR_REST', `the cloud refused the device credentials (HTTP ${status})`, { status });
-    if (status !== 404) throw new TunnelError('AGENT_ERR_REST', `GET /identity/externalIds failed: HTTP ${status}`, { status });
+    if (status === 401 || status === 403) throw new AgentError('AGENT_ERR_REST', `the cloud refused the device credentials (HTTP ${status})`, { status });
+    if (status !== 404) throw new AgentError('AGENT_ERR_REST', `GET /identity/externalIds failed: HTTP ${status}`, { status });
     return undefined;
   }
 

@@ -5,7 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { AgentEvents } from './events.js';
-import { TunnelError } from '../errors.js';
+import { AgentError } from '../errors.js';
 import { parseOperationJson } from '../cumulocity/inbound.js';
 import { agentFragments, deviceObject, RESTARTED_REASON, statusBody, type OpStatus } from '../cumulocity/templates.js';
 import type { ResolvedConfig } from './config.js';
@@ -68,7 +68,7 @@ export class RestTransport implements Transport {
 
   async start(): Promise<void> {
     const own = await this.deviceId(this.cfg.deviceId, true);
-    if (own === undefined) throw new TunnelError('AGENT_ERR_REST', 'device registration failed');
+    if (own === undefined) throw new AgentError('AGENT_ERR_REST', 'device registration failed');
     this.devices.set(own, this.cfg.deviceId);
     for (const child of this.cfg.childDevices) {
       const id = await this.deviceId(child, false);

@@ -2,7 +2,7 @@
  * The contract between the agent and a link to Cumulocity (MQTT or REST), and what both transports share:
  * handing parsed operations to the agent, the operations they announce, and the reconnect backoff.
  */
-import type { TunnelError } from '../errors.js';
+import type { C8yTunnelError } from '../errors.js';
 import { FRAGMENT, type JsonResult, type RemoteAccessRequest } from '../cumulocity/inbound.js';
 import type { OpStatus } from '../cumulocity/templates.js';
 import type { ResolvedConfig } from './config.js';
@@ -10,7 +10,7 @@ import type { ResolvedConfig } from './config.js';
 /** Callbacks from a transport into the agent. */
 export interface TransportHandlers {
   request(req: RemoteAccessRequest): void;
-  malformed(ref: { serial: string; id?: string }, err: TunnelError): void;
+  malformed(ref: { serial: string; id?: string }, err: C8yTunnelError): void;
   /** The transport learned the id of an operation known by connection key only: report it by id from now on. */
   learnedId?(key: string, id: string): void;
 }

@@ -10,7 +10,7 @@ import { createAgent } from '../agent/index.js';
 import { configFromEnv, mergeConfigs, readConfigFile, SETTINGS, type AgentConfig, type Origins } from '../agent/config.js';
 import { LOG_LEVELS } from '../agent/settings.js';
 import { createLogger } from '../agent/log.js';
-import { TunnelError } from '../errors.js';
+import { C8yTunnelError, AgentError } from '../errors.js';
 import { helpRows, HELP_ROW, parseFlags, type SettingRow } from '../settings.js';
 import { errorLine, installStopSignals } from './common.js';
 
@@ -41,7 +41,7 @@ export const HELP =
 /** Builds the merged settings from argv and the environment (exported for tests). */
 export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; origins: Origins; help: boolean } {
   // Flags only here: the environment is its own layer, below the flags and above the file.
-  const { raw, origins } = parseFlags([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW], argv, {}, (msg) => new TunnelError('AGENT_ERR_CONFIG', `invalid command line: ${msg}`));
+  const { raw, origins } = parseFlags([...COMMAND_FLAGS, ...SETTINGS, HELP_ROW], argv, {}, (msg, cause) => new AgentError('AGENT_ERR_CONFIG', `invalid command line: ${msg}`, { cause }));
   if (raw.help) return { config: {}, origins: {}, help: true };
   const file = typeof raw.config === 'string' ? readConfigFile(raw.config) : { config: {}, origins: {} };
   delete raw.config;
@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       await Promise.race([agent.start(), stop.stopped]);
     } catch (err) {
       // An error without a code of ours came from the transport the agent was starting.
-      const code = err instanceof TunnelError ? err.code : agent.config.transport === 'rest' ? 'AGENT_ERR_REST' : 'AGENT_ERR_MQTT';
+      const code = err instanceof C8yTunnelError ? err.code : agent.config.transport === 'rest' ? 'AGENT_ERR_REST' : 'AGENT_ERR_MQTT';
       logger.error({ code }, `start failed: ${err instanceof Error ? err.message : String(err)}`);
       process.stderr.write(errorLine('agent', err, code));
       await agent.stop({ graceMs: 0 }).catch(() => {});

@@ -1,5 +1,5 @@
 /** `c8y-tunnel sim`: runs the Cumulocity cloud emulator until SIGINT/SIGTERM. */
-import { TunnelError } from '../errors.js';
+import { SimError } from '../errors.js';
 import { helpRows, HELP_ROW, int, parseCommandLine, bool, rows, oneWord, text, type SettingsTable } from '../settings.js';
 import { installStopSignals } from './common.js';
 import { SIM_ENDPOINT_SETTINGS, type SimEndpoint } from './sim-flags.js';
@@ -63,9 +63,9 @@ export interface SimArgs {
   options: SimOptions;
 }
 
-/** Parses argv; throws TunnelError(SIM_ERR_CONFIG) with one clear line. */
+/** Parses argv; throws a SimError (SIM_ERR_CONFIG) with one clear line. */
 export function parseSimArgs(argv: string[]): SimArgs {
-  const flags = parseCommandLine(SIM_SETTINGS, argv, {}, (msg) => new TunnelError('SIM_ERR_CONFIG', msg));
+  const flags = parseCommandLine(SIM_SETTINGS, argv, {}, (msg, cause) => new SimError('SIM_ERR_CONFIG', msg, { cause }));
   if (flags === undefined) return { help: true, quiet: false, options: {} };
   const { quiet, ...options } = flags;
   return { help: false, quiet, options };

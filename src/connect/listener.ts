@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { TunnelError } from '../errors.js';
+import { ConnectError } from '../errors.js';
 import { runSession, type SessionCounters, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
 
 /** Default most concurrent sessions of one listener (each is a cloud operation and a few REST calls). */
@@ -45,7 +45,7 @@ export async function listenLocal(host: string, port: number, target: SessionTar
       totals.total++;
       totals.failed++;
       sock.destroy();
-      onSession?.({ bytesUp: 0, bytesDown: 0, endedBy: 'error', error: new TunnelError('CONNECT_ERR_LIMIT', `${max} sessions are open (--max-sessions); connection from ${peer} closed`) }, peer);
+      onSession?.({ bytesUp: 0, bytesDown: 0, endedBy: 'error', error: new ConnectError('CONNECT_ERR_LIMIT', `${max} sessions are open (--max-sessions); connection from ${peer} closed`) }, peer);
       return;
     }
     const counters: SessionCounters = { bytesUp: 0, bytesDown: 0, open: true };
@@ -65,7 +65,7 @@ export async function listenLocal(host: string, port: number, target: SessionTar
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new TunnelError('CONNECT_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined)),
+      reject(new ConnectError('CONNECT_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, { syscode: err.code, cause: err })),
     );
     server.listen(port, host, () => resolve());
   });

@@ -2,7 +2,7 @@
  * Options of `c8y-tunnel connect`: flags and environment (C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD,
  * C8Y_TOKEN) validated once, at the boundary, into a plain ConnectOptions.
  */
-import { TunnelError } from '../errors.js';
+import { type C8yTunnelError, ConnectError } from '../errors.js';
 import { bool, int, list, parseCommandLine, parseInteger, PORT, seconds, text, type SettingsTable } from '../settings.js';
 
 /** The local side of a session: a TCP listener, or stdin/stdout (ssh ProxyCommand). */
@@ -40,7 +40,7 @@ export const DEFAULT_LISTEN = '127.0.0.1:2222';
 /** Upgrade timeout: a little above the cloud's 30 s operation timeout, so the cloud's verdict comes first. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 45_000;
 
-const configError = (msg: string): TunnelError => new TunnelError('CONNECT_ERR_CONFIG', msg);
+const configError = (msg: string, cause?: unknown): C8yTunnelError => new ConnectError('CONNECT_ERR_CONFIG', msg, { cause });
 
 /** The command's flags and environment variables, as given (checked one by one). */
 export interface ConnectFlags {
@@ -87,8 +87,8 @@ export function normalizeBaseUrl(host: string): string {
   let u: URL;
   try {
     u = new URL(raw);
-  } catch {
-    throw configError(`C8Y_HOST is not a valid URL or host name: ${JSON.stringify(host)}`);
+  } catch (err) {
+    throw configError(`C8Y_HOST is not a valid URL or host name: ${JSON.stringify(host)}`, err);
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw configError(`C8Y_HOST must be http:// or https://, got ${u.protocol}`);
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
@@ -147,7 +147,7 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv, readFil
       try {
         return readFile(p);
       } catch (err) {
-        throw configError(`--ca ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw configError(`--ca ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err);
       }
     });
   }

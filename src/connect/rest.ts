@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { CONNECT_REST_MAX_BODY, REST_TIMEOUT_MS } from '../constants.js';
-import { TunnelError } from '../errors.js';
+import { type C8yTunnelError, ConnectError } from '../errors.js';
 
 /** How to reach the tenant's REST API. */
 export interface RestTarget {
@@ -74,15 +74,15 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
           const status = res.statusCode ?? 0;
           if (status === 401 || status === 403) {
             const why = status === 401 ? 'rejected the credentials' : 'denied access (does the user have the Remote access role?)';
-            reject(new TunnelError('CONNECT_ERR_AUTH', `${url.host} ${why} (HTTP ${status})`, { status }));
+            reject(new ConnectError('CONNECT_ERR_AUTH', `${url.host} ${why} (HTTP ${status})`, { status }));
           } else if (status === 404) resolve(undefined);
           else if (status < 200 || status >= 300) {
-            reject(new TunnelError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} failed: HTTP ${status}`, { status }));
+            reject(new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} failed: HTTP ${status}`, { status }));
           } else {
             try {
               resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
-            } catch {
-              reject(new TunnelError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} did not return JSON (is C8Y_HOST a Cumulocity tenant?)`));
+            } catch (err) {
+              reject(new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} did not return JSON (is C8Y_HOST a Cumulocity tenant?)`, { cause: err }));
             }
           }
         });
@@ -95,12 +95,12 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
   });
 }
 
-function restError(url: URL, err: NodeJS.ErrnoException): TunnelError {
+function restError(url: URL, err: NodeJS.ErrnoException): C8yTunnelError {
   const why = err.code === 'ETIMEDOUT' || err.code === 'EMSGSIZE' ? `${err.code}: ${err.message}` : (err.code ?? err.message);
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
-    return new TunnelError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why });
+    return new ConnectError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why, cause: err });
   }
-  return new TunnelError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${why}): check C8Y_HOST`, err.code ? { syscode: err.code } : undefined);
+  return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${why}): check C8Y_HOST`, { syscode: err.code, cause: err });
 }
 
 /** Serial (c8y_Serial external id) first; an all-digits value that is no serial is tried as a managed object id. */
@@ -112,16 +112,16 @@ export async function resolveDevice(t: RestTarget, device: string): Promise<stri
     const mo = (await getJson(t, `/inventory/managedObjects/${device}`)) as { id?: unknown } | undefined;
     if (mo && mo.id !== undefined) return String(mo.id);
   }
-  throw new TunnelError('CONNECT_ERR_NOT_FOUND', `no device with serial or id "${device}"`);
+  throw new ConnectError('CONNECT_ERR_NOT_FOUND', `no device with serial or id "${device}"`);
 }
 
 /** The device's remote access configurations (CRA REST API). */
 export async function listConfigurations(t: RestTarget, deviceId: string): Promise<RemoteAccessConfiguration[]> {
   const list = await getJson(t, `/service/remoteaccess/devices/${encodeURIComponent(deviceId)}/configurations`);
   if (list === undefined) {
-    throw new TunnelError('CONNECT_ERR_NOT_FOUND', 'the remote access service answered 404: is the tenant subscribed to Cloud Remote Access?');
+    throw new ConnectError('CONNECT_ERR_NOT_FOUND', 'the remote access service answered 404: is the tenant subscribed to Cloud Remote Access?');
   }
-  if (!Array.isArray(list)) throw new TunnelError('CONNECT_ERR_NOT_FOUND', 'the remote access service returned no configuration list');
+  if (!Array.isArray(list)) throw new ConnectError('CONNECT_ERR_NOT_FOUND', 'the remote access service returned no configuration list');
   return list
     .filter((c): c is Record<string, unknown> => typeof c === 'object' && c !== null)
     .map((c) => ({
@@ -140,10 +140,10 @@ export function pickConfiguration(list: RemoteAccessConfiguration[], wanted: str
   if (hit) return hit;
   const other = list.find((c) => c.id === wanted || c.name === wanted);
   if (other) {
-    throw new TunnelError('CONNECT_ERR_NOT_FOUND', `configuration "${wanted}" on device "${device}" is ${other.protocol}, not PASSTHROUGH`);
+    throw new ConnectError('CONNECT_ERR_NOT_FOUND', `configuration "${wanted}" on device "${device}" is ${other.protocol}, not PASSTHROUGH`);
   }
   const names = pass.map((c) => c.name).join(', ');
-  throw new TunnelError(
+  throw new ConnectError(
     'CONNECT_ERR_NOT_FOUND',
     `device "${device}" has no PASSTHROUGH configuration "${wanted}"` + (names ? ` (it has: ${names})` : ' (it has none)'),
   );

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { WebSocket } from 'ws';
 import { CONNECT_LOW_WATER_MARK, DEFAULT_CLOSE_GRACE_MS, DEFAULT_HIGH_WATER_MARK } from '../constants.js';
-import { TunnelError } from '../errors.js';
+import { type C8yTunnelError, ConnectError, errorFor } from '../errors.js';
 import type { OperationWatch } from './watch.js';
 
 /** Where and how to open the client WebSocket. */
@@ -36,7 +36,7 @@ export interface SessionResult {
   /** WebSocket close code, when the cloud closed. */
   closeCode?: number;
   /** Set when the session failed (auth, not found, device offline, network). */
-  error?: TunnelError;
+  error?: C8yTunnelError;
 }
 
 /** Moments of a session's set-up, for progress lines. */
@@ -64,11 +64,11 @@ export function clientUrl(baseUrl: string, deviceId: string, configId: string): 
 }
 
 /** Maps a refused upgrade to one clear, coded error. */
-export function upgradeError(status: number): TunnelError {
-  if (status === 401) return new TunnelError('CONNECT_ERR_AUTH', 'the cloud rejected the credentials (HTTP 401)', { status });
-  if (status === 403) return new TunnelError('CONNECT_ERR_AUTH', 'the user may not open remote access sessions (HTTP 403: missing Remote access role?)', { status });
-  if (status === 404) return new TunnelError('CONNECT_ERR_NOT_FOUND', 'the cloud knows no such device or configuration (HTTP 404)', { status });
-  return new TunnelError('CONNECT_ERR_NOT_FOUND', `the cloud refused the session (HTTP ${status})`, { status });
+export function upgradeError(status: number): C8yTunnelError {
+  if (status === 401) return new ConnectError('CONNECT_ERR_AUTH', 'the cloud rejected the credentials (HTTP 401)', { status });
+  if (status === 403) return new ConnectError('CONNECT_ERR_AUTH', 'the user may not open remote access sessions (HTTP 403: missing Remote access role?)', { status });
+  if (status === 404) return new ConnectError('CONNECT_ERR_NOT_FOUND', 'the cloud knows no such device or configuration (HTTP 404)', { status });
+  return new ConnectError('CONNECT_ERR_NOT_FOUND', `the cloud refused the session (HTTP ${status})`, { status });
 }
 
 /**
@@ -81,10 +81,10 @@ export function isOfflineClose(code: number, reason: string, bytesDown: number):
 }
 
 /** The error for an operation the device reported FAILED. */
-export function deviceFailedError(reason: string | undefined): TunnelError {
+export function deviceFailedError(reason: string | undefined): C8yTunnelError {
   const why = (reason ?? 'no reason given').replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 300);
-  if (/did not connect|time(d)?[ -]?out/i.test(why)) return new TunnelError('CONNECT_ERR_OFFLINE', `the device did not answer: ${why}`);
-  return new TunnelError('CONNECT_ERR_DEVICE_FAILED', `the device could not open the session: ${why}`);
+  if (/did not connect|time(d)?[ -]?out/i.test(why)) return new ConnectError('CONNECT_ERR_OFFLINE', `the device did not answer: ${why}`);
+  return new ConnectError('CONNECT_ERR_DEVICE_FAILED', `the device could not open the session: ${why}`);
 }
 
 /** Runs one session until either side ends; resolves (never rejects) with its result. */
@@ -142,7 +142,7 @@ class ClientSession {
     output.on('error', this.onOutputError);
   }
 
-  private finish(endedBy: SessionResult['endedBy'], extra: { closeCode?: number; error?: TunnelError }): void {
+  private finish(endedBy: SessionResult['endedBy'], extra: { closeCode?: number; error?: C8yTunnelError }): void {
     if (this.finished) return;
     this.finished = true;
     this.c.open = false;
@@ -288,12 +288,12 @@ class ClientSession {
   private readonly onWsError = (err: NodeJS.ErrnoException): void => {
     if (this.finished) return;
     if (!this.opened && /handshake has timed out/i.test(err.message)) {
-      this.finish('error', { error: new TunnelError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time') });
+      this.finish('error', { error: new ConnectError('CONNECT_ERR_OFFLINE', 'the device did not answer: the session was not set up in time', { cause: err }) });
       return;
     }
     // Before the upgrade the tenant could not be reached (a setting to check); after it, the running session broke.
     const [code, where] = this.opened ? (['CONNECT_ERR_SESSION', 'the session WebSocket failed'] as const) : (['CONNECT_ERR_CONFIG', 'could not open the session WebSocket'] as const);
-    this.finish('error', { error: new TunnelError(code, `${where} (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined) });
+    this.finish('error', { error: errorFor(code, `${where} (${err.code ?? err.message})`, { syscode: err.code, cause: err }) });
   };
 
   private readonly onWsClose = (code: number, reasonBuf: Buffer): void => {
@@ -302,7 +302,7 @@ class ClientSession {
     const reason = reasonBuf.toString('utf8');
     if (isOfflineClose(code, reason, this.c.bytesDown)) {
       const why = reason ? `: ${reason}` : '';
-      this.finish('error', { closeCode: code, error: new TunnelError('CONNECT_ERR_OFFLINE', `the device did not answer: the operation timed out (close ${code}${why})`) });
+      this.finish('error', { closeCode: code, error: new ConnectError('CONNECT_ERR_OFFLINE', `the device did not answer: the operation timed out (close ${code}${why})`) });
     } else this.finish('cloud', { closeCode: code });
   };
 }

@@ -6,7 +6,7 @@
  * the WebSocket opened. Best effort: without read access to operations the watch stays silent; a network
  * blip (a failed or timed-out look) only skips that look, the next one tries again.
  */
-import { TunnelError } from '../errors.js';
+import { C8yTunnelError } from '../errors.js';
 import { getJson, type RestTarget } from './rest.js';
 
 /** What the watch reports about the session's operation. */
@@ -53,7 +53,7 @@ export function createOperationWatch(rest: RestTarget, deviceId: string, target:
       return Array.isArray(body?.operations) ? (body.operations as RawOp[]).filter(matches) : undefined;
     } catch (err) {
       // No permission: fall back to the cloud's own timeout for good. Anything else may pass: look again later.
-      if (err instanceof TunnelError && err.code === 'CONNECT_ERR_AUTH') disabled = true;
+      if (err instanceof C8yTunnelError && err.code === 'CONNECT_ERR_AUTH') disabled = true;
       return undefined;
     }
   };

@@ -3,7 +3,7 @@
  * 530 lines on `s/ds`, JSON on `devicecontrol/notifications`, or REST operation objects), and the short
  * replies on `s/e` and `s/dat`. Pure functions; malformed input is returned as an error entry, never thrown.
  */
-import { TunnelError } from '../errors.js';
+import { C8yTunnelError, AgentError } from '../errors.js';
 import { parseHost, parseKey, parsePayload, parsePort, parseRemoteAccessConnect } from './smartrest.js';
 
 /** The operation fragment this agent serves. */
@@ -28,7 +28,7 @@ export interface DownstreamResult {
    * Malformed 530 lines for one of our serials (so they can still be failed by name, in order); the
    * message never contains the line itself.
    */
-  errors: Array<{ serial: string; error: TunnelError }>;
+  errors: Array<{ serial: string; error: C8yTunnelError }>;
   /** Lines for other templates or other devices. */
   ignored: number;
 }
@@ -56,7 +56,7 @@ export function parseDownstream(payload: string, serials: ReadonlySet<string>): 
       const r = parseRemoteAccessConnect(p.fields);
       out.requests.push({ serial: r.serial, host: r.host, port: r.port, key: r.key, via: '530' });
     } catch (err) {
-      out.errors.push({ serial: p.fields[1]!, error: err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_BAD_OPERATION', String(err)) });
+      out.errors.push({ serial: p.fields[1]!, error: err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_BAD_OPERATION', String(err), { cause: err }) });
     }
   }
   return out;
@@ -85,7 +85,7 @@ interface OperationJson {
 }
 
 /** Result of parsing one operation object: a request, nothing (not ours), or an error with the id if known. */
-export type JsonResult = { request: RemoteAccessRequest } | { ignored: true } | { error: TunnelError; id?: string; serial: string };
+export type JsonResult = { request: RemoteAccessRequest } | { ignored: true } | { error: C8yTunnelError; id?: string; serial: string };
 
 /**
  * Turns one operation object into a request. `serialOf` maps the object to the target serial (from
@@ -107,7 +107,7 @@ export function parseOperationJson(obj: unknown, serials: ReadonlySet<string>, f
     if (id !== undefined) request.id = id;
     return { request };
   } catch (err) {
-    const e = err instanceof TunnelError ? err : new TunnelError('AGENT_ERR_BAD_OPERATION', String(err));
+    const e = err instanceof C8yTunnelError ? err : new AgentError('AGENT_ERR_BAD_OPERATION', String(err), { cause: err });
     return id !== undefined ? { error: e, id, serial } : { error: e, serial };
   }
 }

@@ -6,7 +6,7 @@
  * backslash (`\"`). RFC 4180 escapes it by doubling (`""`); thin-edge and other clients send that, so the
  * parser accepts both. One MQTT publish may carry several lines.
  */
-import { TunnelError } from '../errors.js';
+import { C8yTunnelError, SmartRestError } from '../errors.js';
 
 /** Cumulocity's MQTT payload cap, header included; a line can never be longer. */
 export const MAX_SMARTREST_PAYLOAD = 16184;
@@ -38,12 +38,12 @@ export function splitLines(payload: string): string[] {
 }
 
 /**
- * Parses one line into its fields. Throws a TunnelError with code SR_ERR_EMPTY, SR_ERR_QUOTE or
+ * Parses one line into its fields. Throws a SmartRestError with code SR_ERR_EMPTY, SR_ERR_QUOTE or
  * SR_ERR_TOO_LONG on a malformed line.
  */
 export function parseLine(line: string, maxLength = MAX_SMARTREST_PAYLOAD): string[] {
-  if (line.length > maxLength) throw new TunnelError('SR_ERR_TOO_LONG', `SmartREST line of ${line.length} characters exceeds ${maxLength}`);
-  if (line.trim() === '') throw new TunnelError('SR_ERR_EMPTY');
+  if (line.length > maxLength) throw new SmartRestError('SR_ERR_TOO_LONG', `SmartREST line of ${line.length} characters exceeds ${maxLength}`);
+  if (line.trim() === '') throw new SmartRestError('SR_ERR_EMPTY');
   const fields: string[] = [];
   let i = 0;
   const n = line.length;
@@ -53,7 +53,7 @@ export function parseLine(line: string, maxLength = MAX_SMARTREST_PAYLOAD): stri
       let value = '';
       i++;
       for (;;) {
-        if (i >= n) throw new TunnelError('SR_ERR_QUOTE', 'unterminated quoted value');
+        if (i >= n) throw new SmartRestError('SR_ERR_QUOTE', 'unterminated quoted value');
         const c = line[i]!;
         if (c === '\\' && line[i + 1] === '"') {
           value += '"';
@@ -71,13 +71,13 @@ export function parseLine(line: string, maxLength = MAX_SMARTREST_PAYLOAD): stri
       }
       fields.push(value);
       if (i === n) return fields;
-      if (line[i] !== ',') throw new TunnelError('SR_ERR_QUOTE', `unexpected character after a quoted value at column ${i + 1}`);
+      if (line[i] !== ',') throw new SmartRestError('SR_ERR_QUOTE', `unexpected character after a quoted value at column ${i + 1}`);
       i++;
     } else {
       const comma = line.indexOf(',', i);
       const end = comma === -1 ? n : comma;
       const value = line.slice(i, end);
-      if (value.includes('"')) throw new TunnelError('SR_ERR_QUOTE', `quote inside an unquoted value at column ${i + 1}`);
+      if (value.includes('"')) throw new SmartRestError('SR_ERR_QUOTE', `quote inside an unquoted value at column ${i + 1}`);
       fields.push(value.trim());
       if (comma === -1) return fields;
       i = comma + 1;
@@ -95,7 +95,7 @@ export function formatLine(fields: ReadonlyArray<string | number>): string {
     if (k > 0) out += ',';
     const v = String(fields[k]);
     if (NEEDS_QUOTES.test(v)) {
-      if (v.endsWith('\\')) throw new TunnelError('SR_ERR_FIELD', 'a quoted SmartREST value cannot end with a backslash');
+      if (v.endsWith('\\')) throw new SmartRestError('SR_ERR_FIELD', 'a quoted SmartREST value cannot end with a backslash');
       out += '"' + v.replace(/"/g, '\\"') + '"';
     } else {
       out += v;
@@ -105,18 +105,18 @@ export function formatLine(fields: ReadonlyArray<string | number>): string {
 }
 
 /** One line of a downstream publish, parsed or refused. */
-export type ParsedLine = { line: string; fields: string[]; error?: undefined } | { line: string; fields?: undefined; error: TunnelError };
+export type ParsedLine = { line: string; fields: string[]; error?: undefined } | { line: string; fields?: undefined; error: C8yTunnelError };
 
 /** Splits and parses a whole publish; malformed lines come back with their error, never thrown. */
 export function parsePayload(payload: string, maxLength = MAX_SMARTREST_PAYLOAD): ParsedLine[] {
   if (payload.length > maxLength) {
-    return [{ line: payload.slice(0, 64), error: new TunnelError('SR_ERR_TOO_LONG', `SmartREST payload of ${payload.length} characters exceeds ${maxLength}`) }];
+    return [{ line: payload.slice(0, 64), error: new SmartRestError('SR_ERR_TOO_LONG', `SmartREST payload of ${payload.length} characters exceeds ${maxLength}`) }];
   }
   return splitLines(payload).map((line) => {
     try {
       return { line, fields: parseLine(line, maxLength) };
     } catch (err) {
-      return { line, error: err instanceof TunnelError ? err : new TunnelError('SR_ERR_FIELD', String(err)) };
+      return { line, error: err instanceof C8yTunnelError ? err : new SmartRestError('SR_ERR_FIELD', String(err), { cause: err }) };
     }
   });
 }
@@ -134,32 +134,32 @@ const KEY_RE = /^[A-Za-z0-9_-]{1,128}$/;
 /** Validates a target port: a decimal integer 1..65535, given as a number or a string. */
 export function parsePort(value: unknown): number {
   const s = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
-  if (!/^[0-9]{1,5}$/.test(s)) throw new TunnelError('SR_ERR_FIELD', `invalid port ${JSON.stringify(String(value).slice(0, 16))}`);
+  if (!/^[0-9]{1,5}$/.test(s)) throw new SmartRestError('SR_ERR_FIELD', `invalid port ${JSON.stringify(String(value).slice(0, 16))}`);
   const port = Number(s);
-  if (port < 1 || port > 65535) throw new TunnelError('SR_ERR_FIELD', `port ${port} out of range 1-65535`);
+  if (port < 1 || port > 65535) throw new SmartRestError('SR_ERR_FIELD', `port ${port} out of range 1-65535`);
   return port;
 }
 
 /** Validates a target host name or address: no whitespace or control characters, at most 253 characters. */
 export function parseHost(value: unknown): string {
   if (typeof value !== 'string' || value === '' || value.length > 253 || CONTROL.test(value) || /\s/.test(value)) {
-    throw new TunnelError('SR_ERR_FIELD', 'invalid target host');
+    throw new SmartRestError('SR_ERR_FIELD', 'invalid target host');
   }
   return value;
 }
 
 /** Validates a connection key: 1..128 characters of [A-Za-z0-9_-] (no `/`, no `..`). */
 export function parseKey(value: unknown): string {
-  if (typeof value !== 'string' || !KEY_RE.test(value)) throw new TunnelError('SR_ERR_FIELD', 'invalid connection key');
+  if (typeof value !== 'string' || !KEY_RE.test(value)) throw new SmartRestError('SR_ERR_FIELD', 'invalid connection key');
   return value;
 }
 
 /** Turns the fields of a `530` line into a typed request; throws SR_ERR_TEMPLATE / SR_ERR_FIELDS / SR_ERR_FIELD. */
 export function parseRemoteAccessConnect(fields: readonly string[]): RemoteAccessConnect {
-  if (fields[0] !== '530') throw new TunnelError('SR_ERR_TEMPLATE', `expected template 530, got ${JSON.stringify((fields[0] ?? '').slice(0, 8))}`);
-  if (fields.length !== 5) throw new TunnelError('SR_ERR_FIELDS', `530 needs 4 fields, got ${fields.length - 1}`);
+  if (fields[0] !== '530') throw new SmartRestError('SR_ERR_TEMPLATE', `expected template 530, got ${JSON.stringify((fields[0] ?? '').slice(0, 8))}`);
+  if (fields.length !== 5) throw new SmartRestError('SR_ERR_FIELDS', `530 needs 4 fields, got ${fields.length - 1}`);
   const serial = fields[1]!;
-  if (serial === '' || CONTROL.test(serial)) throw new TunnelError('SR_ERR_FIELD', 'invalid device serial');
+  if (serial === '' || CONTROL.test(serial)) throw new SmartRestError('SR_ERR_FIELD', 'invalid device serial');
   return { serial, host: parseHost(fields[2]), port: parsePort(fields[3]), key: parseKey(fields[4]) };
 }
 

@@ -8,6 +8,7 @@ import { resumeCloud, sendClose, type CloudLeg, type TargetLeg } from './legs.js
 import type { EndRecord, TunnelCounters } from './summary.js';
 import type { EndCode, EndedBy } from './types.js';
 import { CLOSE_ABNORMAL, CLOSE_NO_STATUS } from './ws-codec.js';
+import { isCleanEnd } from '../errors.js';
 
 /** How much a target may send after our end that is still read (and discarded) while the tunnel ends. */
 const ENDING_READ_LIMIT = 1024 * KiB;
@@ -77,7 +78,7 @@ export function noteDropped(end: EndRecord, cloud: CloudLeg, established: boolea
 
 /** An error while the tunnel ends: who ended first is kept, but a clean end surfaces the error. */
 export function noteLateError(end: EndRecord, message: string): void {
-  if (end.code.startsWith('TUN_END')) end.message = end.message ?? message;
+  if (isCleanEnd(end.code)) end.message = end.message ?? message;
 }
 
 /**

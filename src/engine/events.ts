@@ -5,7 +5,7 @@
  * `diagnostics_channel.subscribe(TUNNEL_CHANNELS.end, fn)`; the names are exported from the package root.
  */
 import diagnostics from 'node:diagnostics_channel';
-import type { TunnelError } from '../errors.js';
+import type { C8yTunnelError } from '../errors.js';
 import type { TunnelSummary } from './types.js';
 
 /** The names of the tunnel channels. */
@@ -43,7 +43,7 @@ export interface TunnelUpEvent extends TunnelEventBase {
 /** `tunnel:fail`: the tunnel failed before both legs were up (its `established` rejects with `error`). */
 export interface TunnelFailEvent extends TunnelEventBase {
   threadId: number | undefined;
-  error: TunnelError;
+  error: C8yTunnelError;
 }
 
 /** `tunnel:end`: the tunnel ended (or never started); the last message of every tunnel. */

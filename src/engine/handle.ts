@@ -1,12 +1,12 @@
 /** A tunnel's handle on the main thread: what engine.open() returns, and the engine's record of the tunnel. */
 import { performance } from 'node:perf_hooks';
-import { TunnelError, type WireError } from '../errors.js';
+import { C8yTunnelError, type WireError } from '../errors.js';
 import type { TunnelSummary } from './types.js';
 
 /** The handle engine.open() returns. */
 export interface TunnelHandle {
   readonly id: number;
-  /** Resolves when both legs are up; rejects with a coded TunnelError when either fails. */
+  /** Resolves when both legs are up; rejects with a coded TunnelError (TUN_ERR_*) when either fails. */
   readonly established: Promise<void>;
   /** Resolves (never rejects) with the summary when the tunnel has ended. */
   readonly closed: Promise<TunnelSummary>;
@@ -39,7 +39,7 @@ export class Handle implements TunnelHandle {
   /** performance.now() at engine.open(), for the `tunnel:up` message's setupMs. */
   readonly openedAt = performance.now();
   resolveUp!: () => void;
-  rejectUp!: (e: TunnelError) => void;
+  rejectUp!: (e: C8yTunnelError) => void;
   resolveClosed!: (s: TunnelSummary) => void;
   private readonly owner: HandleOwner;
 
@@ -67,10 +67,10 @@ export class Handle implements TunnelHandle {
   }
 
   /** Rejects `established`; returns the error, or undefined when the handle had already settled it. */
-  markFailed(err: WireError): TunnelError | undefined {
+  markFailed(err: WireError): C8yTunnelError | undefined {
     if (this.settledUp) return undefined;
     this.settledUp = true;
-    const e = TunnelError.fromWire(err);
+    const e = C8yTunnelError.fromWire(err);
     this.rejectUp(e);
     // Callers that only await `closed` must not see an unhandled rejection. Attached here, in the same turn
     // as the rejection, rather than up front: one promise less per tunnel that never fails.

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { TunnelError } from '../errors.js';
+import { type C8yTunnelError, TunnelError } from '../errors.js';
 
 /** Opens a raw tunnel to `host:port` through `proxyUrl`; resolves with the connected socket. */
 export function connectViaProxy(proxyUrl: string, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
@@ -15,8 +15,8 @@ export function connectViaProxy(proxyUrl: string, host: string, port: number, ti
     let url: URL;
     try {
       url = new URL(proxyUrl);
-    } catch {
-      reject(new TunnelError('TUN_ERR_PROXY', 'invalid proxy URL'));
+    } catch (err) {
+      reject(new TunnelError('TUN_ERR_PROXY', 'invalid proxy URL', { cause: err }));
       return;
     }
     const secure = url.protocol === 'https:';
@@ -28,7 +28,7 @@ export function connectViaProxy(proxyUrl: string, host: string, port: number, ti
     let settled = false;
     const timer = setTimeout(() => done(new TunnelError('TUN_ERR_PROXY', `proxy ${phost}:${pport} did not answer CONNECT in time`)), timeoutMs);
     const chunks: Buffer[] = [];
-    function done(err: TunnelError | null, rest?: Buffer): void {
+    function done(err: C8yTunnelError | null, rest?: Buffer): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -57,7 +57,7 @@ export function connectViaProxy(proxyUrl: string, host: string, port: number, ti
     }
     sock.on('data', onData);
     sock.on('error', (err: NodeJS.ErrnoException) =>
-      done(new TunnelError('TUN_ERR_PROXY', `proxy ${phost}:${pport} failed (${err.code ?? err.message})`, err.code ? { syscode: err.code } : undefined)),
+      done(new TunnelError('TUN_ERR_PROXY', `proxy ${phost}:${pport} failed (${err.code ?? err.message})`, { syscode: err.code, cause: err })),
     );
     sock.on('close', () => done(new TunnelError('TUN_ERR_PROXY', 'proxy closed the connection during CONNECT')));
     sock.once(secure ? 'secureConnect' : 'connect', () => {

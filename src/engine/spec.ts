@@ -48,8 +48,8 @@ export function validateSpec(spec: TunnelSpec): void {
   let u: URL;
   try {
     u = new URL(spec.url);
-  } catch {
-    throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.url must be a ws: or wss: URL');
+  } catch (err) {
+    throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.url must be a ws: or wss: URL', { cause: err });
   }
   if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.url must be a ws: or wss: URL');
   for (const k of ['tcpConnectTimeoutMs', 'wsConnectTimeoutMs', 'maxPayload', 'bootstrapLimit', 'highWaterMark', 'closeGraceMs', 'idleTimeoutMs'] as const) {

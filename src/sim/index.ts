@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { formatLine, MAX_SMARTREST_PAYLOAD } from '../cumulocity/smartrest.js';
-import { TunnelError } from '../errors.js';
+import { SimError } from '../errors.js';
 import { ADMIN_ROLES, Authenticator, basicHeader } from './auth.js';
 import { SimBroker } from './broker.js';
 import { createConsole } from './console/index.js';
@@ -51,7 +51,7 @@ export const SIM_DEFAULTS = {
 function checkOptions(o: SimOptions): Required<Omit<SimOptions, 'users' | 'quiet'>> {
   const r = { ...SIM_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as Required<Omit<SimOptions, 'users' | 'quiet'>>;
   const bad = (name: string, why: string): never => {
-    throw new TunnelError('SIM_ERR_CONFIG', `options.${name} ${why}`);
+    throw new SimError('SIM_ERR_CONFIG', `options.${name} ${why}`);
   };
   for (const k of ['httpPort', 'mqttPort'] as const) if (!Number.isInteger(r[k]) || r[k] < 0 || r[k] > 65535) bad(k, 'must be an integer 0-65535');
   for (const k of ['operationTimeoutMs', 'jwtLifetimeSec', 'idleTimeoutMs', 'pendingClientBytesLimit', 'maxPayload', 'historyLimit'] as const) {
@@ -126,7 +126,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     await broker.start(o.host, o.mqttPort);
   } catch (err) {
     server.close();
-    throw new TunnelError('SIM_ERR_CONFIG', `cannot listen for MQTT on ${o.host}:${o.mqttPort}: ${(err as Error).message}`, { cause: err });
+    throw new SimError('SIM_ERR_CONFIG', `cannot listen for MQTT on ${o.host}:${o.mqttPort}: ${(err as Error).message}`, { cause: err });
   }
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
   const httpPort = (server.address() as AddressInfo).port;
@@ -150,25 +150,25 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     adminAuthHeader: () => basicHeader(`${o.tenant}/${o.user}`, o.password),
     deviceAuthHeader: (serial) => basicHeader(`${o.tenant}/device_${serial}`, o.devicePassword),
     async createDevice(serial, opts = {}) {
-      if (typeof serial !== 'string' || serial === '' || serial.includes(':')) throw new TunnelError('SIM_ERR_CONFIG', 'serial must be a non-empty string without ":"');
+      if (typeof serial !== 'string' || serial === '' || serial.includes(':')) throw new SimError('SIM_ERR_CONFIG', 'serial must be a non-empty string without ":"');
       let parentId: string | undefined;
       if (opts.parentSerial !== undefined) {
         parentId = store.findExternal('c8y_Serial', opts.parentSerial);
-        if (parentId === undefined) throw new TunnelError('SIM_ERR_CONFIG', `parent device ${opts.parentSerial} does not exist`);
+        if (parentId === undefined) throw new SimError('SIM_ERR_CONFIG', `parent device ${opts.parentSerial} does not exist`);
       }
       const { mo } = store.ensureDevice(serial, { name: opts.name ?? serial, type: parentId ? 'c8y_MQTTChildDevice' : 'c8y_MQTTDevice', parentId, agent: !parentId });
       return { id: mo.id };
     },
     async createConfiguration(deviceId, cfg) {
-      if (!store.mo(deviceId)) throw new TunnelError('SIM_ERR_CONFIG', `device ${deviceId} does not exist`);
+      if (!store.mo(deviceId)) throw new SimError('SIM_ERR_CONFIG', `device ${deviceId} does not exist`);
       try {
         return { id: store.addConfiguration(deviceId, validateConfiguration(cfg as unknown as Record<string, unknown>)).id };
       } catch (err) {
-        throw new TunnelError('SIM_ERR_CONFIG', (err as Error).message);
+        throw new SimError('SIM_ERR_CONFIG', (err as Error).message, { cause: err });
       }
     },
     async createRemoteAccessOperation(deviceId, target) {
-      if (!store.mo(deviceId)) throw new TunnelError('SIM_ERR_CONFIG', `device ${deviceId} does not exist`);
+      if (!store.mo(deviceId)) throw new SimError('SIM_ERR_CONFIG', `device ${deviceId} does not exist`);
       return ra.createOperation(deviceId, target);
     },
     getOperation: (id) => copy(store.op(id)),

@@ -17,7 +17,7 @@ import {
   type TunnelUpEvent,
 } from 'c8y-tunnel';
 import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
-import { closedPort, openClient, startRig } from './rig.js';
+import { closedPort, openClient, startRig } from '../helpers/agent-rig.js';
 
 type Msg = OperationReceivedMessage | OperationStatusMessage | OperationFinishedMessage;
 

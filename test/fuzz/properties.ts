@@ -1,7 +1,7 @@
 /** Property definitions for SmartREST parsing and formatting, shared by `npm test` (few runs) and `npm run fuzz` (many). */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TunnelError } from 'c8y-tunnel';
+import { SmartRestError } from 'c8y-tunnel';
 import {
   formatLine,
   parseLine,
@@ -22,7 +22,7 @@ function formattable(xs: string[]): boolean {
     const l = formatLine(xs);
     return l.trim() !== '';
   } catch (err) {
-    assert.equal((err as TunnelError).code, 'SR_ERR_FIELD');
+    assert.equal((err as SmartRestError).code, 'SR_ERR_FIELD');
     return false;
   }
 }
@@ -34,11 +34,11 @@ export const properties: Record<string, fc.IProperty<never> | fc.IProperty<[unkn
       else assert.ok(Array.isArray(l.fields));
     }
   }),
-  'parseLine throws nothing but coded TunnelErrors': fc.property(anyText, (s) => {
+  'parseLine throws nothing but coded SmartRestErrors': fc.property(anyText, (s) => {
     try {
       parseLine(s);
     } catch (err) {
-      assert.ok(err instanceof TunnelError, String(err));
+      assert.ok(err instanceof SmartRestError, String(err));
       assert.match(err.code, /^SR_ERR_/);
     }
   }),

@@ -4,7 +4,7 @@
  * live status line until Ctrl-C.
  */
 import { parseListen } from '../../connect/options.js';
-import { TunnelError } from '../../errors.js';
+import { SimError } from '../../errors.js';
 import { bool, helpRows, HELP_ROW, int, list, parseCommandLine, PORT, rows, text, valueFlags, type SettingsTable } from '../../settings.js';
 import { startSim } from '../../sim/index.js';
 import type { Sim } from '../../sim/index.js';
@@ -64,28 +64,28 @@ function parseTarget(v: string, seen: Set<string>): { name: string; host: string
   const eq = v.indexOf('=');
   const name = eq > 0 ? v.slice(0, eq) : '';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
-    throw new TunnelError('SIM_ERR_CONFIG', `--target must be name=host:port with a name of letters, digits, . _ - (up to 64), got ${JSON.stringify(v)}`);
+    throw new SimError('SIM_ERR_CONFIG', `--target must be name=host:port with a name of letters, digits, . _ - (up to 64), got ${JSON.stringify(v)}`);
   }
-  if (RESERVED.has(name) || seen.has(name)) throw new TunnelError('SIM_ERR_CONFIG', `--target ${JSON.stringify(name)}: a configuration of that name exists already`);
+  if (RESERVED.has(name) || seen.has(name)) throw new SimError('SIM_ERR_CONFIG', `--target ${JSON.stringify(name)}: a configuration of that name exists already`);
   seen.add(name);
   let t;
   try {
     t = parseListen(v.slice(eq + 1));
-  } catch {
-    throw new TunnelError('SIM_ERR_CONFIG', `--target must be name=host:port, got ${JSON.stringify(v)}`);
+  } catch (err) {
+    throw new SimError('SIM_ERR_CONFIG', `--target must be name=host:port, got ${JSON.stringify(v)}`, { cause: err });
   }
-  if (t.port === 0) throw new TunnelError('SIM_ERR_CONFIG', `--target ${JSON.stringify(name)}: port 0 is no target`);
+  if (t.port === 0) throw new SimError('SIM_ERR_CONFIG', `--target ${JSON.stringify(name)}: port 0 is no target`);
   return { name, host: t.host, port: t.port };
 }
 
 function parse(argv: string[]): DemoOptions | 'help' {
-  const f = parseCommandLine(DEMO_SETTINGS, argv, {}, (msg) => new TunnelError('SIM_ERR_CONFIG', msg));
+  const f = parseCommandLine(DEMO_SETTINGS, argv, {}, (msg, cause) => new SimError('SIM_ERR_CONFIG', msg, { cause }));
   if (f === undefined) return 'help';
   let ssh;
   try {
     ssh = parseListen(f.sshTarget);
-  } catch {
-    throw new TunnelError('SIM_ERR_CONFIG', `--ssh-target must be host:port, got ${JSON.stringify(f.sshTarget)}`);
+  } catch (err) {
+    throw new SimError('SIM_ERR_CONFIG', `--ssh-target must be host:port, got ${JSON.stringify(f.sshTarget)}`, { cause: err });
   }
   const seen = new Set<string>();
   const { sshTarget: _s, targets, ...rest } = f;
@@ -192,7 +192,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     sim = await startSim({ host: o.host, httpPort: o.httpPort, mqttPort: o.mqttPort, tenant: o.tenant, user: o.user, password: o.password, quiet: true }).catch((err: NodeJS.ErrnoException) => {
       if (/EADDRINUSE/.test(`${err.code} ${err.message}`)) {
-        throw new Error(`a port is already in use (${err.message}); pick others with --http-port/--mqtt-port (0 = any free port)`);
+        throw new Error(`a port is already in use (${err.message}); pick others with --http-port/--mqtt-port (0 = any free port)`, { cause: err });
       }
       throw err;
     });
