@@ -9,6 +9,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { EventEmitter } from 'node:events';
 import type { AgentEvents } from './events.js';
+import { isTlsVerifyError } from '../net/tls-errors.js';
 import { AgentError } from '../errors.js';
 import { isDeviceExistsReply, parseDownstream, parseJwtReply, parseOperationJson, validOperationId } from '../cumulocity/inbound.js';
 import {
@@ -30,7 +31,6 @@ import { announcedOperations, backoffDelay, deliverOperation, type Transport, ty
 const JSON_TOPIC = 'devicecontrol/notifications';
 /** Keys of operations found already final after a reconnect, whose later by-name statuses are dropped. */
 const SETTLED_LIMIT = 10_000;
-const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS/;
 
 /** The MQTT transport. */
 export class MqttTransport implements Transport {
@@ -147,7 +147,7 @@ export class MqttTransport implements Transport {
       this.log.error({ code: e.code }, e.message);
       return;
     }
-    if (!this.everReady && this.startWaiter && typeof err.code === 'string' && TLS_ERROR.test(err.code)) {
+    if (!this.everReady && this.startWaiter && typeof err.code === 'string' && isTlsVerifyError(err.code)) {
       // A certificate the agent does not trust will not fix itself: fail the start (see --ca, --insecure).
       this.startWaiter.reject(new AgentError('AGENT_ERR_MQTT', `TLS verification of the MQTT broker failed (${err.code}); add its CA with --ca`, { syscode: err.code, cause: err }));
       this.startWaiter = undefined;

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { CONNECT_REST_MAX_BODY, REST_TIMEOUT_MS } from '../constants.js';
 import { type C8yTunnelError, ConnectError } from '../errors.js';
+import { isTlsVerifyError } from '../net/tls-errors.js';
 
 /** How to reach the tenant's REST API. */
 export interface RestTarget {
@@ -97,7 +98,7 @@ export function getJson(t: RestTarget, path: string): Promise<unknown> {
 
 function restError(url: URL, err: NodeJS.ErrnoException): C8yTunnelError {
   const why = err.code === 'ETIMEDOUT' || err.code === 'EMSGSIZE' ? `${err.code}: ${err.message}` : (err.code ?? err.message);
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
+  if (isTlsVerifyError(err.code)) {
     return new ConnectError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why, cause: err });
   }
   return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${why}): check C8Y_HOST`, { syscode: err.code, cause: err });
