@@ -1,12 +1,11 @@
 /**
- * Failure classification: which coded error a socket error during set-up is. One classifier per leg, and
- * ONE for TLS, so an untrusted cloud certificate is TUN_ERR_WS_TLS wherever it surfaces (the TLS socket's
- * error, the upgrade request's error, a proxy-wrapped TLS socket).
+ * Failure classification: which coded error a socket error during set-up is. One classifier per leg; the
+ * TLS verification check is the package's one (net/tls-errors.ts), so an untrusted cloud certificate is
+ * TUN_ERR_WS_TLS wherever it surfaces (the TLS socket's error, the upgrade request's error, a
+ * proxy-wrapped TLS socket).
  */
 import type { ErrorCode, WireError } from '../errors.js';
 import { isTlsVerifyError } from '../net/tls-errors.js';
-
-export { isTlsVerifyError };
 
 /** A target (TCP leg) error before the tunnel was up. */
 export function targetConnectError(err: NodeJS.ErrnoException, host: string, port: number): WireError {
