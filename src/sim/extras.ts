@@ -6,7 +6,7 @@
  */
 import type { Principal } from './auth.js';
 import { Realtime } from './realtime.js';
-import type { RealtimeOptions } from './realtime.js';
+import type { RealtimeOptions } from './bayeux.js';
 import { Records } from './records.js';
 import type { RecordKind, SimRecord } from './records.js';
 import { Registration } from './registration.js';

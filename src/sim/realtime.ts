@@ -35,9 +35,6 @@ import {
   type RealtimeOptions,
 } from './bayeux.js';
 
-export { REALTIME_DEFAULTS, REALTIME_MAX_BODY, REALTIME_PATH } from './bayeux.js';
-export type { BayeuxMessage, RealtimeAction, RealtimeApi, RealtimeOptions } from './bayeux.js';
-
 interface Held {
   reply: BayeuxMessage;
   /** Sends the queued data plus the connect reply, and ends the hold. */

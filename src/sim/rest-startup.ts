@@ -11,7 +11,7 @@ import { extrasOf } from './extras.js';
 import type { Route } from './http-util.js';
 import { CLOUD_HEADERS, HttpError, requireRole, sendError } from './http-util.js';
 import { sendPage } from './paging.js';
-import { REALTIME_MAX_BODY, REALTIME_PATH } from './realtime.js';
+import { REALTIME_MAX_BODY, REALTIME_PATH } from './bayeux.js';
 import type { RestContext } from './rest.js';
 
 /** The platform version the emulator reports (that of the `@c8y/client` it is tested with). */

@@ -10,7 +10,7 @@ import type { Sim } from 'c8y-tunnel/sim';
 import { Authenticator } from '#internal/sim/auth';
 import { JwtIssuer } from '#internal/sim/jwt';
 import { Realtime } from '#internal/sim/realtime';
-import type { BayeuxMessage } from '#internal/sim/realtime';
+import type { BayeuxMessage } from '#internal/sim/bayeux';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { testSim } from '../helpers/sim-rig.js';
 
