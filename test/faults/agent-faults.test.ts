@@ -49,6 +49,9 @@ describe('faults: inside the agent and its links', () => {
     for (let i = 0; i < 7; i++) sessions.push(await r.client());
     const onWorkers = (): number => Object.entries(r.agent.stats().engine.perWorker).reduce((n, [k, v]) => (/^\d+$/.test(k) ? n + v : n), 0);
     await waitFor(() => onWorkers() === 8, 5000, '8 tunnels running on workers');
+    // Every tunnel is up (its operation SUCCESSFUL) before the crash: a tunnel still setting up on the
+    // victim would rightly end FAILED (TUN_ERR_WORKER_EXIT), which is not what this test is about.
+    for (const op of r.sim.listOperations({ deviceId: r.deviceId })) await r.sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 10_000);
     const per = r.agent.stats().engine.perWorker;
     const threads = Object.keys(per).filter((k) => /^\d+$/.test(k) && (per[k] ?? 0) > 0);
     assert.equal(threads.length, 2, `tunnels on both workers: ${JSON.stringify(per)}`);
@@ -67,7 +70,6 @@ describe('faults: inside the agent and its links', () => {
       const ws = await r.client();
       await echoCheck(ws, 4096);
       ws.close();
-      await new Promise((res) => setTimeout(res, 100));
     }
     assert.equal(r.agent.stats().engine.workersStarted, 3, 'a replacement worker started');
     assert.equal(r.agent.stats().engine.workerDeaths, 1);
