@@ -1,14 +1,7 @@
 /**
  * Operation handling, the agent's hot path: de-duplication by connection key, policy and session limit,
- * status sequencing (EXECUTING, then SUCCESSFUL or FAILED), and one engine.open() per operation.
- *
- * Status by id vs by name: an operation that came with an id (JSON notification, REST) is reported by
- * id and is exact. A bare 530 has no id, so it is reported by fragment name (501/502/503), which the cloud
- * applies to the *oldest* PENDING/EXECUTING operation of that fragment on the device. With concurrent
- * sessions, the tunnel that comes up first is not always the oldest; so name-reported operations keep a
- * per-device queue in arrival order, and a final status goes out only once every older name-reported
- * operation of that device has had its own. This is still only right while the cloud's view of "oldest"
- * matches our arrival order (an operation we never received, or one another program handles, breaks it).
+ * status sequencing (EXECUTING, then SUCCESSFUL or FAILED), and one engine.open() per operation. The
+ * order in which statuses reach the transport (by id, or by name in arrival order) is status-order.ts.
  */
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -22,14 +15,10 @@ import type { OpStatus } from '../cumulocity/templates.js';
 import { operationChannels, type AgentEvents, type OperationDuplicateMessage, type OperationFinishedMessage, type OperationReceivedMessage, type OperationStatusMessage } from './events.js';
 import { redactKey, scrub, type Logger } from './log.js';
 import type { Policy } from './policy.js';
+import { newOp, StatusOrder, type Op, type StatusSink } from './status-order.js';
 
 export type { OpStatus } from '../cumulocity/templates.js';
-
-/** Where statuses go (the transport). Must not block: it queues. */
-export interface StatusSink {
-  /** `key` (the connection key) comes with a by-name status, so the transport can settle it by id later. */
-  report(ref: { serial: string; id?: string; key?: string }, status: OpStatus, reason?: string): void;
-}
+export type { StatusSink } from './status-order.js';
 
 /** What the operations module needs. */
 export interface OperationsDeps {
@@ -52,30 +41,6 @@ export interface OperationsDeps {
   events: EventEmitter<AgentEvents>;
 }
 
-interface Op {
-  req: RemoteAccessRequest;
-  id: string | undefined;
-  arrived: number;
-  /** Waiting for a JSON twin to learn the id; statuses are held meanwhile. */
-  holding: boolean;
-  /** In the per-device name chain (arrived without an id). */
-  inChain: boolean;
-  holdTimer: NodeJS.Timeout | undefined;
-  /** Statuses not yet handed to the sink. */
-  out: Array<{ status: OpStatus; reason?: string }>;
-  execSent: boolean;
-  final: boolean;
-  finalSent: boolean;
-}
-
-/** Name-reported operations of one device in arrival order; `head` = oldest without a final status sent. */
-interface Chain {
-  ops: Op[];
-  head: number;
-  /** Operations before this index had their EXECUTING sent (or left the chain). */
-  exec: number;
-}
-
 /** Counters for stats(). */
 export interface OperationStats {
   received: number;
@@ -91,7 +56,7 @@ export interface OperationStats {
 /** The operation coordinator. */
 export class Operations {
   private readonly seen = new Map<string, Op>();
-  private readonly chains = new Map<string, Chain>();
+  private readonly order: StatusOrder;
   private active = 0;
   private stopping = false;
   /** Set once the same operation arrived both as 530 and as JSON: from then on a 530 waits for its twin. */
@@ -104,6 +69,7 @@ export class Operations {
 
   constructor(private readonly d: OperationsDeps) {
     this.agent = d.agent ?? this;
+    this.order = new StatusOrder(d.sink);
   }
 
   stats(): OperationStats {
@@ -129,22 +95,11 @@ export class Operations {
       this.d.sink.report(ref, 'FAILED', reason);
       return;
     }
-    const op: Op = {
-      req: { serial: ref.serial, host: '', port: 0, key: '', via: '530' },
-      id: undefined,
-      arrived: performance.now(),
-      holding: false,
-      inChain: true,
-      holdTimer: undefined,
-      out: [{ status: 'EXECUTING' }, { status: 'FAILED', reason }],
-      execSent: false,
-      final: true,
-      finalSent: false,
-    };
-    let chain = this.chains.get(ref.serial);
-    if (!chain) this.chains.set(ref.serial, (chain = { ops: [], head: 0, exec: 0 }));
-    chain.ops.push(op);
-    this.flushChain(ref.serial);
+    const op = newOp({ serial: ref.serial, host: '', port: 0, key: '', via: '530' }, performance.now());
+    op.out.push({ status: 'EXECUTING' }, { status: 'FAILED', reason });
+    op.final = true;
+    this.order.join(op);
+    this.order.flushChain(ref.serial);
   }
 
   /** Handles one request from any path. Never throws. */
@@ -159,18 +114,7 @@ export class Operations {
       return;
     }
     this.counts.received++;
-    const op: Op = {
-      req,
-      id: req.id,
-      arrived: performance.now(),
-      holding: false,
-      inChain: false,
-      holdTimer: undefined,
-      out: [],
-      execSent: false,
-      final: false,
-      finalSent: false,
-    };
+    const op = newOp(req, performance.now());
     this.remember(req.key, op);
     this.d.events.emit('operation', { id: req.id, serial: req.serial, host: req.host, port: req.port, key: redactKey(req.key), via: req.via });
     if (operationChannels.received.hasSubscribers) {
@@ -181,10 +125,7 @@ export class Operations {
         op.holding = true;
         op.holdTimer = setTimeout(() => this.release(op), this.d.dedupeWindowMs);
       }
-      op.inChain = true;
-      let chain = this.chains.get(req.serial);
-      if (!chain) this.chains.set(req.serial, (chain = { ops: [], head: 0, exec: 0 }));
-      chain.ops.push(op);
+      this.order.join(op);
     }
     this.start(op);
   }
@@ -206,10 +147,10 @@ export class Operations {
         prior.holding = false;
         clearTimeout(prior.holdTimer);
         prior.inChain = false;
-        this.flushById(prior);
+        this.order.flushById(prior);
       }
       // Still in the chain (its 501 went out): it stays a barrier until its final status, now sent by id.
-      this.flushChain(prior.req.serial);
+      this.order.flushChain(prior.req.serial);
       return;
     }
     this.d.log.debug({ key: redactKey(req.key), via: req.via }, 'duplicate operation dropped');
@@ -220,7 +161,7 @@ export class Operations {
     op.holding = false;
     // The cloud stopped sending JSON twins: report 530s by name at once again.
     if (++this.lonely >= 3) this.twinsSeen = false;
-    this.flushChain(op.req.serial);
+    this.order.flushChain(op.req.serial);
   }
 
   /**
@@ -329,13 +270,7 @@ export class Operations {
         target: fmtTarget(req.host, req.port),
       } satisfies OperationStatusMessage);
     }
-    if (op.holding) return;
-    if (op.inChain) this.flushChain(op.req.serial);
-    else this.flushById(op);
-  }
-
-  private ref(op: Op): { serial: string; id?: string; key?: string } {
-    return op.id === undefined ? { serial: op.req.serial, key: op.req.key } : { serial: op.req.serial, id: op.id };
+    this.order.flush(op);
   }
 
   /**
@@ -345,57 +280,6 @@ export class Operations {
   learnId(key: string, id: string): void {
     const op = this.seen.get(key);
     if (op && op.id === undefined) op.id = id;
-  }
-
-  private flushById(op: Op): void {
-    for (const s of op.out.splice(0)) {
-      this.d.sink.report(this.ref(op), s.status, s.reason);
-      if (s.status !== 'EXECUTING') op.finalSent = true;
-      else op.execSent = true;
-    }
-  }
-
-  /** Sends name-based statuses in arrival order: every EXECUTING at once, finals only for the oldest. */
-  private flushChain(serial: string): void {
-    const c = this.chains.get(serial);
-    if (!c) return;
-    const ops = c.ops;
-    // Finals, oldest first; an operation that is not final (or still held) stops the line.
-    while (c.head < ops.length) {
-      const op = ops[c.head]!;
-      if (op.inChain) {
-        if (op.holding) break;
-        this.sendExec(op);
-        if (!op.final) break;
-        for (const st of op.out.splice(0)) this.d.sink.report(this.ref(op), st.status, st.reason);
-        op.finalSent = true;
-        op.inChain = false;
-      }
-      c.head++;
-    }
-    // EXECUTING of the younger ones, in order, up to the first held one (a cursor keeps this O(1) amortised).
-    if (c.exec < c.head) c.exec = c.head;
-    while (c.exec < ops.length) {
-      const op = ops[c.exec]!;
-      if (op.inChain) {
-        if (op.holding) break;
-        this.sendExec(op);
-      }
-      c.exec++;
-    }
-    if (c.head === ops.length) this.chains.delete(serial);
-    else if (c.head > 1024 && c.head * 2 > ops.length) {
-      c.ops = ops.slice(c.head);
-      c.exec -= c.head;
-      c.head = 0;
-    }
-  }
-
-  private sendExec(op: Op): void {
-    if (op.execSent || op.out[0]?.status !== 'EXECUTING') return;
-    op.out.shift();
-    op.execSent = true;
-    this.d.sink.report(this.ref(op), 'EXECUTING');
   }
 }
 
