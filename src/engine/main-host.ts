@@ -51,8 +51,8 @@ export class MainThreadHost implements EngineHost {
     let up = 0;
     let down = 0;
     for (const t of this.tunnels.values()) {
-      up += t.bytesUp;
-      down += t.bytesDown;
+      up += t.c.bytesUp;
+      down += t.c.bytesDown;
     }
     return [up, down];
   }

@@ -11,9 +11,7 @@
  *
  * The same code runs on a worker thread and, with `threads: 0`, on the main thread. It must never throw
  * where it would take its thread down: every socket has an error listener. No socket listener or timer
- * is a closure (listeners.ts), so a tunnel's sockets hold none; the closures there are the handshake's
- * (dial.ts, until the upgrade) and the host's hooks (one object for all tunnels on the main thread, one
- * per task on a worker, which resolves the task).
+ * is a closure (listeners.ts); the only closures are the handshake's (dial.ts) and the host's hooks.
  */
 import type net from 'node:net';
 import { threadId } from 'node:worker_threads';
@@ -30,8 +28,6 @@ import { resolveSpec, type ResolvedSpec } from './spec.js';
 import { activityOf, buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
 import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
 import { buildFrame, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOO_BIG, FrameParser, OP_BINARY, OP_PONG, type FrameSink } from './ws-codec.js';
-
-export { failedSummary } from './summary.js';
 
 /** Callbacks a host (worker or main-thread engine) passes in. */
 export interface TunnelHooks {
@@ -81,13 +77,6 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     this.started = Date.now();
     this.queue = new BootstrapQueue(this.spec.bootstrapLimit);
     this.parser = new FrameParser(this, this.spec.maxPayload);
-  }
-
-  get bytesUp(): number {
-    return this.c.bytesUp;
-  }
-  get bytesDown(): number {
-    return this.c.bytesDown;
   }
 
   /** Starts both legs at once. */

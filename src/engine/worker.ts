@@ -9,7 +9,8 @@
 import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import { toWireError } from '../errors.js';
 import { maskKind } from './mask-kernel.js';
-import { failedSummary, startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
+import { failedSummary } from './summary.js';
+import { startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
 import type { TunnelSummary } from './types.js';
 import type { ControlMessage, StartTunnelTask, WorkerEvent } from './wire.js';
 
@@ -57,12 +58,12 @@ function onControl(msg: ControlMessage): void {
 function reportBytes(): void {
   const live: Array<[number, number, number]> = [];
   for (const t of tunnels.values()) {
-    const dUp = t.bytesUp - t.reportedUp;
-    const dDown = t.bytesDown - t.reportedDown;
+    const dUp = t.c.bytesUp - t.reportedUp;
+    const dDown = t.c.bytesDown - t.reportedDown;
     if (dUp === 0 && dDown === 0) continue;
     live.push([t.id, dUp, dDown]);
-    t.reportedUp = t.bytesUp;
-    t.reportedDown = t.bytesDown;
+    t.reportedUp = t.c.bytesUp;
+    t.reportedDown = t.c.bytesDown;
   }
   if (live.length > 0) post({ t: 'bytes', engineId, threadId, live });
 }
