@@ -72,37 +72,18 @@ export function adoptCloud(t: LegEvents, socket: net.Socket): Tagged<net.Socket>
 }
 
 // ---- listeners (`this` is the emitter) ----
+// One trampoline a line: each hands the event to the socket's tunnel, and none is a closure.
 
-function onTargetRead(this: net.Socket, n: number, buf: Buffer): boolean {
-  return tunnelOf(this).fromTarget(buf, n);
-}
-function onTargetConnect(this: net.Socket): void {
-  tunnelOf(this).targetConnected();
-}
-function onTargetEnd(this: net.Socket): void {
-  tunnelOf(this).endFirst('tcp', 'TUN_END_TCP_EOF');
-}
-function onTargetDrain(this: net.Socket): void {
-  tunnelOf(this).targetDrained();
-}
-function onTargetClose(this: net.Socket): void {
-  tunnelOf(this).targetGone();
-}
-function onTargetError(this: net.Socket, err: NodeJS.ErrnoException): void {
-  tunnelOf(this).targetFailed(err);
-}
-function onCloudData(this: net.Socket, chunk: Buffer): void {
-  tunnelOf(this).fromCloud(chunk);
-}
-function onCloudDrain(this: net.Socket): void {
-  tunnelOf(this).cloudDrained();
-}
-function onCloudClose(this: net.Socket): void {
-  tunnelOf(this).cloudGone();
-}
-function onCloudError(this: net.Socket, err: NodeJS.ErrnoException): void {
-  tunnelOf(this).cloudFailed(err);
-}
+function onTargetRead(this: net.Socket, n: number, buf: Buffer): boolean { return tunnelOf(this).fromTarget(buf, n); }
+function onTargetConnect(this: net.Socket): void { tunnelOf(this).targetConnected(); }
+function onTargetEnd(this: net.Socket): void { tunnelOf(this).endFirst('tcp', 'TUN_END_TCP_EOF'); }
+function onTargetDrain(this: net.Socket): void { tunnelOf(this).targetDrained(); }
+function onTargetClose(this: net.Socket): void { tunnelOf(this).targetGone(); }
+function onTargetError(this: net.Socket, err: NodeJS.ErrnoException): void { tunnelOf(this).targetFailed(err); }
+function onCloudData(this: net.Socket, chunk: Buffer): void { tunnelOf(this).fromCloud(chunk); }
+function onCloudDrain(this: net.Socket): void { tunnelOf(this).cloudDrained(); }
+function onCloudClose(this: net.Socket): void { tunnelOf(this).cloudGone(); }
+function onCloudError(this: net.Socket, err: NodeJS.ErrnoException): void { tunnelOf(this).cloudFailed(err); }
 
 // ---- timers (the tunnel is the argument) ----
 
