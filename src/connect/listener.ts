@@ -4,7 +4,7 @@
  * `runSession` on stdin/stdout.
  */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '../net/listen.js';
 import { ConnectError } from '../errors.js';
 import { runSession, type SessionCounters, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
 
@@ -63,14 +63,9 @@ export async function listenLocal(host: string, port: number, target: SessionTar
       onSession?.(r, peer);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ConnectError('CONNECT_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, { syscode: err.code, cause: err })),
-    );
-    server.listen(port, host, () => resolve());
+  const addr = await listenOn(server, host, port).catch((err: NodeJS.ErrnoException) => {
+    throw new ConnectError('CONNECT_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code ?? err.message})`, { syscode: err.code, cause: err });
   });
-  server.on('error', () => {});
-  const addr = server.address() as AddressInfo;
   return {
     host: addr.address,
     port: addr.port,

@@ -1,6 +1,6 @@
 /** A TCP echo service (what the demo's `echo` configuration points at): every byte comes back unchanged. */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '../../net/listen.js';
 
 /** A running echo service. */
 export interface EchoService {
@@ -18,12 +18,7 @@ export async function startEchoService(host = '127.0.0.1', port = 0): Promise<Ec
     s.on('close', () => sockets.delete(s));
     s.pipe(s);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  server.on('error', () => {});
-  const addr = server.address() as AddressInfo;
+  const addr = await listenOn(server, host, port);
   return {
     host: addr.address,
     port: addr.port,
