@@ -7,8 +7,6 @@
  * exponential, jittered delay. Tunnels never depend on this link.
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import type { EventEmitter } from 'node:events';
-import type { AgentEvents } from './events.js';
 import { isTlsVerifyError } from '../net/tls-errors.js';
 import { AgentError } from '../errors.js';
 import { isDeviceExistsReply, parseDownstream, parseJwtReply, parseOperationJson, validOperationId } from '../cumulocity/inbound.js';
@@ -22,21 +20,19 @@ import {
   supportedOperationsLine,
   type OpStatus,
 } from '../cumulocity/templates.js';
-import type { ResolvedConfig } from './config.js';
-import { redactKey, redactUrl, type Logger } from './log.js';
+import { redactKey, redactUrl } from './log.js';
 import { RestClient } from './rest-client.js';
 import { StatusQueue, type OutboxMessage } from './status-queue.js';
-import { announcedOperations, backoffDelay, deliverOperation, type Transport, type TransportHandlers } from './transport.js';
+import { announcedOperations, backoffDelay, deliverOperation, TransportBase, type Transport } from './transport.js';
 
 const JSON_TOPIC = 'devicecontrol/notifications';
 /** Keys of operations found already final after a reconnect, whose later by-name statuses are dropped. */
 const SETTLED_LIMIT = 10_000;
 
 /** The MQTT transport. */
-export class MqttTransport implements Transport {
+export class MqttTransport extends TransportBase implements Transport {
   private client: MqttClient | undefined;
   private readonly queue = new StatusQueue();
-  private readonly serials: Set<string>;
   private attempts = 0;
   private everReady = false;
   private cleanedUp = false;
@@ -53,15 +49,6 @@ export class MqttTransport implements Transport {
   /** Connections made so far. */
   connects = 0;
 
-  constructor(
-    private readonly cfg: ResolvedConfig,
-    private readonly handlers: TransportHandlers,
-    private readonly log: Logger,
-    private readonly events: EventEmitter<AgentEvents>,
-    private readonly version: string,
-  ) {
-    this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);
-  }
 
   get connected(): boolean {
     return this.ready;

@@ -3,22 +3,17 @@
  * polls PENDING c8y_RemoteAccessConnect operations, and PUTs each status by id. Statuses of one operation
  * go out strictly in order (one chain per operation) and are retried with backoff until they land.
  */
-import type { EventEmitter } from 'node:events';
-import type { AgentEvents } from './events.js';
 import { AgentError } from '../errors.js';
 import { parseOperationJson } from '../cumulocity/inbound.js';
 import { agentFragments, deviceObject, RESTARTED_REASON, statusBody, type OpStatus } from '../cumulocity/templates.js';
-import type { ResolvedConfig } from './config.js';
-import type { Logger } from './log.js';
 import { RestClient } from './rest-client.js';
-import { announcedOperations, backoffDelay, deliverOperation, type Transport, type TransportHandlers } from './transport.js';
+import { announcedOperations, backoffDelay, deliverOperation, TransportBase, type Transport } from './transport.js';
 
 /** The REST transport. */
-export class RestTransport implements Transport {
-  private readonly rest: RestClient;
+export class RestTransport extends TransportBase implements Transport {
+  private readonly rest = new RestClient(this.cfg);
   /** managed object id -> serial, for the own device and configured children. */
   private readonly devices = new Map<string, string>();
-  private readonly serials: Set<string>;
   private readonly chains = new Map<string, Promise<void>>();
   private pending = 0;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -26,17 +21,6 @@ export class RestTransport implements Transport {
   private ok = false;
   private failures = 0;
   private inflightPoll: Promise<void> | undefined;
-
-  constructor(
-    private readonly cfg: ResolvedConfig,
-    private readonly handlers: TransportHandlers,
-    private readonly log: Logger,
-    private readonly events: EventEmitter<AgentEvents>,
-    private readonly version: string,
-  ) {
-    this.rest = new RestClient(cfg);
-    this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);
-  }
 
   get connected(): boolean {
     return this.ok;

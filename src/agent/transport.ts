@@ -2,10 +2,13 @@
  * The contract between the agent and a link to Cumulocity (MQTT or REST), and what both transports share:
  * handing parsed operations to the agent, the operations they announce, and the reconnect backoff.
  */
+import type { EventEmitter } from 'node:events';
 import type { C8yTunnelError } from '../errors.js';
 import { FRAGMENT, type JsonResult, type RemoteAccessRequest } from '../cumulocity/inbound.js';
 import type { OpStatus } from '../cumulocity/templates.js';
 import type { ResolvedConfig } from './config.js';
+import type { AgentEvents } from './events.js';
+import type { Logger } from './log.js';
 
 /** Callbacks from a transport into the agent. */
 export interface TransportHandlers {
@@ -25,6 +28,22 @@ export interface Transport {
   pendingStatus(): number;
   /** jwt auth: fetches a fresh device token. */
   fetchJwt?(): Promise<string>;
+}
+
+/** What both transports are made of: one constructor for the agent to call (agent/index.ts). */
+export abstract class TransportBase {
+  /** The serials this transport answers for: the device and its configured children. */
+  protected readonly serials: Set<string>;
+
+  constructor(
+    protected readonly cfg: ResolvedConfig,
+    protected readonly handlers: TransportHandlers,
+    protected readonly log: Logger,
+    protected readonly events: EventEmitter<AgentEvents>,
+    protected readonly version: string,
+  ) {
+    this.serials = new Set([cfg.deviceId, ...cfg.childDevices]);
+  }
 }
 
 /** Hands one parsed operation object (JSON notification or REST) to the agent; ignored ones are dropped. */
