@@ -49,8 +49,7 @@ export function inventoryExtraRoutes(ctx: RestContext): Route[] {
       api: 'inventory',
       type: 'managedObjectReferenceCollection',
       handle(r) {
-        const parentId = r.params[0]!;
-        ctx.managedObject(r.principal, parentId);
+        const parentId = ctx.managedObject(r.principal, r.params[0]!).id;
         const kids = childrenOf(parentId).filter((c) => ctx.owns(r.principal, c.id));
         sendPage(r, 'references', kids.map((c) => ref(r.url.origin, parentId, c)), 'managedObjectReferenceCollection');
       },
@@ -63,8 +62,7 @@ export function inventoryExtraRoutes(ctx: RestContext): Route[] {
       api: 'inventory',
       type: 'managedObjectReference',
       async handle(r) {
-        const parentId = r.params[0]!;
-        ctx.managedObject(r.principal, parentId);
+        const parentId = ctx.managedObject(r.principal, r.params[0]!).id;
         const b = await r.body();
         const o = r.url.origin;
         if (Array.isArray(b.references)) {

@@ -107,8 +107,7 @@ export function inventoryRoutes(ctx: RestContext): Route[] {
       api: 'identity',
       type: 'externalIdCollection',
       handle(r) {
-        const id = r.params[0]!;
-        ctx.managedObject(r.principal, id);
+        const id = ctx.managedObject(r.principal, r.params[0]!).id;
         sendPage(r, 'externalIds', s.externalIdsOf(id).map((e) => extJson(r.url.origin, e.type, e.externalId, id)), 'externalIdCollection');
       },
     },
@@ -118,8 +117,7 @@ export function inventoryRoutes(ctx: RestContext): Route[] {
       api: 'identity',
       type: 'externalId',
       async handle(r) {
-        const id = r.params[0]!;
-        ctx.managedObject(r.principal, id);
+        const id = ctx.managedObject(r.principal, r.params[0]!).id;
         const b = await r.body();
         if (typeof b.externalId !== 'string' || b.externalId === '' || typeof b.type !== 'string' || b.type === '') throw new HttpError(422, 'externalId and type are required strings');
         if (r.principal.kind === 'device' && b.type === 'c8y_Serial' && b.externalId !== r.principal.serial) throw new HttpError(403, 'A device may only register its own serial');

@@ -361,48 +361,45 @@ $('term-close').addEventListener('click', () => {
 
 // ---- sessions and operations -------------------------------------------------------------------
 
+/** Redraws one table when its data changed: its rows, or the "none yet" line when there are none. */
+function drawTable(section, data, emptyId, rowsId, rows) {
+  if (!changed(section, data)) return;
+  show($(emptyId), rows.length === 0);
+  fill($(rowsId), rows.map((r) => r()));
+}
+
 function drawSessions(sessions) {
-  if (!changed('sessions', sessions)) return;
-  show($('no-sessions'), sessions.length === 0);
-  fill(
-    $('session-rows'),
-    sessions.map((s) =>
-      h(
-        'tr',
-        { dataset: { operation: s.operationId, state: s.state } },
-        h('td', { className: 'mono' }, s.operationId),
-        h('td', {}, h('span', { className: `pill ${s.state === 'paired' ? 'on' : s.state === 'waiting' ? 'wait' : 'off'}` }, s.state === 'paired' ? 'live' : s.state)),
-        h('td', { className: 'num mono' }, bytes(s.clientToDevice)),
-        h('td', { className: 'num mono' }, bytes(s.deviceToClient)),
-      ),
+  drawTable('sessions', sessions, 'no-sessions', 'session-rows', sessions.map((s) => () =>
+    h(
+      'tr',
+      { dataset: { operation: s.operationId, state: s.state } },
+      h('td', { className: 'mono' }, s.operationId),
+      h('td', {}, h('span', { className: `pill ${s.state === 'paired' ? 'on' : s.state === 'waiting' ? 'wait' : 'off'}` }, s.state === 'paired' ? 'live' : s.state)),
+      h('td', { className: 'num mono' }, bytes(s.clientToDevice)),
+      h('td', { className: 'num mono' }, bytes(s.deviceToClient)),
     ),
-  );
+  ));
 }
 
 const STATUS_CLASS = { PENDING: 'wait', EXECUTING: 'run', SUCCESSFUL: 'on', FAILED: 'bad' };
 
 function drawOperations(ops, histories) {
   const data = ops.map((o) => [o.id, o.status, o.failureReason, histories[o.id]]);
-  if (!changed('ops', data)) return;
-  show($('no-ops'), ops.length === 0);
-  fill(
-    $('op-rows'),
-    ops.map((o) =>
+  drawTable('ops', data, 'no-ops', 'op-rows', ops.map((o) => () =>
+    h(
+      'tr',
+      { dataset: { id: String(o.id), status: String(o.status) } },
+      h('td', { className: 'mono' }, String(o.id)),
+      h('td', { className: 'mono' }, clock(o.creationTime)),
+      h('td', {}, String(o.description ?? ''), o.c8y_RemoteAccessConnect ? h('span', { className: 'muted small' }, ` → ${o.c8y_RemoteAccessConnect.hostname}:${o.c8y_RemoteAccessConnect.port}`) : null),
+      h('td', {}, h('span', { className: `pill ${STATUS_CLASS[o.status] ?? ''}` }, String(o.status)), o.failureReason ? h('div', { className: 'error small' }, String(o.failureReason)) : null),
       h(
-        'tr',
-        { dataset: { id: String(o.id), status: String(o.status) } },
-        h('td', { className: 'mono' }, String(o.id)),
-        h('td', { className: 'mono' }, clock(o.creationTime)),
-        h('td', {}, String(o.description ?? ''), o.c8y_RemoteAccessConnect ? h('span', { className: 'muted small' }, ` → ${o.c8y_RemoteAccessConnect.hostname}:${o.c8y_RemoteAccessConnect.port}`) : null),
-        h('td', {}, h('span', { className: `pill ${STATUS_CLASS[o.status] ?? ''}` }, String(o.status)), o.failureReason ? h('div', { className: 'error small' }, String(o.failureReason)) : null),
-        h(
-          'td',
-          { className: 'history small' },
-          (histories[o.id] ?? []).map((c, i) => h('span', { className: 'step', title: c.failureReason ?? '' }, i ? ' → ' : '', String(c.status), h('span', { className: 'muted' }, ` ${clock(c.at)}`))),
-        ),
+        'td',
+        { className: 'history small' },
+        (histories[o.id] ?? []).map((c, i) => h('span', { className: 'step', title: c.failureReason ?? '' }, i ? ' → ' : '', String(c.status), h('span', { className: 'muted' }, ` ${clock(c.at)}`))),
       ),
     ),
-  );
+  ));
 }
 
 // ---- start -------------------------------------------------------------------------------------
