@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import { KiB } from '../constants.js';
 import type { Dialing } from './dial.js';
+import type { PooledWrites } from './frame-pool.js';
 import type { Tagged } from './listeners.js';
 import { buildFrame, closeBody, OP_CLOSE } from './ws-codec.js';
 
@@ -25,8 +26,8 @@ export interface TargetLeg {
   discardedEnding: number;
 }
 
-/** The cloud leg. */
-export interface CloudLeg {
+/** The cloud leg (its pooled frames: frame-pool.ts). */
+export interface CloudLeg extends PooledWrites {
   socket: Tagged<net.Socket> | null;
   dialing: Dialing | null;
   up: boolean;
@@ -42,7 +43,7 @@ export function targetLeg(): TargetLeg {
 }
 
 export function cloudLeg(): CloudLeg {
-  return { socket: null, dialing: null, up: false, closed: false, paused: false, closeSent: false, closeReceived: false };
+  return { socket: null, dialing: null, up: false, closed: false, paused: false, closeSent: false, closeReceived: false, inflight: null, written: null };
 }
 
 /** Set-up failed: stops dialing and destroys both sockets; a leg that has none is closed at once. */

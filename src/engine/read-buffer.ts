@@ -9,7 +9,7 @@
 import { KiB } from '../constants.js';
 
 /** The largest target read. */
-const READ_SIZE = 256 * KiB;
+export const READ_SIZE = 256 * KiB;
 /** A read never takes the tunnel more than this past its high-water mark (or bootstrap bound). */
 const READ_SLACK = 64 * KiB;
 

@@ -19,6 +19,7 @@ import type { ErrorCode, WireError } from '../errors.js';
 import { BootstrapQueue, handOn } from './bootstrap.js';
 import { cloudConnectError, cloudRunError, targetConnectError, targetRunError } from './classify.js';
 import { dialCloud } from './dial.js';
+import { lendFrameBuffer, takeFrameBuffer } from './frame-pool.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
 import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, targetLeg, writeSlices } from './legs.js';
@@ -148,7 +149,9 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (this.phase === OPEN) {
       this.c.bytesUp += n;
       const cloud = this.cloud.socket!;
-      cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask));
+      const into = takeFrameBuffer(n);
+      if (into) cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask, into), lendFrameBuffer(this.cloud, into));
+      else cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask));
       const queued = cloud.writableLength;
       if (queued > this.c.peakUp) this.c.peakUp = queued;
       if (readOnAfterSend(queued, this.spec.highWaterMark)) return true;

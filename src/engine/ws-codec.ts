@@ -252,9 +252,10 @@ function nextKey(): Buffer {
  * into one exact-size buffer, so the frame goes out as one contiguous write. `zeroMask` (opt-in) sends an
  * all-zero key: the payload is copied as it is.
  */
-export function buildFrame(opcode: number, source: Buffer, start: number, length: number, zeroMask: boolean): Buffer {
+export function buildFrame(opcode: number, source: Buffer, start: number, length: number, zeroMask: boolean, into?: Buffer): Buffer {
   const hs = clientHeaderSize(length);
-  const frame = Buffer.allocUnsafe(hs + length);
+  // `into` (frame-pool.ts) must hold at least hs + length bytes; the frame is its front.
+  const frame = into ? into.subarray(0, hs + length) : Buffer.allocUnsafe(hs + length);
   frame[0] = 0x80 | opcode;
   if (length < 126) {
     frame[1] = 0x80 | length;

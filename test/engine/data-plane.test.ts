@@ -7,6 +7,7 @@ import { createEngine } from 'c8y-tunnel';
 import { closeServer, echoServer, listen0, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { rig, type Rig } from '../helpers/engine-rig.js';
 import { Sink, pumpTcp, pumpWs } from '../helpers/stream.js';
+import { pooledFrameBuffers } from '#internal/engine/frame-pool';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -93,6 +94,34 @@ describe('data plane: the WebSocket as a byte stream', () => {
     assert.equal(s.bytesDown, SIZE);
     // The target's writable buffer (16 KiB high-water mark) plus one cloud read (<= 64 KiB): not the frame.
     assert.ok((s.peakBufferedDown ?? 0) <= 16 * KiB + 64 * KiB, `held ${s.peakBufferedDown} bytes toward the target`);
+  });
+
+  it('big device-to-cloud frames are built into reused buffers, and a buffer is reused only once its write completed (bytes intact under backpressure)', { timeout: 60_000 }, async (t) => {
+    const SIZE = 32 * MiB;
+    let targetSent: Promise<string> = Promise.resolve('');
+    // Main thread (threads: 0), so the pool this test reads is the engine's.
+    const r = await rig(t, { threads: 0, onTarget: (s) => (targetSent = pumpTcp(s, SIZE, 7, 256 * KiB)) });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
+    const sink = new Sink(SIZE);
+    // The cloud reads in bursts: every 2 MiB it stalls for 20 ms, long enough for the kernel's buffers to
+    // fill and frames to queue in the engine, so frames are in flight while the target is read into new ones.
+    let seen = 0;
+    ws.on('message', (d: Buffer) => {
+      sink.push(d);
+      seen += d.length;
+      if (seen >= 2 * MiB) {
+        seen = 0;
+        ws.pause();
+        setTimeout(() => ws.resume(), 20);
+      }
+    });
+    await withTimeout(h.established, 5000, 'established');
+    assert.equal(await withTimeout(sink.done, 40_000, 'target to cloud'), await targetSent);
+    const pooled = pooledFrameBuffers();
+    assert.ok(pooled > 0 && pooled <= 16, `${pooled} frame buffers back in the pool`);
+    ws.close();
+    await withTimeout(h.closed, 5000, 'closed');
   });
 
   it('with the JS mask kernel forced (C8Y_TUNNEL_MASK=js) 16 MiB each way arrive intact', { timeout: 60_000 }, async (t) => {
