@@ -10,7 +10,7 @@ import type { PooledWrites } from './frame-pool.js';
 import type { Tagged } from './listeners.js';
 import { buildFrame, closeBody, OP_CLOSE } from './ws-codec.js';
 
-/** Below this average size, the payload slices of one cloud read are copied into one buffer (writeSlices). */
+/** Below this average size, the payload ranges of one cloud read are moved together in place (writeRanges). */
 const SMALL_SLICE = 4 * KiB;
 
 /** The target leg. */
@@ -88,26 +88,40 @@ export function sendClose(cloud: CloudLeg, code: number, zeroMask: boolean): voi
 }
 
 /**
- * Writes the payload slices of one cloud read to the target as one write: a single slice as it is,
- * several as one writev under cork(); small slices (messages of a few KiB) are copied into one buffer
- * instead, which costs less than a Writable.write and an iovec each. Copying large slices cost as much
- * as the write syscall itself in a profile (16 KiB messages), hence the threshold. Empties `slices`.
+ * Writes the payload of one cloud read, `chunk`'s `ranges` (start, end pairs, in order), to the target as
+ * one write, and empties `ranges`. One range goes as a view. Small ranges (messages of a few KiB) are
+ * moved together inside the chunk, over the frame headers between them, and the chunk's front goes as
+ * one buffer: the chunk is this read's alone (Node allocates one per read, and nothing else holds it once
+ * the parser is done), so this costs no allocation, and less than a view and an iovec per message or a
+ * copy into a new buffer (1 KiB messages, micro-benchmark: 0.5 CPU-s/GiB moving in place against 0.8-1.3
+ * for Buffer.concat of views). Large ranges go as one writev under cork(): copying them cost as much as
+ * the write syscall itself in a profile (16 KiB messages), hence the threshold.
  */
-export function writeSlices(target: net.Socket, slices: Buffer[]): void {
-  const n = slices.length;
+export function writeRanges(target: net.Socket, chunk: Buffer, ranges: number[]): void {
+  const n = ranges.length;
   if (n === 0) return;
-  if (n === 1) {
-    target.write(slices[0]!);
+  const first = ranges[0]!;
+  if (n === 2) {
+    const end = ranges[1]!;
+    target.write(first === 0 && end === chunk.length ? chunk : chunk.subarray(first, end));
   } else {
     let total = 0;
-    for (let i = 0; i < n; i++) total += slices[i]!.length;
-    if (total < n * SMALL_SLICE) {
-      target.write(Buffer.concat(slices, total));
+    for (let i = 0; i < n; i += 2) total += ranges[i + 1]! - ranges[i]!;
+    if (total * 2 < n * SMALL_SLICE) {
+      // Leftward moves in order: a range never overwrites bytes a later range still needs.
+      let at = first;
+      for (let i = 0; i < n; i += 2) {
+        const s = ranges[i]!;
+        const e = ranges[i + 1]!;
+        if (s !== at) chunk.copyWithin(at, s, e);
+        at += e - s;
+      }
+      target.write(chunk.subarray(first, at));
     } else {
       target.cork();
-      for (let i = 0; i < n; i++) target.write(slices[i]!);
+      for (let i = 0; i < n; i += 2) target.write(chunk.subarray(ranges[i]!, ranges[i + 1]!));
       target.uncork();
     }
   }
-  slices.length = 0;
+  ranges.length = 0;
 }

@@ -5,8 +5,8 @@
  * in legs.ts, the target's read sizes in read-buffer.ts, the socket wiring in listeners.ts.
  *
  * The WebSocket is a byte stream here: after the handshake (dial.ts) the cloud socket is ours, its
- * frames are parsed as they arrive (ws-codec.ts) and their payload slices go to the target with one
- * writev per cloud read; the target is read into one shared buffer per thread and each read becomes one
+ * frames are parsed as they arrive (ws-codec.ts) and their payload goes to the target with one
+ * write per cloud read; the target is read into one shared buffer per thread and each read becomes one
  * masked frame, written as one contiguous buffer.
  *
  * The same code runs on a worker thread and, with `threads: 0`, on the main thread. It must never throw
@@ -22,7 +22,7 @@ import { dialCloud } from './dial.js';
 import { lendFrameBuffer, takeFrameBuffer } from './frame-pool.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
-import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, targetLeg, writeSlices } from './legs.js';
+import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, targetLeg, writeRanges } from './legs.js';
 import { adoptCloud, connectTarget, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
 import { firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { resolveSpec, type ResolvedSpec } from './spec.js';
@@ -67,8 +67,9 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   private graceOverride: number | undefined;
   /** @internal idle.ts */ idleMark = 0;
   /** @internal idle.ts */ idleSince = 0;
-  /** Payload slices of the cloud read being parsed (empty between reads). */
-  private readonly slices: Buffer[] = [];
+  /** The cloud read being parsed, and its payload ranges (start, end pairs; empty between reads). */
+  private chunk: Buffer | null = null;
+  private readonly ranges: number[] = [];
 
   constructor(id: number, spec: TunnelSpec, hooks: TunnelHooks) {
     this.id = id;
@@ -185,8 +186,10 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (this.parser.stopped) return;
     const target = this.target.socket;
     if (this.phase !== SETUP && target && target.writable) {
+      this.chunk = chunk;
       this.parser.push(chunk);
-      writeSlices(target, this.slices);
+      writeRanges(target, chunk, this.ranges);
+      this.chunk = null;
       const queued = target.writableLength;
       if (queued > this.c.peakDown) this.c.peakDown = queued;
       if (target.writableNeedDrain) pauseCloud(this.cloud);
@@ -195,20 +198,20 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     }
   }
 
-  /** FrameSink: payload bytes of a data frame. */
-  onData(slice: Buffer): void {
+  /** FrameSink: payload bytes of a data frame, `chunk[start, end)`. */
+  onData(chunk: Buffer, start: number, end: number): void {
     const target = this.target.socket;
     if (this.phase === SETUP) {
-      this.c.bytesDown += slice.length;
-      // The slice is a view of a chunk Node allocated for this read alone: it can be held as it is.
-      if (this.queue.push(slice, slice.length, 'cloud')) pauseCloud(this.cloud);
+      this.c.bytesDown += end - start;
+      // A view of a chunk Node allocated for this read alone: it can be held as it is.
+      if (this.queue.push(chunk.subarray(start, end), end - start, 'cloud')) pauseCloud(this.cloud);
       if (this.queue.peak > this.c.peakBootstrap) this.c.peakBootstrap = this.queue.peak;
-    } else if (target && target.writable) {
+    } else if (target && target.writable && this.chunk === chunk) {
       // Collected, and written when the read is parsed (fromCloud).
-      this.c.bytesDown += slice.length;
-      this.slices.push(slice);
+      this.c.bytesDown += end - start;
+      this.ranges.push(start, end);
     } else {
-      this.c.discarded += slice.length;
+      this.c.discarded += end - start;
     }
   }
 
@@ -254,7 +257,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
 
   /** What the parser handed out before a close or a protocol error in the same read. */
   private flushSlices(): void {
-    if (this.slices.length > 0) writeSlices(this.target.socket!, this.slices);
+    if (this.ranges.length > 0) writeRanges(this.target.socket!, this.chunk!, this.ranges);
   }
 
   /** @internal */ targetDrained(): void {

@@ -5,10 +5,10 @@
  * Written by hand because a tunnel treats the WebSocket as a byte stream, and no WebSocket library hands
  * out payload as it arrives: ws (and every other) assembles each message (copying frames that straddle
  * reads) and delivers messages one at a time, so a 64 MiB frame is held whole and 1 KiB messages cost one
- * callback and one target write each. This parser hands out *slices of the socket chunk it was given*
- * (no copy, no assembly), so the tunnel can write all the payload of one read to the target with one
- * writev, and a frame of any size streams through. Control frames are small (<= 125 bytes) and the only
- * thing it ever copies.
+ * callback and one target write each. This parser hands out *ranges of the socket chunk it was given*
+ * (no copy, no assembly, not even a view per frame), so the tunnel can write all the payload of one read
+ * to the target with one write, and a frame of any size streams through. Control frames are small
+ * (<= 125 bytes) and the only thing it ever copies.
  */
 import { isUtf8 } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
@@ -32,8 +32,8 @@ export const CLOSE_INTERNAL = 1011;
 
 /** What the parser reports. Methods, not closures: one sink object per tunnel. */
 export interface FrameSink {
-  /** Payload bytes of a data frame (binary, text or continuation), a view into the pushed chunk. */
-  onData(slice: Buffer): void;
+  /** Payload bytes of a data frame (binary, text or continuation): `chunk[start, end)` of the pushed chunk. */
+  onData(chunk: Buffer, start: number, end: number): void;
   /** A text message began (its bytes still go to onData). */
   onText(): void;
   onPing(payload: Buffer): void;
@@ -55,7 +55,7 @@ const STOPPED = 2;
 
 /**
  * Streaming parser of server-to-client frames. push() every chunk read from the socket, in order; the
- * sink is called synchronously, and the data slices it gets are valid as long as the chunk is.
+ * sink is called synchronously, and the data ranges it gets are of the chunk being pushed.
  */
 export class FrameParser {
   private state = HEADER;
@@ -92,7 +92,7 @@ export class FrameParser {
       const n = Math.min(this.remaining, len - pos);
       if (this.ctrl === null) {
         this.remaining -= n;
-        this.sink.onData(n === len ? chunk : chunk.subarray(pos, pos + n));
+        this.sink.onData(chunk, pos, pos + n);
       } else {
         chunk.copy(this.ctrl, this.ctrlLen, pos, pos + n);
         this.ctrlLen += n;

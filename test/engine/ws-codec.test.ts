@@ -11,8 +11,8 @@ class Recorder implements FrameSink {
   data: Buffer[] = [];
   events: string[] = [];
   texts = 0;
-  onData(slice: Buffer): void {
-    this.data.push(Buffer.from(slice));
+  onData(chunk: Buffer, start: number, end: number): void {
+    this.data.push(Buffer.from(chunk.subarray(start, end)));
   }
   onText(): void {
     this.texts++;
