@@ -124,6 +124,32 @@ describe('data plane: the WebSocket as a byte stream', () => {
     await withTimeout(h.closed, 5000, 'closed');
   });
 
+  it('small messages of random sizes (empty ones and pings among them) reach the target intact: payload moved together in place', { timeout: 60_000 }, async (t) => {
+    const SIZE = 8 * MiB;
+    const targetSink = new Sink(SIZE);
+    const r = await rig(t, { threads: 0, onTarget: (s) => s.on('data', targetSink.push) });
+    const h = r.open();
+    const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
+    await withTimeout(h.established, 5000, 'established');
+    const hash = createHash('sha256');
+    let seed = 12345;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    for (let sent = 0; sent < SIZE; ) {
+      const n = Math.min(SIZE - sent, rnd(8) === 0 ? 0 : 1 + rnd(rnd(4) === 0 ? 20_000 : 2_000));
+      const m = Buffer.allocUnsafe(n);
+      for (let i = 0; i < n; i++) m[i] = rnd(256);
+      hash.update(m);
+      sent += n;
+      if (rnd(16) === 0) ws.ping(Buffer.from('p'));
+      // Over 1 MiB queued: wait until this message is out (ws has no drain event).
+      if (ws.bufferedAmount > MiB) await new Promise<void>((res, rej) => ws.send(m, { binary: true }, (err) => (err ? rej(err) : res())));
+      else ws.send(m, { binary: true });
+    }
+    assert.equal(await withTimeout(targetSink.done, 30_000, 'cloud to target'), hash.digest('hex'));
+    ws.close();
+    await withTimeout(h.closed, 5000, 'closed');
+  });
+
   it('with the JS mask kernel forced (C8Y_TUNNEL_MASK=js) 16 MiB each way arrive intact', { timeout: 60_000 }, async (t) => {
     const SIZE = 16 * MiB;
     const before = process.env.C8Y_TUNNEL_MASK;
