@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   CONNECT_ERR_CONFIG: 'invalid connect options',
   CONNECT_ERR_SESSION: "a session's WebSocket failed while it ran",
   CONNECT_ERR_LIMIT: 'too many concurrent local sessions',
+  CONNECT_ERR_PROXY: 'the HTTP proxy refused or failed the CONNECT',
   // Emulator
   SIM_ERR_CONFIG: 'invalid emulator options',
 } as const;

@@ -328,3 +328,15 @@ export function parseCommandLine<T>(table: SettingsTable<T>, argv: string[], env
 export function oneWord(v: string, fail: Fail): string {
   return v === '' || /\s/.test(v) ? fail('must be non-empty and without whitespace') : v;
 }
+
+/** A check for a proxy setting: an http:// or https:// URL (Basic proxy credentials may be in it). */
+export function proxyUrl(raw: string, fail: Fail): string {
+  let ok = false;
+  try {
+    const u = new URL(raw);
+    ok = u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    ok = false;
+  }
+  return ok ? raw : fail('expected an http:// or https:// proxy URL');
+}

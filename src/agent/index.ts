@@ -17,7 +17,7 @@ import { basicAuth, resolveConfig, type AgentConfig, type Origins, type Resolved
 import { JwtCache } from './jwt.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
-import { proxyFor } from './no-proxy.js';
+import { proxyFor } from '../net/proxy.js';
 import { subscribeOperationLog } from './operation-log.js';
 import type { Operations, OperationStats } from './operations.js';
 import type { Transport } from './transport.js';

@@ -1,83 +1,50 @@
 /**
  * The agent's small JSON REST client (device credentials, the configured proxy and CA): the REST
  * transport uses it for everything, the MQTT transport to look up operation ids after a reconnect.
- * Every request has an overall deadline (not only an idle timeout) and a cap on the response body, so
- * a slow or hostile endpoint can neither hold a caller forever nor fill its memory.
+ * Requests go through the package's one HTTP client (net/http-json.ts): an overall deadline (not only an
+ * idle timeout) and a cap on the response body, so a slow or hostile endpoint can neither hold a caller
+ * forever nor fill its memory; with `--proxy`, a proxy that refuses the CONNECT is reported as the
+ * proxy's refusal, not as the cloud's answer.
  */
-import http from 'node:http';
-import https from 'node:https';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { FRAGMENT } from '../cumulocity/inbound.js';
 import { AGENT_REST_MAX_BODY, REST_TIMEOUT_MS } from '../constants.js';
 import { AgentError } from '../errors.js';
+import { createJsonClient, type HttpJsonError, type JsonClient } from '../net/http-json.js';
+import { proxyFor } from '../net/proxy.js';
 import { basicAuth, type ResolvedConfig } from './config.js';
-import { proxyFor } from './no-proxy.js';
 
 /** A JSON REST client for the tenant. */
 export class RestClient {
   private readonly auth: string;
-  private readonly agent: http.Agent | undefined;
+  private readonly http: JsonClient;
 
   constructor(
     private readonly cfg: ResolvedConfig,
-    private readonly timeoutMs = REST_TIMEOUT_MS,
+    timeoutMs = REST_TIMEOUT_MS,
   ) {
     this.auth = basicAuth(cfg);
+    const tls = { ...(cfg.ca.length ? { ca: cfg.ca } : {}), rejectUnauthorized: !cfg.insecure };
     const proxy = proxyFor(cfg.host, cfg.proxy, cfg.noProxy);
-    if (proxy) this.agent = new HttpsProxyAgent(proxy, { ...(cfg.ca.length ? { ca: cfg.ca } : {}), rejectUnauthorized: !cfg.insecure });
+    // The proxy connection gets the same CA and verification setting as the tenant's, as before undici.
+    this.http = createJsonClient({ timeoutMs, maxBodyBytes: AGENT_REST_MAX_BODY, tls, ...(proxy ? { proxy, proxyTls: tls } : {}) });
   }
 
-  /** One JSON request; resolves with [status, body]. Network errors, the deadline and an oversized body reject with AGENT_ERR_REST. */
-  request(method: string, path: string, body?: unknown): Promise<[number, unknown]> {
+  /** One JSON request; resolves with [status, body]. Network errors, the deadline, an oversized body and a proxy's refusal reject with AGENT_ERR_REST. */
+  async request(method: string, path: string, body?: unknown): Promise<[number, unknown]> {
     const url = new URL(this.cfg.host + path);
-    const mod = url.protocol === 'https:' ? https : http;
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      // Why we cut the request ourselves (deadline, size), which wins over the socket error it causes.
-      let cut: Error | undefined;
-      const stop = (err: Error): void => {
-        cut ??= err;
-        req.destroy(err);
-      };
-      const fail = (err: NodeJS.ErrnoException): void => reject(new AgentError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${cut?.message ?? err.code ?? err.message})`, { cause: cut ?? err }));
-      const req = mod.request(url, {
+    try {
+      const res = await this.http.request({
         method,
-        headers: {
-          Authorization: this.auth,
-          Accept: 'application/json',
-          ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}),
-        },
-        ...(this.agent ? { agent: this.agent } : {}),
-        ...(url.protocol === 'https:' ? { rejectUnauthorized: !this.cfg.insecure, ...(this.cfg.ca.length ? { ca: this.cfg.ca } : {}) } : {}),
+        url: url.href,
+        headers: { authorization: this.auth, accept: 'application/json' },
+        ...(body !== undefined ? { json: body } : {}),
       });
-      const deadline = setTimeout(() => stop(new Error(`no complete answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      req.on('close', () => clearTimeout(deadline));
-      req.on('response', (res) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size > AGENT_REST_MAX_BODY) {
-            stop(new Error(`response body over ${AGENT_REST_MAX_BODY} bytes`));
-            return;
-          }
-          parts.push(d);
-        });
-        res.on('error', fail);
-        res.on('end', () => {
-          const text = Buffer.concat(parts).toString('utf8');
-          let parsed: unknown = undefined;
-          try {
-            parsed = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            parsed = undefined;
-          }
-          resolve([res.statusCode ?? 0, parsed]);
-        });
-      });
-      req.on('error', fail);
-      req.end(data);
-    });
+      return [res.status, res.body];
+    } catch (err) {
+      const e = err as HttpJsonError;
+      const extra = { cause: e, ...(e.status !== undefined ? { status: e.status } : {}), ...(e.syscode !== undefined ? { syscode: e.syscode } : {}) };
+      throw new AgentError('AGENT_ERR_REST', `${method} ${url.pathname} failed (${e.message})`, extra);
+    }
   }
 
   /** A request that must answer 2xx; resolves with the body. */
@@ -108,6 +75,6 @@ export class RestClient {
   }
 
   close(): void {
-    this.agent?.destroy();
+    void this.http.close();
   }
 }

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_TCP_CONNECT_TIMEOUT_MS, DEFAULT_WS_CONNECT_TIMEOUT_MS } from '../constants.js';
-import { bool, choice, docsTable, int, list, PORT, rows, secret, text, type Fail, type SettingsTable } from '../settings.js';
+import { bool, choice, docsTable, int, list, PORT, proxyUrl, rows, secret, text, type Fail, type SettingsTable } from '../settings.js';
 
 /** Each setting's value after its own checks: what the table's loop returns. */
 export interface Settings {
@@ -80,17 +80,6 @@ function mqttUrl(raw: string, fail: Fail): string {
   // mqtt.js would let them silently replace --user/--password: credentials come from those settings only.
   if (u.username || u.password) fail('credentials do not belong in the URL (use --user and --password)');
   return raw;
-}
-
-function proxyUrl(raw: string, fail: Fail): string {
-  let ok = false;
-  try {
-    const u = new URL(raw);
-    ok = u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    ok = false;
-  }
-  return ok ? raw : fail('expected an http:// or https:// proxy URL');
 }
 
 /** A CA entry: PEM text as given, or a file holding PEM. */

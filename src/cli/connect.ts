@@ -14,7 +14,10 @@ Opens the user's side of a Cloud Remote Access session to a PASSTHROUGH configur
 
 ${helpRows([...rows({ ...CONNECT_SETTINGS, maxSessions: { ...CONNECT_SETTINGS.maxSessions, defaultText: String(DEFAULT_MAX_SESSIONS) } }), HELP_ROW]).join('\n')}
 
-Environment: C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD, or C8Y_TOKEN (Bearer; wins over the password).
+Environment: C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD, or C8Y_TOKEN (Bearer; wins over the password);
+https_proxy or HTTPS_PROXY, no_proxy or NO_PROXY (lower case first, as in curl; the flags win). The proxy
+carries the REST look-ups and every session WebSocket (HTTP CONNECT), for http:// and https:// tenants;
+a proxy that refuses the CONNECT is reported as CONNECT_ERR_PROXY with its status.
 
 Examples:
   c8y-tunnel connect --device demo-device --config ssh --listen 127.0.0.1:2222   then: ssh -p 2222 me@127.0.0.1

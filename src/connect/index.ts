@@ -5,6 +5,7 @@ import { listenLocal, type ListenOptions, type LocalProxy, type SessionListener 
 import { resolveTarget, type ResolvedTarget } from './rest.js';
 import { clientUrl, runSession, type SessionHooks, type SessionResult, type SessionTarget } from './session.js';
 import { createOperationWatch } from './watch.js';
+import { proxyFor } from '../net/proxy.js';
 
 export { parseConnectArgs, normalizeBaseUrl, authHeader, DEFAULT_LISTEN } from './options.js';
 export type { ConnectOptions, Credentials, LocalMode } from './options.js';
@@ -19,20 +20,24 @@ export type { OperationWatch, OperationState } from './watch.js';
 export type { LocalProxy, SessionListener } from './listener.js';
 
 /** Resolves device and configuration through REST and returns what a session needs. */
-export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'credentials' | 'device' | 'config' | 'ca' | 'handshakeTimeoutMs' | 'lingerMs'>): Promise<{
+export async function prepareSession(opts: Pick<ConnectOptions, 'baseUrl' | 'credentials' | 'device' | 'config' | 'ca' | 'proxy' | 'noProxy' | 'handshakeTimeoutMs' | 'lingerMs'>): Promise<{
   resolved: ResolvedTarget;
   target: SessionTarget;
 }> {
   const authorization = authHeader(opts.credentials);
-  const rest = { baseUrl: opts.baseUrl, authorization, ...(opts.ca ? { ca: opts.ca } : {}) };
+  const proxied = { ...(opts.proxy ? { proxy: opts.proxy } : {}), ...(opts.noProxy ? { noProxy: opts.noProxy } : {}) };
+  const rest = { baseUrl: opts.baseUrl, authorization, ...(opts.ca ? { ca: opts.ca } : {}), ...proxied };
   const resolved = await resolveTarget(rest, opts.device, opts.config);
+  const url = clientUrl(opts.baseUrl, resolved.deviceId, resolved.configId);
+  const proxy = proxyFor(url, opts.proxy, opts.noProxy ?? '');
   const target: SessionTarget = {
-    url: clientUrl(opts.baseUrl, resolved.deviceId, resolved.configId),
+    url,
     authorization,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
     watch: () => createOperationWatch(rest, resolved.deviceId, resolved),
     ...(opts.lingerMs !== undefined ? { lingerMs: opts.lingerMs } : {}),
     ...(opts.ca ? { ca: opts.ca } : {}),
+    ...(proxy ? { proxy } : {}),
   };
   return { resolved, target };
 }

@@ -1,9 +1,10 @@
 /**
  * Options of `c8y-tunnel connect`: flags and environment (C8Y_HOST, C8Y_TENANT, C8Y_USER, C8Y_PASSWORD,
- * C8Y_TOKEN) validated once, at the boundary, into a plain ConnectOptions.
+ * C8Y_TOKEN, https_proxy/HTTPS_PROXY, no_proxy/NO_PROXY) validated once, at the boundary, into a plain
+ * ConnectOptions.
  */
 import { type C8yTunnelError, ConnectError } from '../errors.js';
-import { bool, int, list, parseCommandLine, parseInteger, PORT, seconds, text, type SettingsTable } from '../settings.js';
+import { bool, int, list, parseCommandLine, parseInteger, PORT, proxyUrl, secret, seconds, text, type SettingsTable } from '../settings.js';
 
 /** The local side of a session: a TCP listener, or stdin/stdout (ssh ProxyCommand). */
 export type LocalMode = { kind: 'listen'; host: string; port: number } | { kind: 'stdio' };
@@ -23,6 +24,10 @@ export interface ConnectOptions {
   local: LocalMode;
   /** Extra CA certificates (PEM) for https/wss. */
   ca?: string[];
+  /** HTTP(S) proxy for the REST look-ups and the session WebSockets (HTTP CONNECT). */
+  proxy?: string;
+  /** Hosts that bypass the proxy: `*`, names (subdomains too), IP literals, `host:port`. */
+  noProxy?: string;
   /** How long to wait for the WebSocket upgrade, ms. */
   handshakeTimeoutMs: number;
   /** After local EOF, close once the device has been quiet this long, ms. */
@@ -53,6 +58,8 @@ export interface ConnectFlags {
   tenant: string | undefined;
   user: string | undefined;
   ca: string[];
+  proxy: string | undefined;
+  noProxy: string;
   handshakeTimeoutMs: number;
   lingerMs: number;
   quiet: boolean;
@@ -76,6 +83,9 @@ export const CONNECT_SETTINGS: SettingsTable<ConnectFlags> = {
   tenant: text({ flag: 'tenant', env: ['C8Y_TENANT'], arg: 'id', help: 'tenant id for Basic auth' }),
   user: text({ flag: 'user', env: ['C8Y_USER'], arg: 'name', help: 'user name' }),
   ca: list({ flag: 'ca', arg: 'file', default: [], help: 'extra CA certificate (PEM) for https/wss; repeatable' }),
+  // Lower case first, as curl reads them.
+  proxy: secret({ flag: 'proxy', env: ['https_proxy', 'HTTPS_PROXY'], arg: 'url', help: 'HTTP(S) proxy for the REST look-ups and the session WebSockets (CONNECT),\nhttp://user:pass@proxy:3128; also read from HTTPS_PROXY', then: proxyUrl }),
+  noProxy: text({ flag: 'no-proxy', env: ['no_proxy', 'NO_PROXY'], default: '', arg: 'list', help: 'hosts that bypass the proxy: names (subdomains too), .suffixes, *,\nIP literals, host:port; also read from NO_PROXY' }),
   handshakeTimeoutMs: seconds({ flag: 'handshake-timeout', arg: 's', min: 0, above: true, default: DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000, help: 'give up on a session that is not set up after this many seconds' }),
   lingerMs: seconds({ flag: 'linger', arg: 's', min: 0, default: 2, help: 'after local EOF, keep the session until the device has been quiet this long\n(CRA has no half-close, so this lets answers to piped input arrive)' }),
   quiet: bool({ flag: 'quiet', short: 'q', default: false, help: 'print failures and the listening address only' }),
@@ -142,6 +152,8 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv, readFil
   };
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v.host)) opts.assumedHttps = true;
   if (v.maxSessions !== undefined) opts.maxSessions = v.maxSessions;
+  if (v.proxy !== undefined) opts.proxy = v.proxy;
+  if (v.noProxy !== '') opts.noProxy = v.noProxy;
   if (v.ca.length > 0) {
     opts.ca = v.ca.map((p) => {
       try {

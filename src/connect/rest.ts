@@ -2,11 +2,10 @@
  * The two REST look-ups `connect` needs before it opens a WebSocket: device serial -> managed object id,
  * configuration name -> id (PASSTHROUGH only, like go-c8y-cli and c8ylp).
  */
-import http from 'node:http';
-import https from 'node:https';
 import { CONNECT_REST_MAX_BODY, REST_TIMEOUT_MS } from '../constants.js';
 import { type C8yTunnelError, ConnectError } from '../errors.js';
-import { isTlsVerifyError } from '../net/tls-errors.js';
+import { createJsonClient, type HttpJsonError, type JsonClient } from '../net/http-json.js';
+import { proxyFor } from '../net/proxy.js';
 
 /** How to reach the tenant's REST API. */
 export interface RestTarget {
@@ -14,6 +13,10 @@ export interface RestTarget {
   authorization: string;
   ca?: string[];
   timeoutMs?: number;
+  /** HTTP(S) proxy (from --proxy or https_proxy/HTTPS_PROXY). */
+  proxy?: string;
+  /** Hosts that bypass the proxy (NO_PROXY rules, see net/proxy.ts). */
+  noProxy?: string;
 }
 
 /** One remote access configuration as the CRA REST API lists it. */
@@ -35,73 +38,61 @@ export interface ResolvedTarget {
   port?: number;
 }
 
+/** One HTTP client (connections, proxy) per target object: the look-ups and the watch of a session share it. */
+const clients = new WeakMap<RestTarget, JsonClient>();
+
+function clientFor(t: RestTarget): JsonClient {
+  let c = clients.get(t);
+  if (!c) {
+    const proxy = proxyFor(t.baseUrl, t.proxy, t.noProxy ?? '');
+    c = createJsonClient({ timeoutMs: t.timeoutMs ?? REST_TIMEOUT_MS, maxBodyBytes: CONNECT_REST_MAX_BODY, ...(t.ca ? { tls: { ca: t.ca } } : {}), ...(proxy ? { proxy } : {}) });
+    clients.set(t, c);
+  }
+  return c;
+}
 
 /**
  * GET `path` and parse JSON; 401/403 -> CONNECT_ERR_AUTH, 404 -> resolves `undefined`, other errors ->
- * CONNECT_ERR_NOT_FOUND/CONFIG. The deadline covers the whole exchange (a server trickling one byte now
- * and then cannot hold it), and a body above CONNECT_REST_MAX_BODY fails it (a hostile tenant cannot fill memory).
+ * CONNECT_ERR_NOT_FOUND/CONFIG, a proxy's refusal or failure -> CONNECT_ERR_PROXY. The deadline covers the
+ * whole exchange (a server trickling one byte now and then cannot hold it), and a body above
+ * CONNECT_REST_MAX_BODY fails it (a hostile tenant cannot fill memory).
  */
-export function getJson(t: RestTarget, path: string): Promise<unknown> {
+export async function getJson(t: RestTarget, path: string): Promise<unknown> {
   const url = new URL(t.baseUrl + path);
-  const mod = url.protocol === 'https:' ? https : http;
-  const timeoutMs = t.timeoutMs ?? REST_TIMEOUT_MS;
-  return new Promise((resolve, reject) => {
-    // Why we cut the request ourselves (deadline, size), which wins over the socket error it causes.
-    let cut: NodeJS.ErrnoException | undefined;
-    const stop = (err: NodeJS.ErrnoException): void => {
-      cut ??= err;
-      req.destroy(err);
-    };
-    const req = mod.request(
-      url,
-      {
-        method: 'GET',
-        headers: { Authorization: t.authorization, Accept: 'application/json' },
-        ...(t.ca ? { ca: t.ca } : {}),
-      },
-      (res) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size > CONNECT_REST_MAX_BODY) {
-            stop(Object.assign(new Error(`the answer is larger than ${CONNECT_REST_MAX_BODY} bytes`), { code: 'EMSGSIZE' }));
-            return;
-          }
-          parts.push(d);
-        });
-        res.on('error', (err) => reject(restError(url, cut ?? err)));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          if (status === 401 || status === 403) {
-            const why = status === 401 ? 'rejected the credentials' : 'denied access (does the user have the Remote access role?)';
-            reject(new ConnectError('CONNECT_ERR_AUTH', `${url.host} ${why} (HTTP ${status})`, { status }));
-          } else if (status === 404) resolve(undefined);
-          else if (status < 200 || status >= 300) {
-            reject(new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} failed: HTTP ${status}`, { status }));
-          } else {
-            try {
-              resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
-            } catch (err) {
-              reject(new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} did not return JSON (is C8Y_HOST a Cumulocity tenant?)`, { cause: err }));
-            }
-          }
-        });
-      },
-    );
-    const deadline = setTimeout(() => stop(Object.assign(new Error(`no complete answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
-    req.on('close', () => clearTimeout(deadline));
-    req.on('error', (err) => reject(restError(url, cut ?? err)));
-    req.end();
-  });
+  let res;
+  try {
+    res = await clientFor(t).request({ method: 'GET', url: url.href, headers: { authorization: t.authorization, accept: 'application/json' } });
+  } catch (err) {
+    throw restError(url, err as HttpJsonError);
+  }
+  const { status } = res;
+  if (status === 401 || status === 403) {
+    const why = status === 401 ? 'rejected the credentials' : 'denied access (does the user have the Remote access role?)';
+    throw new ConnectError('CONNECT_ERR_AUTH', `${url.host} ${why} (HTTP ${status})`, { status });
+  }
+  if (status === 404) return undefined;
+  if (status < 200 || status >= 300) throw new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} failed: HTTP ${status}`, { status });
+  if (res.bodyKind !== 'json') throw new ConnectError('CONNECT_ERR_NOT_FOUND', `GET ${url.pathname} did not return JSON (is C8Y_HOST a Cumulocity tenant?)`);
+  return res.body;
 }
 
-function restError(url: URL, err: NodeJS.ErrnoException): C8yTunnelError {
-  const why = err.code === 'ETIMEDOUT' || err.code === 'EMSGSIZE' ? `${err.code}: ${err.message}` : (err.code ?? err.message);
-  if (isTlsVerifyError(err.code)) {
-    return new ConnectError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${why}): pass its CA with --ca <file>`, { syscode: why, cause: err });
+/** The one line for a look-up that got no answer: what failed, and which setting to check. */
+function restError(url: URL, err: HttpJsonError): C8yTunnelError {
+  const extra = { cause: err, ...(err.syscode !== undefined ? { syscode: err.syscode } : {}) };
+  switch (err.kind) {
+    case 'proxy-refused':
+      return new ConnectError('CONNECT_ERR_PROXY', `the proxy refused to connect to ${url.host} (HTTP ${err.status}): check --proxy/https_proxy and the proxy's credentials`, { ...extra, status: err.status! });
+    case 'proxy-failed':
+      return new ConnectError('CONNECT_ERR_PROXY', `${err.message}: check --proxy/https_proxy`, extra);
+    case 'tls':
+      return new ConnectError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${err.syscode}): pass its CA with --ca <file>`, extra);
+    case 'deadline':
+      return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (ETIMEDOUT: no complete answer within ${err.limit! / 1000} s): check C8Y_HOST`, { ...extra, syscode: 'ETIMEDOUT' });
+    case 'too-large':
+      return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (EMSGSIZE: the answer is larger than ${err.limit} bytes): check C8Y_HOST`, { ...extra, syscode: 'EMSGSIZE' });
+    default:
+      return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${err.message}): check C8Y_HOST`, extra);
   }
-  return new ConnectError('CONNECT_ERR_CONFIG', `cannot reach ${url.protocol}//${url.host} (${why}): check C8Y_HOST`, { syscode: err.code, cause: err });
 }
 
 /** Serial (c8y_Serial external id) first; an all-digits value that is no serial is tried as a managed object id. */

@@ -4,10 +4,13 @@
  * other is closed; a session is never resumed (a reconnect is a new operation on the cloud side).
  */
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import tls from 'node:tls';
 import { WebSocket } from 'ws';
 import { CONNECT_LOW_WATER_MARK, DEFAULT_CLOSE_GRACE_MS, DEFAULT_HIGH_WATER_MARK } from '../constants.js';
-import { type C8yTunnelError, ConnectError, errorFor } from '../errors.js';
+import { C8yTunnelError, ConnectError, errorFor } from '../errors.js';
+import { connectViaProxy } from '../net/proxy.js';
 import type { OperationWatch } from './watch.js';
 
 /** Where and how to open the client WebSocket. */
@@ -16,6 +19,8 @@ export interface SessionTarget {
   url: string;
   authorization: string;
   ca?: string[];
+  /** HTTP(S) proxy to open the WebSocket through (HTTP CONNECT); NO_PROXY already applied. */
+  proxy?: string;
   handshakeTimeoutMs: number;
   /** Makes a watch of the session's operation (one per session), so a device's FAILED ends it with its reason. */
   watch?: () => OperationWatch;
@@ -92,7 +97,39 @@ export async function runSession(input: Readable, output: Writable, target: Sess
   input.pause();
   const watch = target.watch?.();
   if (watch) await watch.baseline().catch(() => {});
-  return new ClientSession(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch, hooks).done;
+  let via: net.Socket | undefined;
+  if (target.proxy) {
+    const u = new URL(target.url);
+    const port = Number(u.port) || (u.protocol === 'wss:' ? 443 : 80);
+    try {
+      via = await connectViaProxy(target.proxy, u.hostname.replace(/^\[|\]$/g, ''), port, target.handshakeTimeoutMs);
+    } catch (err) {
+      if (!output.writableEnded && !output.destroyed) output.end();
+      input.destroy();
+      return { bytesUp: 0, bytesDown: 0, endedBy: 'error', error: proxyError(u.host, err) };
+    }
+  }
+  return new ClientSession(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch, hooks, via).done;
+}
+
+/** A proxy's refusal or failure of the session's CONNECT, told apart from the cloud's answers. */
+function proxyError(host: string, err: unknown): C8yTunnelError {
+  const e = err instanceof C8yTunnelError ? err : undefined;
+  const extra = { cause: err, ...(e?.status !== undefined ? { status: e.status } : {}), ...(e?.syscode !== undefined ? { syscode: e.syscode } : {}) };
+  if (e?.status) return new ConnectError('CONNECT_ERR_PROXY', `the proxy refused to connect to ${host} (HTTP ${e.status}): check --proxy/https_proxy and the proxy's credentials`, extra);
+  return new ConnectError('CONNECT_ERR_PROXY', `${(err as Error).message}: check --proxy/https_proxy`, extra);
+}
+
+/**
+ * ws's `createConnection` for a socket already tunnelled through the proxy: TLS on top of it for wss:
+ * (ws's own options: CA, host name for SNI and the certificate check), the socket itself for ws:.
+ */
+function overSocket(via: net.Socket, secure: boolean): (o: tls.ConnectionOptions) => net.Socket {
+  return (o) => {
+    if (!secure) return via;
+    const servername = o.servername || (o.host && !net.isIP(o.host) ? o.host : undefined);
+    return tls.connect({ ...o, socket: via, ...(servername ? { servername } : {}) });
+  };
 }
 
 /** One session's state machine: set-up, the byte pump both ways, linger after local EOF, and the end. */
@@ -121,6 +158,7 @@ class ClientSession {
     private readonly c: SessionCounters,
     private readonly watch: OperationWatch | undefined,
     private readonly hooks: SessionHooks,
+    via: net.Socket | undefined,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     c.open = true;
@@ -130,6 +168,7 @@ class ClientSession {
       handshakeTimeout: target.handshakeTimeoutMs,
       maxPayload: 64 * 1024 * 1024,
       ...(target.ca ? { ca: target.ca } : {}),
+      ...(via ? { createConnection: overSocket(via, target.url.startsWith('wss:')) as unknown as typeof net.createConnection } : {}),
     });
     this.ws.on('open', this.onOpen);
     this.ws.on('message', this.onMessage);

@@ -10,7 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { toWireError, type WireError } from '../errors.js';
 import { cloudConnectError } from './classify.js';
-import { connectViaProxy } from './proxy.js';
+import { connectViaProxy } from '../net/proxy.js';
 import type { ResolvedSpec } from './spec.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

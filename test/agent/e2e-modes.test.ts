@@ -3,6 +3,7 @@ import http from 'node:http';
 import { describe, it } from 'node:test';
 import { echoServer, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { startSim } from 'c8y-tunnel/sim';
+import { connectProxy } from '../helpers/connect-proxy.js';
 import { mqttProxy } from '../helpers/mqtt-proxy.js';
 import { openClient, roundTrip, startRig, statuses } from '../helpers/agent-rig.js';
 
@@ -103,6 +104,30 @@ describe('agent end to end: modes', () => {
     const refusedOp = await rig.sim.createRemoteAccessOperation(rig.deviceId, { hostname: '127.0.0.1', port: 1 });
     const failed = await rig.sim.waitForOperationStatus(refusedOp.id, ['SUCCESSFUL', 'FAILED'], 5000);
     assert.equal(failed.failureReason, 'target 127.0.0.1:1 refused connection (ECONNREFUSED)');
+  });
+
+  it('REST transport through --proxy: its requests are CONNECTs at the proxy; a refused CONNECT is the proxy\'s refusal, not the cloud\'s', { timeout: 20_000 }, async (t) => {
+    const proxy = await connectProxy();
+    t.after(() => proxy.close());
+    const sim = await startSim({ quiet: true });
+    t.after(() => sim.close());
+    const rig = await startRig({ transport: 'rest', pollIntervalMs: 100, proxy: proxy.url }, { sim });
+    t.after(() => rig.close());
+    assert.ok(proxy.connects >= 1, 'the REST requests went through the proxy');
+    assert.match(proxy.requests[0]!, new RegExp(`^CONNECT 127\\.0\\.0\\.1:${new URL(sim.httpUrl).port} HTTP/1.1$`));
+    await rig.close();
+    proxy.refuse(403);
+    const refused = await startRig({ transport: 'rest', pollIntervalMs: 100, proxy: proxy.url }, { sim, start: false });
+    t.after(() => refused.close());
+    const err = (await refused.agent.start().then(
+      () => assert.fail('start() succeeded through a refusing proxy'),
+      (e: unknown) => e,
+    )) as { code?: string; message?: string; status?: number };
+    assert.equal(err.code, 'AGENT_ERR_REST');
+    assert.match(err.message ?? '', /failed \(proxy refused CONNECT: HTTP 403\)$/);
+    assert.doesNotMatch(err.message ?? '', /cloud refused/);
+    assert.equal(err.status, 403);
+    assert.ok(proxy.refused >= 1);
   });
 
   it('serves Prometheus metrics on 127.0.0.1 when --metrics-port is set', { timeout: 20_000 }, async (t) => {

@@ -5,15 +5,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { PassThrough } from 'node:stream';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { startAgentProcess, type AgentProcess } from '#internal/cli/demo/agent-process';
 import { startEchoService, type EchoService } from '#internal/cli/demo/echo';
-import { listenLocal } from 'c8y-tunnel/connect';
+import { listenLocal, prepareSession, runSession } from 'c8y-tunnel/connect';
 import { collect, randomBytesSeeded, sha256, waitFor, withTimeout } from '../helpers/net.js';
 import { CLI, spawnNode, type Proc } from '../helpers/cli.js';
+import { connectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 
 const T = { timeout: 30_000 };
 const MiB = 1024 * 1024;
@@ -290,11 +292,118 @@ describe('c8y-tunnel connect over TLS', () => {
     assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
   });
 
+  it('through HTTPS_PROXY: REST and wss tunnelled by CONNECT, the tenant still verified with --ca (and refused without it)', T, async (t) => {
+    const host = await tlsFront(t);
+    const px = await connectProxy();
+    t.after(() => px.close());
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', '--ca', caFile], { C8Y_HOST: host, HTTPS_PROXY: px.url }, true);
+    const data = randomBytesSeeded(64 * 1024, 24);
+    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo over wss through the proxy');
+    assert.equal(sha256(got), sha256(data));
+    p.child.stdin.end();
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    assert.ok(px.connects >= 2 && px.carried.up > data.length && px.carried.down > data.length, `${px.connects} CONNECTs, ${JSON.stringify(px.carried)}`);
+    const bare = connect(['-d', 'dev-1', '-c', 'echo', '--stdio'], { C8Y_HOST: host, HTTPS_PROXY: px.url });
+    assert.equal(await withTimeout(bare.exited, 10_000, 'connect exit'), 1);
+    assert.match(bare.stderr(), /CONNECT_ERR_CONFIG: TLS verification of 127\.0\.0\.1:\d+ failed \(\w+\)/);
+  });
+
   it('without the CA: one line saying TLS verification failed and how to fix it', T, async (t) => {
     const host = await tlsFront(t);
     const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio'], { C8Y_HOST: host });
     assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 1);
     assert.match(p.stderr(), /^c8y-tunnel connect: CONNECT_ERR_CONFIG: TLS verification of 127\.0\.0\.1:\d+ failed \(\w+\): pass its CA with --ca <file>\n$/);
+  });
+});
+
+describe('c8y-tunnel connect through an HTTP CONNECT proxy', () => {
+  const proxies: ConnectProxy[] = [];
+  const proxy = async (opts: { refuse?: number; requireAuth?: string } = {}): Promise<ConnectProxy> => {
+    const p = await connectProxy(opts);
+    proxies.push(p);
+    return p;
+  };
+  after(() => Promise.all(proxies.map((p) => p.close())));
+  const simTarget = (): string => `CONNECT 127.0.0.1:${new URL(sim.httpUrl).port} HTTP/1.1`;
+
+  it('HTTPS_PROXY: the REST look-ups and the session WebSocket go through the proxy; 1 MiB each way intact', T, async () => {
+    const px = await proxy({ requireAuth: 'pu:pp' });
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1'], { HTTPS_PROXY: px.withAuth('pu:pp') }, true);
+    const data = randomBytesSeeded(MiB, 21);
+    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo over stdio through the proxy');
+    assert.equal(sha256(got), sha256(data));
+    p.child.stdin.end();
+    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    assert.ok(px.connects >= 2, `the REST connection and the WebSocket each made a CONNECT (got ${px.connects})`);
+    assert.ok(px.requests.every((r) => r === simTarget()), px.requests.join('; '));
+    // The session's bytes crossed the proxy both ways (WebSocket framing on top of the 1 MiB).
+    assert.ok(px.carried.up > MiB && px.carried.down > MiB, JSON.stringify(px.carried));
+  });
+
+  it('https_proxy (lower case) wins over HTTPS_PROXY, as in curl; --proxy wins over both', T, async () => {
+    const good = await proxy();
+    const bad = await proxy({ refuse: 403 });
+    for (const [args, env] of [
+      [[], { https_proxy: good.url, HTTPS_PROXY: bad.url }],
+      [['--proxy', good.url], { https_proxy: bad.url, HTTPS_PROXY: bad.url }],
+    ] as const) {
+      const before = good.connects;
+      const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', ...args], env, true);
+      const data = randomBytesSeeded(4096, 22);
+      const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo through the chosen proxy');
+      assert.equal(sha256(got), sha256(data));
+      p.child.stdin.end();
+      assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+      assert.ok(good.connects - before >= 2, `${JSON.stringify(args)}: through the chosen proxy`);
+    }
+    assert.equal(bad.connects, 0, 'the other proxy saw nothing');
+  });
+
+  it('NO_PROXY (or --no-proxy) bypasses the proxy for the tenant: nothing reaches it', T, async () => {
+    const px = await proxy({ refuse: 403 });
+    for (const [args, env] of [
+      [[], { HTTPS_PROXY: px.url, NO_PROXY: 'example.com, 127.0.0.1' }],
+      [['--no-proxy', `127.0.0.1:${new URL(sim.httpUrl).port}`], { https_proxy: px.url }],
+    ] as const) {
+      const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', ...args], env, true);
+      const data = randomBytesSeeded(4096, 23);
+      const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo without the proxy');
+      assert.equal(sha256(got), sha256(data));
+      p.child.stdin.end();
+      assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    }
+    assert.equal(px.connects, 0);
+  });
+
+  it('a proxy that refuses the CONNECT: one CONNECT_ERR_PROXY line with its status, never the cloud\'s CONNECT_ERR_AUTH', T, async () => {
+    const px = await proxy({ refuse: 403 });
+    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio'], { HTTPS_PROXY: px.url });
+    assert.equal(await withTimeout(p.exited, 15_000, 'connect exit'), 1);
+    assert.match(p.stderr(), /^c8y-tunnel connect: CONNECT_ERR_PROXY: the proxy refused to connect to 127\.0\.0\.1:\d+ \(HTTP 403\): check --proxy\/https_proxy and the proxy's credentials\n$/);
+    assert.equal(px.refused, 1);
+    const down = connect(['-d', 'dev-1', '-c', 'echo', '--stdio'], { HTTPS_PROXY: `http://127.0.0.1:${await closedPort()}` });
+    assert.equal(await withTimeout(down.exited, 15_000, 'connect exit'), 1);
+    assert.match(down.stderr(), /^c8y-tunnel connect: CONNECT_ERR_PROXY: proxy 127\.0\.0\.1:\d+ failed \(ECONNREFUSED\): check --proxy\/https_proxy\n$/);
+  });
+
+  it('library: a proxy that lets the REST look-ups through but refuses the WebSocket ends the session with CONNECT_ERR_PROXY (407)', T, async () => {
+    const px = await proxy();
+    const { target } = await prepareSession({
+      baseUrl: sim.httpUrl,
+      credentials: { kind: 'basic', tenant: sim.tenant, user: sim.user, password: sim.password },
+      device: 'dev-1',
+      config: 'echo',
+      proxy: px.url,
+      handshakeTimeoutMs: 5000,
+    });
+    assert.equal(target.proxy, px.url);
+    px.refuse(407);
+    const local = new PassThrough();
+    const r = await withTimeout(runSession(local, new PassThrough(), { ...target, watch: undefined }), 10_000, 'session result');
+    assert.equal(r.endedBy, 'error');
+    assert.equal(r.error?.code, 'CONNECT_ERR_PROXY');
+    assert.equal(r.error?.status, 407);
+    assert.match(r.error?.message ?? '', /the proxy refused to connect to 127\.0\.0\.1:\d+ \(HTTP 407\)/);
   });
 });
 

@@ -19,9 +19,13 @@ export interface Proc {
   exited: Promise<number | string>;
 }
 
-/** Spawns `node <script> ...args` with env (C8Y_* from the caller's environment are removed). */
+/**
+ * Spawns `node <script> ...args` with env. C8Y_* and the proxy variables of the caller's environment are
+ * removed (the agent and connect honour HTTPS_PROXY/NO_PROXY, and a developer's proxy must not carry the
+ * tests' loopback traffic); a test that wants a proxy passes it in `env`.
+ */
 export function spawnNode(script: string, args: string[], env: Record<string, string> = {}, opts: { binaryStdout?: boolean } = {}): Proc {
-  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: childEnv(env), stdio: 'pipe' });
+  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: childEnv(env, { drop: /^(https?|no|all)_proxy$/i }), stdio: 'pipe' });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];

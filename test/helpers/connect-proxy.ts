@@ -17,6 +17,8 @@ export interface ConnectProxy {
   readonly connects: number;
   /** CONNECTs answered with a refusal. */
   readonly refused: number;
+  /** Bytes carried through the tunnels: client to target (`up`) and back (`down`). */
+  readonly carried: { up: number; down: number };
   /** Request lines, e.g. `CONNECT host:443 HTTP/1.1`. */
   readonly requests: string[];
   /** Answer the next CONNECTs with this status (0 = tunnel again). */
@@ -35,6 +37,7 @@ export async function connectProxy(opts: { requireAuth?: string; refuse?: number
   let refuseWith = opts.refuse ?? 0;
   let connects = 0;
   let refused = 0;
+  const carried = { up: 0, down: 0 };
   const expected = opts.requireAuth === undefined ? undefined : `Basic ${Buffer.from(opts.requireAuth).toString('base64')}`;
   const server = http.createServer((_req, res) => res.writeHead(405).end());
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
@@ -54,6 +57,9 @@ export async function connectProxy(opts: { requireAuth?: string; refuse?: number
       const up = connect(Number(port), host, () => {
         client.write('HTTP/1.1 200 Connection established\r\n\r\n');
         if (head.length) up.write(head);
+        carried.up += head.length;
+        up.on('data', (d: Buffer) => (carried.down += d.length));
+        client.on('data', (d: Buffer) => (carried.up += d.length));
         up.pipe(client);
         client.pipe(up);
       });
@@ -79,6 +85,7 @@ export async function connectProxy(opts: { requireAuth?: string; refuse?: number
     get refused() {
       return refused;
     },
+    carried,
     requests,
     refuse: (s) => (refuseWith = s),
     hold: () => (holding = true),

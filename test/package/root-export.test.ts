@@ -57,7 +57,7 @@ describe('package', () => {
     return { stdout, urls: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
   }
 
-  it('a program imports the engine from the package root; it loads no MQTT, broker, logger or metrics package', { timeout: 20_000 }, async (t) => {
+  it('a program imports the engine from the package root; it loads no MQTT, broker, logger, metrics or HTTP client package', { timeout: 20_000 }, async (t) => {
     const { stdout, urls } = await consumer(
       'engine',
       `const t0 = performance.now();
@@ -73,7 +73,7 @@ describe('package', () => {
     assert.deepEqual(out, { engine: 'function', crashWorker: false, err: 'function', codes: true, bufferutil: expectedMaskKind() === 'native', mask: expectedMaskKind() });
     assert.ok(urls.some((u) => u.includes('/dist/engine/engine.js')), 'the hook saw the engine load');
     const loaded = packagesIn(urls);
-    for (const heavy of ['aedes', 'mqtt', 'pino', 'pino-pretty', 'prom-client', 'ws', 'https-proxy-agent']) assert.ok(!loaded.has(heavy), `${heavy} not loaded (loaded: ${[...loaded].join(', ')})`);
+    for (const heavy of ['aedes', 'mqtt', 'pino', 'pino-pretty', 'prom-client', 'ws', 'undici']) assert.ok(!loaded.has(heavy), `${heavy} not loaded (loaded: ${[...loaded].join(', ')})`);
   });
 
   it('the agent loads its transport and logger when it runs (here: stop() before start()), and the emulator its broker', { timeout: 20_000 }, async () => {

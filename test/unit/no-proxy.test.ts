@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { proxyFor } from '#internal/agent/no-proxy';
+import { proxyFor } from '#internal/net/proxy';
 
 describe('NO_PROXY', () => {
   const P = 'http://proxy:3128';
