@@ -43,7 +43,7 @@ const OPEN = 1;
 const ENDING = 2;
 const DONE = 3;
 
-/** A running tunnel. Created by startTunnel(). */
+/** A running tunnel: constructed, then start() (the hosts: worker.ts, main-host.ts). */
 export class Tunnel implements FrameSink, LegEvents, IdleClock {
   readonly id: number;
   readonly label: string | undefined;
@@ -400,11 +400,4 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   /** @internal */ get targetName(): string {
     return `target ${this.spec.host}:${this.spec.port}`;
   }
-}
-
-/** Opens one tunnel. */
-export function startTunnel(id: number, spec: TunnelSpec, hooks: TunnelHooks): Tunnel {
-  const t = new Tunnel(id, spec, hooks);
-  t.start();
-  return t;
 }

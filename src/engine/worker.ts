@@ -10,7 +10,7 @@ import { MessageChannel, parentPort, threadId, type MessagePort } from 'node:wor
 import { toWireError } from '../errors.js';
 import { maskKind } from './mask-kernel.js';
 import { failedSummary } from './summary.js';
-import { startTunnel, type Tunnel, type TunnelHooks } from './tunnel.js';
+import { Tunnel, type TunnelHooks } from './tunnel.js';
 import type { TunnelSummary } from './types.js';
 import type { ControlMessage, StartTunnelTask, WorkerEvent } from './wire.js';
 
@@ -90,7 +90,7 @@ export default function runTunnelTask(task: StartTunnelTask): Promise<TunnelSumm
   post({ t: 'start', engineId, id: task.id, threadId });
   return new Promise<TunnelSummary>((resolve) => {
     try {
-      const t = startTunnel(task.id, task.spec, {
+      const t = new Tunnel(task.id, task.spec, {
         onUp: hooks.onUp,
         onFail: hooks.onFail,
         onEnd(tt, summary) {
@@ -98,7 +98,10 @@ export default function runTunnelTask(task: StartTunnelTask): Promise<TunnelSumm
           resolve(summary);
         },
       });
+      // Known before it starts, as on the main thread (main-host.ts): a tunnel that ended inside start()
+      // must not be added after its end.
       tunnels.set(task.id, t);
+      t.start();
       if (!ticker) {
         ticker = setInterval(reportBytes, task.statsIntervalMs);
         ticker.unref();
