@@ -76,14 +76,23 @@ export async function getJson(t: RestTarget, path: string): Promise<unknown> {
   return res.body;
 }
 
+/**
+ * A proxy's refusal of a CONNECT (`status`, the proxy's answer) or its failure, told apart from the
+ * tenant's answers: one wording for the REST look-ups and the session WebSocket (session.ts).
+ */
+export function proxyError(host: string, status: number | undefined, message: string, extra: { cause: unknown; status?: number; syscode?: string }): C8yTunnelError {
+  if (status) return new ConnectError('CONNECT_ERR_PROXY', `the proxy refused to connect to ${host} (HTTP ${status}): check --proxy/https_proxy and the proxy's credentials`, { ...extra, status });
+  return new ConnectError('CONNECT_ERR_PROXY', `${message}: check --proxy/https_proxy`, extra);
+}
+
 /** The one line for a look-up that got no answer: what failed, and which setting to check. */
 function restError(url: URL, err: HttpJsonError): C8yTunnelError {
   const extra = { cause: err, ...(err.syscode !== undefined ? { syscode: err.syscode } : {}) };
   switch (err.kind) {
     case 'proxy-refused':
-      return new ConnectError('CONNECT_ERR_PROXY', `the proxy refused to connect to ${url.host} (HTTP ${err.status}): check --proxy/https_proxy and the proxy's credentials`, { ...extra, status: err.status! });
+      return proxyError(url.host, err.status, err.message, extra);
     case 'proxy-failed':
-      return new ConnectError('CONNECT_ERR_PROXY', `${err.message}: check --proxy/https_proxy`, extra);
+      return proxyError(url.host, undefined, err.message, extra);
     case 'tls':
       return new ConnectError('CONNECT_ERR_CONFIG', `TLS verification of ${url.host} failed (${err.syscode}): pass its CA with --ca <file>`, extra);
     case 'deadline':

@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import { CONNECT_LOW_WATER_MARK, DEFAULT_CLOSE_GRACE_MS, DEFAULT_HIGH_WATER_MARK } from '../constants.js';
 import { C8yTunnelError, ConnectError, errorFor } from '../errors.js';
 import { connectViaProxy } from '../net/proxy.js';
+import { proxyError } from './rest.js';
 import type { OperationWatch } from './watch.js';
 
 /** Where and how to open the client WebSocket. */
@@ -106,18 +107,12 @@ export async function runSession(input: Readable, output: Writable, target: Sess
     } catch (err) {
       if (!output.writableEnded && !output.destroyed) output.end();
       input.destroy();
-      return { bytesUp: 0, bytesDown: 0, endedBy: 'error', error: proxyError(u.host, err) };
+      const e = err instanceof C8yTunnelError ? err : undefined;
+      const extra = { cause: err, ...(e?.status !== undefined ? { status: e.status } : {}), ...(e?.syscode !== undefined ? { syscode: e.syscode } : {}) };
+      return { bytesUp: 0, bytesDown: 0, endedBy: 'error', error: proxyError(u.host, e?.status, (err as Error).message, extra) };
     }
   }
   return new ClientSession(input, output, target, counters ?? { bytesUp: 0, bytesDown: 0, open: false }, watch, hooks, via).done;
-}
-
-/** A proxy's refusal or failure of the session's CONNECT, told apart from the cloud's answers. */
-function proxyError(host: string, err: unknown): C8yTunnelError {
-  const e = err instanceof C8yTunnelError ? err : undefined;
-  const extra = { cause: err, ...(e?.status !== undefined ? { status: e.status } : {}), ...(e?.syscode !== undefined ? { syscode: e.syscode } : {}) };
-  if (e?.status) return new ConnectError('CONNECT_ERR_PROXY', `the proxy refused to connect to ${host} (HTTP ${e.status}): check --proxy/https_proxy and the proxy's credentials`, extra);
-  return new ConnectError('CONNECT_ERR_PROXY', `${(err as Error).message}: check --proxy/https_proxy`, extra);
 }
 
 /**
