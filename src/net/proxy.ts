@@ -91,11 +91,11 @@ export function connectViaProxy(proxyUrl: string, host: string, port: number, ti
 }
 
 /**
- * NO_PROXY matching (curl's conventions): `*` bypasses every host; a name matches itself and its
- * subdomains (a leading `.` or `*.` is optional); `host:port` also checks the port (443 or 80 by scheme
- * when the URL has none); IP literals, bracketed or not, match exactly (no CIDR ranges).
+ * The proxy to use for `url`, or undefined when there is none or NO_PROXY exempts the host. NO_PROXY
+ * follows curl's conventions: `*` bypasses every host; a name matches itself and its subdomains (a
+ * leading `.` or `*.` is optional); `host:port` also checks the port (443 or 80 by scheme when the URL
+ * has none); IP literals, bracketed or not, match exactly (no CIDR ranges).
  */
-/** The proxy to use for `url`, or undefined when there is none or NO_PROXY exempts the host. */
 export function proxyFor(url: string, proxy: string | undefined, noProxy: string): string | undefined {
   if (!proxy) return undefined;
   let u: URL;
