@@ -47,6 +47,15 @@ function roundTrip(write: (b: Buffer) => void, onData: (cb: (d: Buffer) => void)
   });
 }
 
+/** `connect <args>` on stdio echoes `data` intact (sha256), then exits 0 once its stdin ends. */
+async function stdioEcho(args: string[], extraEnv: Record<string, string>, data: Buffer, what: string): Promise<void> {
+  const p = connect(args, extraEnv, true);
+  const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, what);
+  assert.equal(sha256(got), sha256(data));
+  p.child.stdin.end();
+  assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+}
+
 async function tcpEcho(port: number, data: Buffer): Promise<{ got: Buffer; sock: net.Socket }> {
   const sock = net.connect(port, '127.0.0.1');
   sock.on('error', () => {});
@@ -174,12 +183,8 @@ describe('c8y-tunnel connect --stdio', () => {
 
   it('takes the managed object id for --device and the configuration id for --config', T, async () => {
     assert.notEqual(dev1.id, 'dev-1');
-    const p = connect(['--device', dev1.id, '--config', dev1.echoConfigId, '--stdio', '--linger', '0.1'], {}, true);
     const data = randomBytesSeeded(4096, 13);
-    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo by ids');
-    assert.equal(sha256(got), sha256(data));
-    p.child.stdin.end();
-    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    await stdioEcho(['--device', dev1.id, '--config', dev1.echoConfigId, '--stdio', '--linger', '0.1'], {}, data, 'echo by ids');
   });
 
   it('authenticates with C8Y_TOKEN as a Bearer token (an OAI-Secure login token) instead of the password', T, async () => {
@@ -190,12 +195,8 @@ describe('c8y-tunnel connect --stdio', () => {
     });
     const token = /authorization=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
     assert.ok(token, 'a token from the login');
-    const p = connect(['--device', 'dev-1', '--config', 'echo', '--stdio', '--linger', '0.1'], { C8Y_USER: '', C8Y_PASSWORD: '', C8Y_TOKEN: token }, true);
     const data = randomBytesSeeded(64 * 1024, 11);
-    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo with a token');
-    assert.equal(sha256(got), sha256(data));
-    p.child.stdin.end();
-    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    await stdioEcho(['--device', 'dev-1', '--config', 'echo', '--stdio', '--linger', '0.1'], { C8Y_USER: '', C8Y_PASSWORD: '', C8Y_TOKEN: token }, data, 'echo with a token');
   });
 
   it('ends (exit 0, stdout closed) when the cloud closes the session', T, async () => {
@@ -284,24 +285,16 @@ describe('c8y-tunnel connect over TLS', () => {
 
   it('verifies the tenant with --ca and carries a session over wss', T, async (t) => {
     const host = await tlsFront(t);
-    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', '--ca', caFile], { C8Y_HOST: host }, true);
     const data = randomBytesSeeded(64 * 1024, 12);
-    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo over wss');
-    assert.equal(sha256(got), sha256(data));
-    p.child.stdin.end();
-    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    await stdioEcho(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', '--ca', caFile], { C8Y_HOST: host }, data, 'echo over wss');
   });
 
   it('through HTTPS_PROXY: REST and wss tunnelled by CONNECT, the tenant still verified with --ca (and refused without it)', T, async (t) => {
     const host = await tlsFront(t);
     const px = await connectProxy();
     t.after(() => px.close());
-    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', '--ca', caFile], { C8Y_HOST: host, HTTPS_PROXY: px.url }, true);
     const data = randomBytesSeeded(64 * 1024, 24);
-    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo over wss through the proxy');
-    assert.equal(sha256(got), sha256(data));
-    p.child.stdin.end();
-    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    await stdioEcho(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', '--ca', caFile], { C8Y_HOST: host, HTTPS_PROXY: px.url }, data, 'echo over wss through the proxy');
     assert.ok(px.connects >= 2 && px.carried.up > data.length && px.carried.down > data.length, `${px.connects} CONNECTs, ${JSON.stringify(px.carried)}`);
     const bare = connect(['-d', 'dev-1', '-c', 'echo', '--stdio'], { C8Y_HOST: host, HTTPS_PROXY: px.url });
     assert.equal(await withTimeout(bare.exited, 10_000, 'connect exit'), 1);
@@ -328,12 +321,8 @@ describe('c8y-tunnel connect through an HTTP CONNECT proxy', () => {
 
   it('HTTPS_PROXY: the REST look-ups and the session WebSocket go through the proxy; 1 MiB each way intact', T, async () => {
     const px = await proxy({ requireAuth: 'pu:pp' });
-    const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1'], { HTTPS_PROXY: px.withAuth('pu:pp') }, true);
     const data = randomBytesSeeded(MiB, 21);
-    const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo over stdio through the proxy');
-    assert.equal(sha256(got), sha256(data));
-    p.child.stdin.end();
-    assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+    await stdioEcho(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1'], { HTTPS_PROXY: px.withAuth('pu:pp') }, data, 'echo over stdio through the proxy');
     assert.ok(px.connects >= 2, `the REST connection and the WebSocket each made a CONNECT (got ${px.connects})`);
     assert.ok(px.requests.every((r) => r === simTarget()), px.requests.join('; '));
     // The session's bytes crossed the proxy both ways (WebSocket framing on top of the 1 MiB).
@@ -348,12 +337,8 @@ describe('c8y-tunnel connect through an HTTP CONNECT proxy', () => {
       [['--proxy', good.url], { https_proxy: bad.url, HTTPS_PROXY: bad.url }],
     ] as const) {
       const before = good.connects;
-      const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', ...args], env, true);
       const data = randomBytesSeeded(4096, 22);
-      const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo through the chosen proxy');
-      assert.equal(sha256(got), sha256(data));
-      p.child.stdin.end();
-      assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+      await stdioEcho(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', ...args], env, data, 'echo through the chosen proxy');
       assert.ok(good.connects - before >= 2, `${JSON.stringify(args)}: through the chosen proxy`);
     }
     assert.equal(bad.connects, 0, 'the other proxy saw nothing');
@@ -365,12 +350,8 @@ describe('c8y-tunnel connect through an HTTP CONNECT proxy', () => {
       [[], { HTTPS_PROXY: px.url, NO_PROXY: 'example.com, 127.0.0.1' }],
       [['--no-proxy', `127.0.0.1:${new URL(sim.httpUrl).port}`], { https_proxy: px.url }],
     ] as const) {
-      const p = connect(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', ...args], env, true);
       const data = randomBytesSeeded(4096, 23);
-      const got = await withTimeout(roundTrip((b) => p.child.stdin.write(b), (cb) => p.child.stdout.on('data', cb), data), 15_000, 'echo without the proxy');
-      assert.equal(sha256(got), sha256(data));
-      p.child.stdin.end();
-      assert.equal(await withTimeout(p.exited, 10_000, 'connect exit'), 0);
+      await stdioEcho(['-d', 'dev-1', '-c', 'echo', '--stdio', '--linger', '0.1', ...args], env, data, 'echo without the proxy');
     }
     assert.equal(px.connects, 0);
   });
