@@ -149,9 +149,14 @@ function makeDispatcher(u: typeof Undici, o: JsonClientOptions): Undici.Dispatch
   });
 }
 
-/** The system or library code of an error, looking through `cause` (undici wraps some). */
+/** An error and the errors in its `cause` chain (undici wraps some), at most four deep. */
+function* causeChain(err: unknown): Generator<object> {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) yield e;
+}
+
+/** The system or library code of an error, looking through `cause`. */
 function errorCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code !== 'UND_ERR_ABORTED') return code;
   }
@@ -159,9 +164,7 @@ function errorCode(err: unknown): string | undefined {
 }
 
 function proxyLeg(err: unknown): ProxyLegError | undefined {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof ProxyLegError) return e;
-  }
+  for (const e of causeChain(err)) if (e instanceof ProxyLegError) return e;
   return undefined;
 }
 
