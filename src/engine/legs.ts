@@ -107,7 +107,7 @@ export function writeRanges(target: net.Socket, chunk: Buffer, ranges: number[])
   } else {
     let total = 0;
     for (let i = 0; i < n; i += 2) total += ranges[i + 1]! - ranges[i]!;
-    if (total * 2 < n * SMALL_SLICE) {
+    if (total < (n / 2) * SMALL_SLICE) {
       // Leftward moves in order: a range never overwrites bytes a later range still needs.
       let at = first;
       for (let i = 0; i < n; i += 2) {

@@ -228,7 +228,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   onClose(code: number, reason: Buffer): void {
     this.cloud.closeReceived = true;
     // What came before the close frame in this read goes first.
-    this.flushSlices();
+    this.flushRanges();
     if (this.phase === SETUP) {
       this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: `cloud closed the WebSocket during set-up (${code})` });
       return;
@@ -240,7 +240,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   }
 
   onProtocolError(code: number, message: string): void {
-    this.flushSlices();
+    this.flushRanges();
     const err: ErrorCode = code === CLOSE_TOO_BIG ? 'TUN_ERR_WS_PAYLOAD_TOO_BIG' : 'TUN_ERR_WS_PROTOCOL';
     if (this.phase === SETUP) {
       sendClose(this.cloud, code, this.spec.zeroMask);
@@ -256,7 +256,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   }
 
   /** What the parser handed out before a close or a protocol error in the same read. */
-  private flushSlices(): void {
+  private flushRanges(): void {
     if (this.ranges.length > 0) writeRanges(this.target.socket!, this.chunk!, this.ranges);
   }
 
