@@ -11,7 +11,8 @@
  *
  * The same code runs on a worker thread and, with `threads: 0`, on the main thread. It must never throw
  * where it would take its thread down: every socket has an error listener. No socket listener or timer
- * is a closure (listeners.ts); the only closures are the handshake's (dial.ts) and the host's hooks.
+ * is a closure (listeners.ts); the only closures are the handshake's (dial.ts), the host's hooks, and
+ * the cloud leg's one write callback for pooled frames, made on its first big frame (frame-pool.ts).
  */
 import type net from 'node:net';
 import { threadId } from 'node:worker_threads';
