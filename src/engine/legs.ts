@@ -88,24 +88,25 @@ export function sendClose(cloud: CloudLeg, code: number, zeroMask: boolean): voi
 }
 
 /**
- * Writes the payload of one cloud read, `chunk`'s `ranges` (start, end pairs, in order), to the target as
- * one write, and empties `ranges`. One range goes as a view. Small ranges (messages of a few KiB) are
- * moved together inside the chunk, over the frame headers between them, and the chunk's front goes as
+ * Takes the payload of one cloud read, `chunk`'s `ranges` (start, end pairs, in order), into `out` and
+ * empties `ranges`; returns the bytes taken. One range goes as a view. Small ranges (messages of a few KiB)
+ * are moved together inside the chunk, over the frame headers between them, and the chunk's front goes as
  * one buffer: the chunk is this read's alone (Node allocates one per read, and nothing else holds it once
  * the parser is done), so this costs no allocation, and less than a view and an iovec per message or a
  * copy into a new buffer (1 KiB messages, micro-benchmark: 0.5 CPU-s/GiB moving in place against 0.8-1.3
- * for Buffer.concat of views). Large ranges go as one writev under cork(): copying them cost as much as
- * the write syscall itself in a profile (16 KiB messages), hence the threshold.
+ * for Buffer.concat of views). Large ranges go as views, written together (writeOut): copying them cost
+ * as much as the write syscall itself in a profile (16 KiB messages), hence the threshold.
  */
-export function writeRanges(target: net.Socket, chunk: Buffer, ranges: number[]): void {
+export function takeRanges(chunk: Buffer, ranges: number[], out: Buffer[]): number {
   const n = ranges.length;
-  if (n === 0) return;
+  if (n === 0) return 0;
   const first = ranges[0]!;
+  let total = 0;
   if (n === 2) {
     const end = ranges[1]!;
-    target.write(first === 0 && end === chunk.length ? chunk : chunk.subarray(first, end));
+    out.push(first === 0 && end === chunk.length ? chunk : chunk.subarray(first, end));
+    total = end - first;
   } else {
-    let total = 0;
     for (let i = 0; i < n; i += 2) total += ranges[i + 1]! - ranges[i]!;
     if (total < (n / 2) * SMALL_SLICE) {
       // Leftward moves in order: a range never overwrites bytes a later range still needs.
@@ -116,12 +117,24 @@ export function writeRanges(target: net.Socket, chunk: Buffer, ranges: number[])
         if (s !== at) chunk.copyWithin(at, s, e);
         at += e - s;
       }
-      target.write(chunk.subarray(first, at));
+      out.push(chunk.subarray(first, at));
     } else {
-      target.cork();
-      for (let i = 0; i < n; i += 2) target.write(chunk.subarray(ranges[i]!, ranges[i + 1]!));
-      target.uncork();
+      for (let i = 0; i < n; i += 2) out.push(chunk.subarray(ranges[i]!, ranges[i + 1]!));
     }
   }
   ranges.length = 0;
+  return total;
+}
+
+/** Writes `out` to the target as one write (one writev under cork() when it holds several buffers) and empties it. */
+export function writeOut(target: net.Socket, out: Buffer[]): void {
+  const n = out.length;
+  if (n === 1) {
+    target.write(out[0]!);
+  } else if (n > 1) {
+    target.cork();
+    for (let i = 0; i < n; i++) target.write(out[i]!);
+    target.uncork();
+  }
+  out.length = 0;
 }

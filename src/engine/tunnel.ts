@@ -23,7 +23,7 @@ import { dialCloud } from './dial.js';
 import { lendFrameBuffer, takeFrameBuffer } from './frame-pool.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
-import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, targetLeg, writeRanges } from './legs.js';
+import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, takeRanges, targetLeg, writeOut } from './legs.js';
 import { adoptCloud, connectTarget, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
 import { firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { resolveSpec, type ResolvedSpec } from './spec.js';
@@ -43,6 +43,22 @@ const SETUP = 0;
 const OPEN = 1;
 const ENDING = 2;
 const DONE = 3;
+
+/**
+ * wss: Node decrypts one socket read into pieces of at most 16 KiB (its TLS layer's clear-text chunk) and
+ * hands each to JavaScript on its own, ticks drained in between, so a 64 KiB read arrives as four 'data'
+ * events. A full piece means more of the same read follows: its payload waits (up to BURST_LIMIT, the
+ * size of one plain read, so the bound toward the target stays the high-water mark plus one read) and the
+ * burst goes to the target as one writev, at its first short piece or in this turn's check phase
+ * (setImmediate), whichever comes first. One write syscall per burst rather than per piece.
+ */
+const TLS_PIECE = 16 * 1024;
+const BURST_LIMIT = 64 * 1024;
+
+/** The check phase after a burst of full TLS pieces (see TLS_PIECE): writes what the burst left. */
+function onBurstDue(t: Tunnel): void {
+  t.burstDue();
+}
 
 /** A running tunnel: constructed, then start() (the hosts: worker.ts, main-host.ts). */
 export class Tunnel implements FrameSink, LegEvents, IdleClock {
@@ -71,11 +87,17 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   /** The cloud read being parsed, and its payload ranges (start, end pairs; empty between reads). */
   private chunk: Buffer | null = null;
   private readonly ranges: number[] = [];
+  /** Payload taken from cloud reads, not yet written to the target (a TLS burst: TLS_PIECE), and its size. */
+  private out: Buffer[] | null = null;
+  private outBytes = 0;
+  private outTick: NodeJS.Immediate | null = null;
+  private readonly cloudTls: boolean;
 
   constructor(id: number, spec: TunnelSpec, hooks: TunnelHooks) {
     this.id = id;
     this.label = spec.label;
     this.spec = resolveSpec(spec);
+    this.cloudTls = this.spec.url.startsWith('wss:');
     this.hooks = hooks;
     this.started = Date.now();
     this.queue = new BootstrapQueue(this.spec.bootstrapLimit);
@@ -182,21 +204,47 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
 
   // ---- cloud to device ----
 
-  /** @internal One cloud socket read: every payload slice in it goes to the target in one write (legs.ts). */
+  /**
+   * @internal One cloud socket read: every payload slice in it goes to the target in one write (legs.ts),
+   * or, for a full TLS piece, in one write with the rest of its burst (TLS_PIECE).
+   */
   fromCloud(chunk: Buffer): void {
     if (this.parser.stopped) return;
     const target = this.target.socket;
     if (this.phase !== SETUP && target && target.writable) {
       this.chunk = chunk;
       this.parser.push(chunk);
-      writeRanges(target, chunk, this.ranges);
       this.chunk = null;
-      const queued = target.writableLength;
-      if (queued > this.c.peakDown) this.c.peakDown = queued;
-      if (target.writableNeedDrain) pauseCloud(this.cloud);
+      this.outBytes += takeRanges(chunk, this.ranges, (this.out ??= []));
+      if (chunk.length === TLS_PIECE && this.cloudTls && this.outBytes < BURST_LIMIT && this.phase === OPEN) {
+        this.outTick ??= setImmediate(onBurstDue, this);
+        return;
+      }
+      this.flushOut();
     } else {
       this.parser.push(chunk);
     }
+  }
+
+  /** Writes what the cloud's reads left for the target (one write), then pauses the cloud if the target must drain. */
+  private flushOut(): void {
+    const out = this.out;
+    const target = this.target.socket;
+    this.outBytes = 0;
+    if (!out || !target) return;
+    if (out.length > 0) {
+      // A target that is gone takes nothing; its error or close is in the summary.
+      if (target.writable) writeOut(target, out);
+      else out.length = 0;
+    }
+    const queued = target.writableLength;
+    if (queued > this.c.peakDown) this.c.peakDown = queued;
+    if (target.writableNeedDrain) pauseCloud(this.cloud);
+  }
+
+  /** @internal onBurstDue */ burstDue(): void {
+    this.outTick = null;
+    if (this.phase !== DONE) this.flushOut();
   }
 
   /** FrameSink: payload bytes of a data frame, `chunk[start, end)`. */
@@ -256,9 +304,10 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     this.endTarget();
   }
 
-  /** What the parser handed out before a close or a protocol error in the same read. */
+  /** What the parser handed out before a close or a protocol error in the same read, after the burst before it. */
   private flushRanges(): void {
-    if (this.ranges.length > 0) writeRanges(this.target.socket!, this.chunk!, this.ranges);
+    if (this.ranges.length > 0) this.outBytes += takeRanges(this.chunk!, this.ranges, (this.out ??= []));
+    this.flushOut();
   }
 
   /** @internal */ targetDrained(): void {
@@ -309,6 +358,8 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
       return;
     }
     if (this.phase !== OPEN) return;
+    // A burst still waiting goes before our end toward the target.
+    this.flushOut();
     this.phase = ENDING;
     const grace = this.graceOverride ?? this.spec.closeGraceMs;
     if (beginEnd(this.end, this.target, this.cloud, by, code, message, wsCode, this.spec.zeroMask)) {
@@ -365,6 +416,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
 
   /** Ends the target after what it was sent (ending.ts); never during set-up. */
   private endTarget(): void {
+    this.flushOut();
     endTarget(this.target, this.cloud, this.phase === ENDING);
   }
 
@@ -383,6 +435,9 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (this.phase === DONE || !this.target.closed || !this.cloud.closed) return;
     this.phase = DONE;
     this.clearTimers();
+    if (this.outTick) clearImmediate(this.outTick);
+    this.outTick = null;
+    this.out = null;
     unwatchIdle(this);
     const s = buildSummary(this.id, this.label, threadId, Date.now() - this.started, this.setupMs, this.c, this.end);
     this.target.socket = null;

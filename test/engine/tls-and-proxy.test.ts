@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import { createEngine, TunnelError } from 'c8y-tunnel';
 import { connectProxy } from '../helpers/connect-proxy.js';
-import { closeServer, echoServer, listen0, withTimeout } from '../helpers/net.js';
+import { closeServer, echoServer, listen0, randomBytesSeeded, sha256, tcpTarget, withTimeout } from '../helpers/net.js';
 import { tlsFixture, wssWithCert } from '../helpers/tls.js';
 
 const fixture = (f: string): string => readFileSync(tlsFixture(f), 'utf8');
@@ -114,4 +116,87 @@ describe('HTTP CONNECT proxy for the WebSocket leg', () => {
     assert.equal(err.code, 'TUN_ERR_PROXY');
     assert.match(err.message, /ECONNREFUSED/);
   });
+});
+
+/**
+ * A wss cloud that does the opening handshake by hand and then writes exactly the bytes a test gives it:
+ * the TLS layer of the agent then hands them over in 16 KiB pieces, the case the engine batches (a burst).
+ */
+async function rawWss(t: { after(fn: () => unknown): void }, onOpen: (s: tls.TLSSocket) => void): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ cert: fixture('server.pem'), key: fixture('server.key') }, (s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    let head = '';
+    const onHead = (d: Buffer): void => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      s.off('data', onHead);
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)![1]!;
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: binary\r\n\r\n`);
+      onOpen(s);
+    };
+    s.on('data', onHead);
+  });
+  const port = await listen0(server);
+  t.after(() => closeServer(server, sockets));
+  return port;
+}
+
+/** A server (unmasked) binary frame. */
+function frame(payload: Buffer, opcode = 2): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x80 | opcode, n]) : n < 65536 ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 0xff]) : Buffer.from([0x80 | opcode, 127, 0, 0, 0, 0, 0, 0, 0, 0]);
+  if (n >= 65536) head.writeUInt32BE(n, 6);
+  return Buffer.concat([head, payload]);
+}
+
+describe('wss: bursts of full TLS pieces toward the target', () => {
+  for (const threads of [0, 1]) {
+    it(`a burst that ends on a full piece is written in the same turn, then a burst with the close frame lands before the target's end (threads: ${threads})`, { timeout: 20_000 }, async (t) => {
+      // 65,532 payload bytes + a 4-byte header: exactly 64 KiB on the wire, four full pieces and no short
+      // one after them, so only the check-phase flush can deliver the last piece.
+      const first = randomBytesSeeded(65_532, 3);
+      const rest = [randomBytesSeeded(70_000, 4), randomBytesSeeded(16_384, 5), randomBytesSeeded(100, 6)];
+      let cloud: tls.TLSSocket | null = null;
+      let opened!: () => void;
+      const open = new Promise<void>((r) => (opened = r));
+      const cloudPort = await rawWss(t, (s) => {
+        cloud = s;
+        opened();
+      });
+      const got: Buffer[] = [];
+      let gotBytes = 0;
+      let firstDone!: () => void;
+      const firstIn = new Promise<void>((r) => (firstDone = r));
+      let targetEnded!: () => void;
+      const ended = new Promise<void>((r) => (targetEnded = r));
+      const target = await tcpTarget(t, (s) => {
+        s.on('data', (d: Buffer) => {
+          got.push(d);
+          gotBytes += d.length;
+          if (gotBytes >= first.length) firstDone();
+        });
+        s.on('end', () => targetEnded());
+      });
+      const engine = createEngine({ threads });
+      t.after(() => engine.close({ graceMs: 200 }));
+      const h = engine.open({ host: '127.0.0.1', port: target.port, url: `wss://localhost:${cloudPort}/service/remoteaccess/device/k`, tls: { ca: [fixture('ca.pem')] } });
+      await withTimeout(h.established, 5000, 'established');
+      await withTimeout(open, 5000, 'cloud open');
+      // Written once the answer is through, so that it starts a TLS record of its own.
+      cloud!.write(frame(first));
+      // Nothing more is sent until the whole first burst has reached the target.
+      await withTimeout(firstIn, 5000, 'the burst that ends on a full TLS piece reached the target');
+      assert.equal(gotBytes, first.length);
+      // Data then the close frame in one write: every byte goes before the target's end.
+      cloud!.write(Buffer.concat([...rest.map((b) => frame(b)), frame(Buffer.from([0x03, 0xe8]), 8)]));
+      await withTimeout(ended, 5000, "the target's end");
+      assert.equal(sha256(got), sha256([first, ...rest]));
+      const s = await withTimeout(h.closed, 5000, 'closed');
+      assert.equal(s.code, 'TUN_END_WS_CLOSED');
+      assert.equal(s.bytesDown, first.length + 70_000 + 16_384 + 100);
+    });
+  }
 });
