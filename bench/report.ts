@@ -77,7 +77,7 @@ function scenarioTable(r: Results, s: ScenarioResult): string {
       );
     case 's8':
       return table(
-        ['row', 'MB/s', 'agent (or relay 2) CPU-s/GiB', 'baseline hop CPU-s/GiB', 'CPU ratio', 'ratio to relay 2', 'peak queued up / down KiB', 'agent peak RSS MiB', 'runs MB/s', 'verified', 'per process: CPU-s/GiB / peak RSS MiB', 'status'],
+        ['row', 'MB/s', 'agent (or relay 2) CPU-s/GiB', 'baseline hop CPU-s/GiB', 'CPU ratio', 'ratio to relay 2', 'read+write syscalls/MiB: agent (or relay 2) / baseline hop', 'peak queued up / down KiB', 'agent peak RSS MiB', 'runs MB/s', 'verified', 'per process: CPU-s/GiB / peak RSS MiB', 'status'],
         s.rows.map((x) => {
           const m = x.metrics;
           const baseKey = baselineKeyOf(x.key);
@@ -86,7 +86,9 @@ function scenarioTable(r: Results, s: ScenarioResult): string {
           const r2 = base?.metrics.hopCpuPerGiB && m.hopCpuPerGiB !== undefined ? m.hopCpuPerGiB / base.metrics.hopCpuPerGiB : undefined;
           const q = m.peakQueuedUpKiB === undefined ? '' : `${n(m.peakQueuedUpKiB, 0)} / ${n(m.peakQueuedDownKiB, 0)}`;
           const hop = baseKey ? `${n(baselineHopCpu(base), 2)} (${baselineRole(baseKey) === 'relay1' ? 'relay 1' : 'relay 2'})` : '';
-          return [x.label, n(m.mbps), n(m.hopCpuPerGiB, 2), hop, ratio === undefined ? '' : `${ratio.toFixed(2)}×`, r2 === undefined ? '' : `${r2.toFixed(2)}×`, q, n(m.agentPeakRssMiB, 0), (x.runs ?? []).map((v) => n(v, 0)).join(', '), x.verified === undefined ? '' : x.verified ? 'yes' : '**NO**', procCell(x, true), status(x)];
+          const baseSys = baseKey ? base?.procs?.find((p) => p.role === baselineRole(baseKey))?.syscallsPerMiB : undefined;
+          const sys = m.hopSyscallsPerMiB === undefined ? '' : baseKey ? `${n(m.hopSyscallsPerMiB, 0)} / ${n(baseSys, 0)}` : n(m.hopSyscallsPerMiB, 0);
+          return [x.label, n(m.mbps), n(m.hopCpuPerGiB, 2), hop, ratio === undefined ? '' : `${ratio.toFixed(2)}×`, r2 === undefined ? '' : `${r2.toFixed(2)}×`, sys, q, n(m.agentPeakRssMiB, 0), (x.runs ?? []).map((v) => n(v, 0)).join(', '), x.verified === undefined ? '' : x.verified ? 'yes' : '**NO**', procCell(x, true), status(x)];
         }),
       );
     case 's5':

@@ -1,6 +1,6 @@
 /** What every scenario gets: sizes for the mode, the progress line and row filters. */
 import type { ChainKind, ChainOptions, Member } from './chain.js';
-import { machineCpu, sampleTree, type PeakSampler } from './procstat.js';
+import { machineCpu, sampleTree, syscallsOfTree, type PeakSampler } from './procstat.js';
 import type { ProcFigure, Row } from './types.js';
 import { GiB, MiB, round } from './stats.js';
 
@@ -70,25 +70,29 @@ export function chainOptions(ctx: Ctx, kind: ChainKind): ChainOptions {
 /** CPU snapshot of a chain's members plus the machine. */
 export interface Snap {
   cpu: number[];
+  /** Read and write system calls so far, per member (syscallsOfTree). */
+  sys: number[];
   machineBusy: number;
 }
 
 export function snap(members: Member[]): Snap {
-  return { cpu: members.map((m) => sampleTree(m.pid).cpuSec), machineBusy: machineCpu().busySec };
+  return { cpu: members.map((m) => sampleTree(m.pid).cpuSec), sys: members.map((m) => syscallsOfTree(m.pid)), machineBusy: machineCpu().busySec };
 }
 
 /** CPU seconds per member between two snapshots, and what the rest of the machine used meanwhile. */
-export function cpuDelta(a: Snap, b: Snap): { perMember: number[]; foreign: number } {
+export function cpuDelta(a: Snap, b: Snap): { perMember: number[]; sysPerMember: number[]; foreign: number } {
   const perMember = b.cpu.map((v, i) => Math.max(0, v - (a.cpu[i] ?? 0)));
+  const sysPerMember = b.sys.map((v, i) => Math.max(0, v - (a.sys[i] ?? 0)));
   const ours = perMember.reduce((x, y) => x + y, 0);
-  return { perMember, foreign: Math.max(0, b.machineBusy - a.machineBusy - ours) };
+  return { perMember, sysPerMember, foreign: Math.max(0, b.machineBusy - a.machineBusy - ours) };
 }
 
 /** Per-process figures of a row. */
-export function procFigures(members: Member[], cpu: number[], peaks: PeakSampler, gib?: number): ProcFigure[] {
+export function procFigures(members: Member[], cpu: number[], peaks: PeakSampler, gib?: number, sys?: number[]): ProcFigure[] {
   return members.map((m, i) => {
     const f: ProcFigure = { role: m.role, name: m.name, cpuSec: round(cpu[i] ?? 0, 3), peakRssMiB: round(peaks.peakKiB(m.pid) / 1024, 1) };
     if (gib) f.cpuPerGiB = round((cpu[i] ?? 0) / gib, 3);
+    if (gib && sys?.[i]) f.syscallsPerMiB = round(sys[i]! / (gib * 1024), 1);
     return f;
   });
 }

@@ -102,6 +102,26 @@ export function sampleTree(root: number): TreeSample {
   return { cpuSec, rssKiB };
 }
 
+/**
+ * Read and write system calls so far of a process tree (/proc/<pid>/io syscr + syscw: read, readv, write
+ * and writev, which is what a socket relay makes). A count, not a time: it does not depend on how busy the
+ * machine is, which the CPU figures do. 0 where the file cannot be read.
+ */
+export function syscallsOfTree(root: number): number {
+  let n = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const s = readFileSync(`/proc/${pid}/io`, 'utf8');
+      const r = /^syscr: (\d+)$/m.exec(s);
+      const w = /^syscw: (\d+)$/m.exec(s);
+      n += Number(r?.[1] ?? 0) + Number(w?.[1] ?? 0);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return n;
+}
+
 /** RSS of one process, KiB. */
 export function rssKiB(pid: number): number {
   return statusKiB(pid, 'VmRSS');

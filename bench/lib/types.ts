@@ -8,6 +8,8 @@ export interface ProcFigure {
   cpuSec: number;
   /** CPU seconds per GiB moved (throughput rows). */
   cpuPerGiB?: number;
+  /** Read and write system calls per MiB moved (throughput rows; median run): /proc/<pid>/io. */
+  syscallsPerMiB?: number;
   /** Peak RSS over the row, MiB (the process tree for socat and websockify). */
   peakRssMiB: number;
 }

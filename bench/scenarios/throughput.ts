@@ -50,6 +50,7 @@ class ThroughputRow {
   private result: Row | null = null;
   private readonly mbps: number[] = [];
   private readonly cpus: number[][] = [];
+  private readonly syscalls: number[][] = [];
   private foreign = 0;
   private verified = true;
   private readonly kind: Row['kind'];
@@ -124,6 +125,7 @@ class ThroughputRow {
       this.verified &&= res.verified && res.exact;
       this.mbps.push(round((this.perConn * t.conns) / res.sec / 1e6, 1));
       this.cpus.push(d.perMember);
+      this.syscalls.push(d.sysPerMember);
     } catch (err) {
       await this.fail(err);
     }
@@ -149,11 +151,13 @@ class ThroughputRow {
       this.peaks!.stop();
       const gib = (this.perConn * t.conns) / GiB;
       const cpuMed = this.members.map((_, i) => median(this.cpus.map((c) => c[i] ?? 0)));
-      const procs = procFigures(this.members, cpuMed, this.peaks!, gib);
+      const sysMed = this.members.map((_, i) => median(this.syscalls.map((c) => c[i] ?? 0)));
+      const procs = procFigures(this.members, cpuMed, this.peaks!, gib, sysMed);
       // The hop next to the target sits where the agent sits; its CPU is comparable across chains.
       const hop = procs.find((p) => p.role === 'agent') ?? procs.find((p) => p.role === 'relay2');
       const metrics: Record<string, number> = { mbps: median(this.mbps), conns: t.conns, mib: round((this.perConn * t.conns) / MiB, 1) };
       if (hop?.cpuPerGiB !== undefined) metrics.hopCpuPerGiB = hop.cpuPerGiB;
+      if (hop?.syscallsPerMiB !== undefined) metrics.hopSyscallsPerMiB = hop.syscallsPerMiB;
       const chainCpu = procs.filter((p) => p.role === 'agent' || p.role === 'cloud' || p.role.startsWith('relay')).reduce((x, p) => x + (p.cpuPerGiB ?? 0), 0);
       if (t.chain !== 'direct') metrics.hopsCpuPerGiB = round(chainCpu, 3);
       const agent = procs.find((p) => p.role === 'agent');
