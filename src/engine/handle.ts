@@ -64,6 +64,13 @@ export class Handle implements TunnelHandle {
     if (this.settledUp) return;
     this.settledUp = true;
     this.resolveUp();
+    this.forgetUp();
+  }
+
+  /** `established` is settled: its two resolvers (and their context) are let go, for the tunnel's life. */
+  private forgetUp(): void {
+    this.resolveUp = noop;
+    this.rejectUp = noop;
   }
 
   /** Rejects `established`; returns the error, or undefined when the handle had already settled it. */
@@ -72,6 +79,7 @@ export class Handle implements TunnelHandle {
     this.settledUp = true;
     const e = C8yTunnelError.fromWire(err);
     this.rejectUp(e);
+    this.forgetUp();
     // Callers that only await `closed` must not see an unhandled rejection. Attached here, in the same turn
     // as the rejection, rather than up front: one promise less per tunnel that never fails.
     this.established.catch(noop);

@@ -21,6 +21,8 @@ export class PoolHost implements EngineHost {
   private readonly pool: Piscina;
   private readonly ports = new Map<number, MessagePort>();
   private readonly workerMask = new Map<number, MaskKind>();
+  /** Tasks no worker has said `start` for: their spec is let go when one does (wire.ts). At most `capacity`. */
+  private readonly unstarted = new Map<number, StartTunnelTask>();
 
   constructor(
     options: EngineOptions,
@@ -50,9 +52,14 @@ export class PoolHost implements EngineHost {
 
   open(h: Handle, spec: TunnelSpec): void {
     const task: StartTunnelTask = { engineId: this.engineId, id: h.id, spec, statsIntervalMs: this.statsIntervalMs };
+    this.unstarted.set(h.id, task);
     this.pool.run(task).then(
-      (summary: TunnelSummary) => this.sink.settle(h, summary),
+      (summary: TunnelSummary) => {
+        this.unstarted.delete(h.id);
+        this.sink.settle(h, summary);
+      },
       (err: unknown) => {
+        this.unstarted.delete(h.id);
         // The worker died (or the pool was destroyed): only the tunnels on that worker end here.
         const code = this.sink.closing ? 'TUN_ERR_ENGINE_CLOSED' : 'TUN_ERR_WORKER_EXIT';
         const w: WireError = { code, message: `worker thread ended: ${err instanceof Error ? err.message : String(err)}` };
@@ -89,6 +96,11 @@ export class PoolHost implements EngineHost {
         break;
       }
       case 'start': {
+        const task = this.unstarted.get(ev.id);
+        if (task) {
+          task.spec = null;
+          this.unstarted.delete(ev.id);
+        }
         const h = this.sink.handle(ev.id);
         if (!h) break;
         h.threadId = ev.threadId;

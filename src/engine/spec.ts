@@ -36,6 +36,18 @@ export function resolveSpec(spec: TunnelSpec): ResolvedSpec {
   };
 }
 
+/**
+ * The dial is over (up or failed): the parts of the spec only the dial reads (URL, headers with their
+ * credentials, TLS material such as a CA bundle, proxy) are let go, so a long-lived tunnel does not hold
+ * its own copy of them (a worker's spec is a structured clone: strings are not shared across threads).
+ */
+export function forgetDialing(spec: ResolvedSpec): void {
+  spec.url = '';
+  spec.headers = undefined;
+  spec.tls = undefined;
+  spec.proxy = undefined;
+}
+
 /** Validates a spec at the boundary; throws TUN_ERR_INVALID_SPEC. */
 export function validateSpec(spec: TunnelSpec): void {
   if (!spec || typeof spec !== 'object') throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec must be an object');

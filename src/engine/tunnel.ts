@@ -26,7 +26,7 @@ import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateE
 import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, takeRanges, targetLeg, writeOut } from './legs.js';
 import { adoptCloud, connectTarget, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
 import { firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
-import { resolveSpec, type ResolvedSpec } from './spec.js';
+import { forgetDialing, resolveSpec, type ResolvedSpec } from './spec.js';
 import { activityOf, buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
 import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
 import { buildFrame, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOO_BIG, FrameParser, OP_BINARY, OP_PONG, type FrameSink } from './ws-codec.js';
@@ -67,6 +67,8 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   /** Byte counts the worker last reported to the coordinator (worker.ts). */
   reportedUp = 0;
   reportedDown = 0;
+  /** The worker's task resolver, called with the summary after onEnd (worker.ts): a field, not a closure per tunnel. */
+  settleTask: ((s: TunnelSummary) => void) | null = null;
   readonly c: TunnelCounters = { bytesUp: 0, bytesDown: 0, textFrames: 0, discarded: 0, peakBootstrap: 0, peakUp: 0, peakDown: 0 };
 
   private phase = SETUP;
@@ -118,6 +120,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   /** @internal dial.ts: the upgrade succeeded. */
   onOpen(socket: net.Socket, head: Buffer): void {
     this.cloud.dialing = null;
+    forgetDialing(this.spec);
     this.cloud.socket = adoptCloud(this, socket);
     this.cloud.up = true;
     // Establish first: the queue may hold the target's frames, and the head must not join them.
@@ -128,6 +131,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   /** @internal dial.ts: the upgrade failed. */
   onFail(err: WireError): void {
     this.cloud.dialing = null;
+    forgetDialing(this.spec);
     this.cloud.closed = true;
     this.failSetup(err);
   }

@@ -10,11 +10,15 @@ import type { WireError } from '../errors.js';
 import type { MaskKind } from './mask-kernel.js';
 import type { TunnelSpec } from './types.js';
 
-/** The task input Piscina hands a worker. */
+/**
+ * The task input Piscina hands a worker. Piscina holds it, on both sides, for the task's (the tunnel's)
+ * life, so `spec` is let go once it has been read: by the worker when the tunnel is built, by the
+ * coordinator when the worker says `start` (the task was cloned to the worker before that).
+ */
 export interface StartTunnelTask {
   engineId: string;
   id: number;
-  spec: TunnelSpec;
+  spec: TunnelSpec | null;
   statsIntervalMs: number;
 }
 

@@ -11,7 +11,7 @@ import { toWireError } from '../errors.js';
 import { maskKind } from './mask-kernel.js';
 import { failedSummary } from './summary.js';
 import { Tunnel, type TunnelHooks } from './tunnel.js';
-import type { TunnelSummary } from './types.js';
+import type { TunnelSpec, TunnelSummary } from './types.js';
 import type { ControlMessage, StartTunnelTask, WorkerEvent } from './wire.js';
 
 const tunnels = new Map<number, Tunnel>();
@@ -75,12 +75,14 @@ const hooks: TunnelHooks = {
   onFail(t, error) {
     post({ t: 'fail', engineId, id: t.id, error });
   },
-  onEnd(t) {
+  onEnd(t, summary) {
     tunnels.delete(t.id);
     if (tunnels.size === 0 && ticker) {
       clearInterval(ticker);
       ticker = null;
     }
+    t.settleTask?.(summary);
+    t.settleTask = null;
   },
 };
 
@@ -88,28 +90,31 @@ const hooks: TunnelHooks = {
 export default function runTunnelTask(task: StartTunnelTask): Promise<TunnelSummary> {
   hello(task.engineId);
   post({ t: 'start', engineId, id: task.id, threadId });
-  return new Promise<TunnelSummary>((resolve) => {
-    try {
-      const t = new Tunnel(task.id, task.spec, {
-        onUp: hooks.onUp,
-        onFail: hooks.onFail,
-        onEnd(tt, summary) {
-          hooks.onEnd(tt, summary);
-          resolve(summary);
-        },
-      });
-      // Known before it starts, as on the main thread (main-host.ts): a tunnel that ended inside start()
-      // must not be added after its end.
-      tunnels.set(task.id, t);
-      t.start();
-      if (!ticker) {
-        ticker = setInterval(reportBytes, task.statsIntervalMs);
-        ticker.unref();
-      }
-    } catch (err) {
-      const error = toWireError(err);
-      post({ t: 'fail', engineId, id: task.id, error });
-      resolve(failedSummary(task.id, error, task.spec.label, threadId));
+  const spec = task.spec!;
+  task.spec = null;
+  return new Promise<TunnelSummary>((resolve) => startTunnel(task.id, spec, task.statsIntervalMs, resolve));
+}
+
+/**
+ * Builds and starts the tunnel, with the hooks every tunnel of the worker shares and the task's resolver
+ * in a field: the tunnel holds neither the task nor a closure of its own (the spec is the tunnel's,
+ * trimmed after the dial).
+ */
+function startTunnel(id: number, spec: TunnelSpec, statsIntervalMs: number, resolve: (s: TunnelSummary) => void): void {
+  try {
+    const t = new Tunnel(id, spec, hooks);
+    t.settleTask = resolve;
+    // Known before it starts, as on the main thread (main-host.ts): a tunnel that ended inside start()
+    // must not be added after its end.
+    tunnels.set(id, t);
+    t.start();
+    if (!ticker) {
+      ticker = setInterval(reportBytes, statsIntervalMs);
+      ticker.unref();
     }
-  });
+  } catch (err) {
+    const error = toWireError(err);
+    post({ t: 'fail', engineId, id, error });
+    resolve(failedSummary(id, error, spec.label, threadId));
+  }
 }
