@@ -60,7 +60,7 @@ function main(argv: string[]): number {
     for (const [metric, va] of Object.entries(a.metrics)) {
       const vb = b.metrics[metric];
       if (vb === undefined || INFO.has(metric)) continue;
-      if (!all && !/^(mbps|hopCpuPerGiB|p50Us|p99Us|rssPerTunnelKiB|opP50Ms|sessionsPerSec|peakQueuedKiB|arrayBuffersPerTunnelKiB|cpuRatio|peakQueuedDownKiB)$/.test(metric)) continue;
+      if (!all && !/^(mbps|hopCpuPerGiB|p50Us|p99Us|rssPerTunnelKiB|idleRssPerTunnelKiB|opP50Ms|sessionsPerSec|peakQueuedKiB|arrayBuffersPerTunnelKiB|cpuRatio|peakQueuedDownKiB)$/.test(metric)) continue;
       const g = gain(metric, va, vb);
       if (Math.abs(g) < threshold) continue;
       shown++;

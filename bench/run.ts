@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   for (const s of scenarios) {
     for (const r of s.rows) {
       if (r.status === 'failed') bad++;
-      const main = r.metrics.mbps ?? r.metrics.p50Us ?? r.metrics.rssPerTunnelKiB ?? r.metrics.opP50Ms ?? r.metrics.peakQueuedKiB ?? r.metrics.arrayBuffersPerTunnelKiB;
+      const main = r.metrics.mbps ?? r.metrics.p50Us ?? r.metrics.idleRssPerTunnelKiB ?? r.metrics.rssPerTunnelKiB ?? r.metrics.opP50Ms ?? r.metrics.peakQueuedKiB ?? r.metrics.arrayBuffersPerTunnelKiB;
       process.stdout.write(`${r.key.padEnd(34)} ${r.status.padEnd(7)} ${main !== undefined ? String(main).padStart(9) : ''.padStart(9)}  ${r.status !== 'ok' ? r.reason ?? '' : ''}\n`);
     }
   }

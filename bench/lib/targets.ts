@@ -23,8 +23,9 @@ export function evaluateTargets(s: ScenarioResult[]): Target[] {
     const b = metric(s, `s1.${dir}.relay`, 'mbps');
     out.push({ id: `throughput-${dir}`, text: `one tunnel's throughput (${dir === 'd2c' ? 'device to cloud' : 'cloud to device'}) at least that of the plain Node relay`, value: v, unit: 'MB/s', limit: b, baseline: { key: `s1.${dir}.relay`, value: b }, met: v === null || b === null ? null : v >= b });
   }
-  const idle = metric(s, 's3.n8000.engine-t1', 'rssPerTunnelKiB');
-  out.push({ id: 'idle-rss', text: "8,000 concurrent idle sessions in one agent process at no more than 16 KiB RSS each (the agent's default threads: 1)", value: idle, unit: 'KiB/tunnel', limit: 16, baseline: { key: 's3.n8000.naive', value: metric(s, 's3.n8000.naive', 'rssPerTunnelKiB') }, met: idle === null ? null : idle <= 16 });
+  // Idle: once RSS has settled (s3's description); the figure one second after opening stands beside it in s3.
+  const idle = metric(s, 's3.n8000.engine-t1', 'idleRssPerTunnelKiB');
+  out.push({ id: 'idle-rss', text: "8,000 concurrent idle sessions in one agent process at no more than 16 KiB RSS each (the agent's default threads: 1), once RSS has settled", value: idle, unit: 'KiB/tunnel', limit: 16, baseline: { key: 's3.n8000.naive', value: metric(s, 's3.n8000.naive', 'idleRssPerTunnelKiB') }, met: idle === null ? null : idle <= 16 });
   const rtt = metric(s, 's4.alone.engine', 'p50Us');
   const rttBase = metric(s, 's4.alone.relay', 'p50Us');
   out.push({ id: 'rtt', text: '1-byte round trip at most 1.1 times that of the 2-hop plain relay chain (p50)', value: rtt, unit: 'µs', limit: rttBase === null ? null : Math.round(rttBase * 1.1 * 10) / 10, baseline: { key: 's4.alone.relay', value: rttBase }, met: rtt === null || rttBase === null ? null : rtt <= rttBase * 1.1 });

@@ -1,7 +1,8 @@
 /**
  * Scenario 3: idle scale. N concurrent idle tunnels in one agent process; the cloud (bench cloud, holding
  * every session) and the target live in other processes, since each process may open 20,000 files.
- * RSS per tunnel = (agent RSS after opening - RSS before, both after a full GC) / N.
+ * RSS per tunnel = (agent RSS after opening - RSS before, both after a full GC) / N, twice: one second after
+ * the last tunnel opened, and once the tunnels have been idle long enough for RSS to settle (settledRss).
  */
 import type { EngineOptions } from 'c8y-tunnel';
 import { Chain, type ChainKind } from '../lib/chain.js';
@@ -19,6 +20,25 @@ interface IdleImpl {
 }
 
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The agent's RSS once idle. Opening thousands of tunnels at once grows what V8 sizes by the allocation
+ * rate (each isolate's young generation, old-space pages), and a full GC leaves that size; V8's memory
+ * reducer gives it back after about 8 s of low allocation. So RSS is sampled after a full GC every 2 s
+ * until it falls by less than 1 % of the tunnels' share in 2 s, after `minSec` at the least (10 in full and
+ * quick runs) and `maxSec` at most (30).
+ */
+async function settledRss(agent: { call<T>(cmd: string): Promise<T> }, baseKiB: number, [minSec, maxSec]: [number, number]): Promise<{ rssKiB: number; sec: number }> {
+  const t0 = Date.now();
+  let prev = (await agent.call<SelfUsage>('gc')).rssKiB;
+  for (;;) {
+    await settle(2000);
+    const now = (await agent.call<SelfUsage>('gc')).rssKiB;
+    const sec = (Date.now() - t0) / 1000;
+    if ((sec >= minSec && prev - now < 0.01 * Math.max(1, now - baseKiB)) || sec >= maxSec) return { rssKiB: now, sec };
+    prev = now;
+  }
+}
 
 async function idleRow(ctx: Ctx, impl: IdleImpl, n: number): Promise<Row> {
   const key = `s3.n${n}.${impl.id}`;
@@ -45,10 +65,15 @@ async function idleRow(ctx: Ctx, impl: IdleImpl, n: number): Promise<Row> {
     await agent.call('gc');
     await settle(500);
     const after = await agent.call<SelfUsage>('gc');
+    ctx.progress(`${key}: waiting for RSS to settle`);
+    const idle = await settledRss(agent, before.rssKiB, ctx.sizes.s3SettleSec);
+    // Counted after the wait: a figure from tunnels that ended meanwhile would mean nothing.
     const stillOpen = await agent.call<number>('count');
     const metrics: Record<string, number> = {
       tunnels: n,
       rssPerTunnelKiB: round((after.rssKiB - before.rssKiB) / n, 2),
+      idleRssPerTunnelKiB: round((idle.rssKiB - before.rssKiB) / n, 2),
+      idleAfterSec: round(idle.sec, 1),
       heapPerTunnelKiB: round((after.heapUsed - before.heapUsed) / 1024 / n, 2),
       agentRssMiB: round(after.rssKiB / 1024, 1),
       agentBaseRssMiB: round(before.rssKiB / 1024, 1),
@@ -93,7 +118,7 @@ export async function scenario3(ctx: Ctx): Promise<ScenarioResult> {
   return {
     id: 's3',
     title: 'Idle scale: RSS per tunnel and time to open',
-    description: 'N idle tunnels (TCP to the target plus WebSocket to the cloud, both held open) in one agent process (tunnelsPerWorker raised to 10,000: with the default 512 the engine refuses the rest with TUN_ERR_CAPACITY). RSS and heap are measured after a full GC, against the same process after a warm-up; time to open covers all N with at most 256 setting up at once.',
+    description: "N idle tunnels (TCP to the target plus WebSocket to the cloud, both held open) in one agent process (tunnelsPerWorker raised to 10,000: with the default 512 the engine refuses the rest with TUN_ERR_CAPACITY). RSS and heap are measured after a full GC, against the same process after a warm-up: one second after the last tunnel opened, and idle, once RSS has settled (sampled every 2 s until it falls by less than 1 % in 2 s; 10 s at the least: V8's memory reducer gives back after about 8 s of low allocation what the burst of opens grew, each isolate's young generation above all). Time to open covers all N with at most 256 setting up at once.",
     rows,
   };
 }

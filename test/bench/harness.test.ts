@@ -19,7 +19,7 @@ interface Row {
   reason?: string;
   metrics: Record<string, number>;
   verified?: boolean;
-  procs?: Array<{ role: string; name: string; cpuSec: number; peakRssMiB: number; cpuPerGiB?: number }>;
+  procs?: Array<{ role: string; name: string; cpuSec: number; peakRssMiB: number; cpuPerGiB?: number; syscallsPerMiB?: number }>;
 }
 
 function run(script: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -75,14 +75,18 @@ test('a tiny run of every scenario writes verified results, a report and a chart
     for (const p of x.procs) {
       assert.ok(p.cpuSec >= 0 && p.peakRssMiB > 0, `${key} ${p.name}: ${JSON.stringify(p)}`);
       assert.equal(typeof p.cpuPerGiB, 'number');
+      assert.ok(p.syscallsPerMiB === undefined || p.syscallsPerMiB > 0, `${key} ${p.name}: syscalls per MiB`);
     }
   }
   assert.deepEqual(ok('s1.d2c.engine').procs!.map((p) => p.role), ['agent', 'cloud', 'target', 'loadgen']);
   assert.deepEqual(ok('s1.d2c.relay').procs!.map((p) => p.role), ['relay1', 'relay2', 'target', 'loadgen']);
+  // Every throughput hop makes read and write syscalls: /proc/<pid>/io is readable for our own processes.
+  assert.ok(ok('s1.d2c.engine').metrics.hopSyscallsPerMiB! > 0, 'the agent hop has a syscall count');
   const idle = ok('s3.n20.engine-t0');
   assert.equal(idle.metrics.tunnels, 20);
   assert.equal(idle.metrics.stillOpen, 20, 'every idle tunnel stayed open');
-  assert.ok(Number.isFinite(idle.metrics.rssPerTunnelKiB) && idle.metrics.opensPerSec! > 0);
+  assert.ok(Number.isFinite(idle.metrics.rssPerTunnelKiB) && Number.isFinite(idle.metrics.idleRssPerTunnelKiB) && idle.metrics.opensPerSec! > 0);
+  assert.ok(idle.metrics.idleAfterSec! >= 2 && idle.metrics.idleAfterSec! < 10, `the settling wait keeps to the tiny bounds: ${idle.metrics.idleAfterSec}`);
   for (const key of ['s4.alone.relay', 's4.alone.engine', 's4.busy.engine']) {
     const x = ok(key);
     assert.equal(x.metrics.roundTrips, 200);
