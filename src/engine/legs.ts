@@ -10,7 +10,7 @@ import type { PooledWrites } from './frame-pool.js';
 import type { Tagged } from './listeners.js';
 import { buildFrame, closeBody, OP_CLOSE } from './ws-codec.js';
 
-/** Below this average size, the payload ranges of one cloud read are moved together in place (writeRanges). */
+/** Below this average size, the payload ranges of one cloud read are moved together in place (takeRanges). */
 const SMALL_SLICE = 4 * KiB;
 
 /** The target leg. */

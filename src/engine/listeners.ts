@@ -18,7 +18,7 @@ const tunnelOf = (e: object): LegEvents => (e as Tagged<object>)[kTunnel];
 /**
  * The target socket's writable high-water mark: cloud reads pause once this much waits toward the target.
  * Set explicitly because Node's default changed from 16 KiB to 64 KiB in Node 22, and the bound toward the
- * target (this + one cloud read) is documented and tested the same on every supported line.
+ * target (this + one burst of cloud reads, tunnel.ts) is documented and tested the same on every supported line.
  */
 const TARGET_WRITE_HIGH_WATER = 16 * KiB;
 

@@ -119,12 +119,13 @@ describe('HTTP CONNECT proxy for the WebSocket leg', () => {
 });
 
 /**
- * A wss cloud that does the opening handshake by hand and then writes exactly the bytes a test gives it:
- * the TLS layer of the agent then hands them over in 16 KiB pieces, the case the engine batches (a burst).
+ * A ws or wss cloud that does the opening handshake by hand and then writes exactly the bytes a test gives
+ * it: a 64 KiB write arrives as one full plain read, or (wss) as four full 16 KiB TLS pieces, the cases the
+ * engine holds for the rest of their burst.
  */
-async function rawWss(t: { after(fn: () => unknown): void }, onOpen: (s: tls.TLSSocket) => void): Promise<number> {
+async function rawCloud(t: { after(fn: () => unknown): void }, secure: boolean, onOpen: (s: net.Socket) => void): Promise<number> {
   const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ cert: fixture('server.pem'), key: fixture('server.key') }, (s) => {
+  const onConn = (s: net.Socket): void => {
     sockets.add(s);
     s.on('error', () => {});
     let head = '';
@@ -138,7 +139,8 @@ async function rawWss(t: { after(fn: () => unknown): void }, onOpen: (s: tls.TLS
       onOpen(s);
     };
     s.on('data', onHead);
-  });
+  };
+  const server = secure ? tls.createServer({ cert: fixture('server.pem'), key: fixture('server.key') }, onConn) : net.createServer(onConn);
   const port = await listen0(server);
   t.after(() => closeServer(server, sockets));
   return port;
@@ -152,17 +154,17 @@ function frame(payload: Buffer, opcode = 2): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-describe('wss: bursts of full TLS pieces toward the target', () => {
-  for (const threads of [0, 1]) {
-    it(`a burst that ends on a full piece is written in the same turn, then a burst with the close frame lands before the target's end (threads: ${threads})`, { timeout: 20_000 }, async (t) => {
-      // 65,532 payload bytes + a 4-byte header: exactly 64 KiB on the wire, four full pieces and no short
-      // one after them, so only the check-phase flush can deliver the last piece.
+describe('bursts of full cloud reads toward the target', () => {
+  for (const [secure, threads] of [[true, 0], [true, 1], [false, 0], [false, 1]] as const) {
+    it(`${secure ? 'wss' : 'ws'}: a burst that ends on a full read is written in the same turn, then a burst with the close frame lands before the target's end (threads: ${threads})`, { timeout: 20_000 }, async (t) => {
+      // 65,532 payload bytes + a 4-byte header: exactly 64 KiB on the wire, one full plain read or four full
+      // TLS pieces, and no short one after them, so only the check-phase flush can deliver it.
       const first = randomBytesSeeded(65_532, 3);
       const rest = [randomBytesSeeded(70_000, 4), randomBytesSeeded(16_384, 5), randomBytesSeeded(100, 6)];
-      let cloud: tls.TLSSocket | null = null;
+      let cloud: net.Socket | null = null;
       let opened!: () => void;
       const open = new Promise<void>((r) => (opened = r));
-      const cloudPort = await rawWss(t, (s) => {
+      const cloudPort = await rawCloud(t, secure, (s) => {
         cloud = s;
         opened();
       });
@@ -182,7 +184,7 @@ describe('wss: bursts of full TLS pieces toward the target', () => {
       });
       const engine = createEngine({ threads });
       t.after(() => engine.close({ graceMs: 200 }));
-      const h = engine.open({ host: '127.0.0.1', port: target.port, url: `wss://localhost:${cloudPort}/service/remoteaccess/device/k`, tls: { ca: [fixture('ca.pem')] } });
+      const h = engine.open({ host: '127.0.0.1', port: target.port, url: `${secure ? 'wss' : 'ws'}://localhost:${cloudPort}/service/remoteaccess/device/k`, tls: { ca: [fixture('ca.pem')] } });
       await withTimeout(h.established, 5000, 'established');
       await withTimeout(open, 5000, 'cloud open');
       // Written once the answer is through, so that it starts a TLS record of its own.
