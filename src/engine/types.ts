@@ -34,7 +34,10 @@ export interface TunnelSpec {
   maxPayload?: number;
   /** Bytes held per tunnel while the other leg is not up yet (default 256 KiB). */
   bootstrapLimit?: number;
-  /** Pause TCP reads while the WebSocket holds more than this many unsent bytes (default 256 KiB). */
+  /**
+   * Pause TCP reads while the WebSocket holds more than this many unsent bytes (default 256 KiB). Also the
+   * most a burst of full cloud reads waits before it goes to the target as one write (at most 256 KiB).
+   */
   highWaterMark?: number;
   /** After one leg ends, how long the other may take to flush and close before it is destroyed (default 5 000 ms). */
   closeGraceMs?: number;
