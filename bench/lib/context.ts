@@ -32,8 +32,8 @@ export interface Sizes {
 }
 
 export const SIZES: Record<Mode, Sizes> = {
-  full: { s1Bytes: GiB, s1Warmup: 128 * MiB, runs: 3, s2Total: GiB, s2Counts: [10, 100, 1000], s2Runs: 3, s3Counts: [1000, 4000, 8000], s3SettleSec: [10, 30], s4RoundTrips: 10_000, s4Neighbours: 100, s5Ops: 2000, s5Warmup: 100, s6Bytes: GiB, s6Many: 100, s7Tunnels: 20, s7BytesPerTunnel: 64 * MiB, s8Bytes: 512 * MiB, s8Warmup: 64 * MiB, s8Runs: 5, s8Frame: 64 * MiB },
-  quick: { s1Bytes: 128 * MiB, s1Warmup: 16 * MiB, runs: 1, s2Total: 64 * MiB, s2Counts: [100], s2Runs: 1, s3Counts: [1000], s3SettleSec: [10, 30], s4RoundTrips: 2_000, s4Neighbours: 100, s5Ops: 300, s5Warmup: 20, s6Bytes: 64 * MiB, s6Many: 100, s7Tunnels: 5, s7BytesPerTunnel: 32 * MiB, s8Bytes: 64 * MiB, s8Warmup: 16 * MiB, s8Runs: 3, s8Frame: 64 * MiB },
+  full: { s1Bytes: GiB, s1Warmup: 128 * MiB, runs: 3, s2Total: GiB, s2Counts: [10, 100, 1000], s2Runs: 3, s3Counts: [1000, 4000, 8000], s3SettleSec: [15, 40], s4RoundTrips: 10_000, s4Neighbours: 100, s5Ops: 2000, s5Warmup: 100, s6Bytes: GiB, s6Many: 100, s7Tunnels: 20, s7BytesPerTunnel: 64 * MiB, s8Bytes: 512 * MiB, s8Warmup: 64 * MiB, s8Runs: 5, s8Frame: 64 * MiB },
+  quick: { s1Bytes: 128 * MiB, s1Warmup: 16 * MiB, runs: 1, s2Total: 64 * MiB, s2Counts: [100], s2Runs: 1, s3Counts: [1000], s3SettleSec: [15, 40], s4RoundTrips: 2_000, s4Neighbours: 100, s5Ops: 300, s5Warmup: 20, s6Bytes: 64 * MiB, s6Many: 100, s7Tunnels: 5, s7BytesPerTunnel: 32 * MiB, s8Bytes: 64 * MiB, s8Warmup: 16 * MiB, s8Runs: 3, s8Frame: 64 * MiB },
   tiny: { s1Bytes: 2 * MiB, s1Warmup: 256 * 1024, runs: 1, s2Total: 2 * MiB, s2Counts: [5], s2Runs: 1, s3Counts: [20], s3SettleSec: [2, 4], s4RoundTrips: 200, s4Neighbours: 3, s5Ops: 20, s5Warmup: 2, s6Bytes: 2 * MiB, s6Many: 5, s7Tunnels: 2, s7BytesPerTunnel: 48 * MiB, s8Bytes: 2 * MiB, s8Warmup: 256 * 1024, s8Runs: 1, s8Frame: 4 * MiB },
 };
 
