@@ -39,6 +39,7 @@ export interface LegEvents {
   failSetup(err: WireError): void;
   endTargetDue(): void;
   graceExpired(): void;
+  burstDue(): void;
   readonly targetName: string;
 }
 
@@ -98,4 +99,8 @@ export function onEndTargetDue(t: LegEvents): void {
 }
 export function onGraceExpired(t: LegEvents): void {
   t.graceExpired();
+}
+/** The check phase after a burst of full cloud reads (setImmediate; tunnel.ts). */
+export function onBurstDue(t: LegEvents): void {
+  t.burstDue();
 }

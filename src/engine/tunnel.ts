@@ -24,7 +24,7 @@ import { lendFrameBuffer, takeFrameBuffer } from './frame-pool.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
 import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, takeRanges, targetLeg, writeOut } from './legs.js';
-import { adoptCloud, connectTarget, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
+import { adoptCloud, connectTarget, onBurstDue, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
 import { firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { forgetDialing, resolveSpec, type ResolvedSpec } from './spec.js';
 import { activityOf, buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
@@ -57,11 +57,6 @@ const DONE = 3;
 const TLS_PIECE = 16 * 1024;
 const PLAIN_READ = 64 * 1024;
 const BURST_MAX = 256 * 1024;
-
-/** The check phase after a burst of full reads (see TLS_PIECE): writes what the burst left. */
-function onBurstDue(t: Tunnel): void {
-  t.burstDue();
-}
 
 /** A running tunnel: constructed, then start() (the hosts: worker.ts, main-host.ts). */
 export class Tunnel implements FrameSink, LegEvents, IdleClock {
@@ -253,7 +248,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (target.writableNeedDrain) pauseCloud(this.cloud);
   }
 
-  /** @internal onBurstDue */ burstDue(): void {
+  /** @internal The check phase after a burst (listeners.ts): writes what the burst left. */ burstDue(): void {
     this.outTick = null;
     if (this.phase !== DONE) this.flushOut();
   }
