@@ -236,12 +236,19 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   private flushOut(): void {
     const out = this.out;
     const target = this.target.socket;
+    const pending = this.outBytes;
     this.outBytes = 0;
     if (!out || !target) return;
     if (out.length > 0) {
-      // A target that is gone takes nothing; its error or close is in the summary.
-      if (target.writable) writeOut(target, out);
-      else out.length = 0;
+      if (target.writable) {
+        writeOut(target, out);
+      } else {
+        // A target that went away during the burst takes nothing: those bytes were never handed on, so they
+        // are discarded, not sent (still this turn: the worker reports byte deltas from a timer, never between).
+        this.c.bytesDown -= pending;
+        this.c.discarded += pending;
+        out.length = 0;
+      }
     }
     const queued = target.writableLength;
     if (queued > this.c.peakDown) this.c.peakDown = queued;
