@@ -1,6 +1,6 @@
 /** What every scenario gets: sizes for the mode, the progress line and row filters. */
 import type { ChainKind, ChainOptions, Member } from './chain.js';
-import { machineCpu, sampleTree, syscallsOfTree, type PeakSampler } from './procstat.js';
+import { machineCpu, sampleTree, type PeakSampler } from './procstat.js';
 import type { ProcFigure, Row } from './types.js';
 import { GiB, MiB, round } from './stats.js';
 
@@ -72,13 +72,14 @@ export function chainOptions(ctx: Ctx, kind: ChainKind): ChainOptions {
 /** CPU snapshot of a chain's members plus the machine. */
 export interface Snap {
   cpu: number[];
-  /** Read and write system calls so far, per member (syscallsOfTree). */
+  /** Read and write system calls so far, per member. */
   sys: number[];
   machineBusy: number;
 }
 
 export function snap(members: Member[]): Snap {
-  return { cpu: members.map((m) => sampleTree(m.pid).cpuSec), sys: members.map((m) => syscallsOfTree(m.pid)), machineBusy: machineCpu().busySec };
+  const samples = members.map((m) => sampleTree(m.pid));
+  return { cpu: samples.map((x) => x.cpuSec), sys: samples.map((x) => x.syscalls), machineBusy: machineCpu().busySec };
 }
 
 /** CPU seconds per member between two snapshots, and what the rest of the machine used meanwhile. */

@@ -87,39 +87,39 @@ function cpuSecOf(st: Stat): number {
 export interface TreeSample {
   cpuSec: number;
   rssKiB: number;
+  /** Read and write system calls so far (syscallsOf). */
+  syscalls: number;
 }
 
-/** CPU seconds so far (including exited, reaped children) and current RSS of a process tree. */
+/** CPU seconds so far (including exited, reaped children), current RSS and syscalls so far of a process tree. */
 export function sampleTree(root: number): TreeSample {
   let cpuSec = 0;
   let rssKiB = 0;
+  let syscalls = 0;
   for (const pid of processTree(root)) {
     const st = readStat(pid);
     if (!st) continue;
     cpuSec += cpuSecOf(st);
     rssKiB += statusKiB(pid, 'VmRSS');
+    syscalls += syscallsOf(pid);
   }
-  return { cpuSec, rssKiB };
+  return { cpuSec, rssKiB, syscalls };
 }
 
 /**
- * Read and write system calls so far of a process tree (/proc/<pid>/io syscr + syscw: read, readv, write
- * and writev, which is what a socket relay makes). A count, not a time: it does not depend on how busy the
+ * Read and write system calls so far of a process (/proc/<pid>/io syscr + syscw: read, readv, write and
+ * writev, which is what a socket relay makes). A count, not a time: it does not depend on how busy the
  * machine is, which the CPU figures do. 0 where the file cannot be read.
  */
-export function syscallsOfTree(root: number): number {
-  let n = 0;
-  for (const pid of processTree(root)) {
-    try {
-      const s = readFileSync(`/proc/${pid}/io`, 'utf8');
-      const r = /^syscr: (\d+)$/m.exec(s);
-      const w = /^syscw: (\d+)$/m.exec(s);
-      n += Number(r?.[1] ?? 0) + Number(w?.[1] ?? 0);
-    } catch {
-      // gone, or not ours to read
-    }
+function syscallsOf(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const r = /^syscr: (\d+)$/m.exec(s);
+    const w = /^syscw: (\d+)$/m.exec(s);
+    return Number(r?.[1] ?? 0) + Number(w?.[1] ?? 0);
+  } catch {
+    return 0; // gone, or not ours to read
   }
-  return n;
 }
 
 /** RSS of one process, KiB. */
