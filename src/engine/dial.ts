@@ -11,6 +11,8 @@ import tls from 'node:tls';
 import { toWireError, type WireError } from '../errors.js';
 import { cloudConnectError } from './classify.js';
 import { connectViaProxy } from '../net/proxy.js';
+import { CLOUD_ONREAD, tagCloud, type LegEvents } from './listeners.js';
+import { capCloudRead } from './read-buffer.js';
 import type { ResolvedSpec } from './spec.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -26,8 +28,12 @@ export interface Dialing {
   abort(): void;
 }
 
-/** Starts the WebSocket handshake; exactly one of the handlers is called, unless aborted first. */
-export function dialCloud(spec: ResolvedSpec, h: DialHandlers): Dialing {
+/**
+ * Starts the WebSocket handshake; exactly one of the handlers is called, unless aborted first. A socket
+ * dialed here (not through a proxy) is read through `onread` (listeners.ts) from the start, and `h` hands
+ * its reads of the answer on to Node's HTTP client as 'data'.
+ */
+export function dialCloud(spec: ResolvedSpec, h: DialHandlers & LegEvents): Dialing {
   let done = false;
   let req: http.ClientRequest | null = null;
   let raw: net.Socket | null = null;
@@ -61,7 +67,7 @@ export function dialCloud(spec: ResolvedSpec, h: DialHandlers): Dialing {
     }
     raw = via;
     try {
-      req = upgradeRequest(spec, u, secure, host, port, via, finish);
+      req = upgradeRequest(spec, u, secure, host, port, via, h, finish);
     } catch (err) {
       finish({ code: 'TUN_ERR_WS_CONNECT', message: `invalid WebSocket request (${(err as Error).message})` });
     }
@@ -81,17 +87,31 @@ function upgradeRequest(
   host: string,
   port: number,
   via: net.Socket | null,
+  h: LegEvents,
   finish: (err: WireError | null, socket?: net.Socket, head?: Buffer) => void,
 ): http.ClientRequest {
   const key = randomBytes(16).toString('base64');
   const servername = spec.tls?.servername ?? (net.isIP(host) ? undefined : host);
   const createConnection = (): net.Socket => {
-    if (!secure) return via ?? net.connect({ host, port });
+    if (via && !secure) return via;
+    // The first read of a socket dialed here is capped like every later one (tunnel.ts, fromCloudRead).
+    if (!via) capCloudRead(spec.highWaterMark);
+    if (!secure) {
+      const s = net.connect({ host, port, onread: CLOUD_ONREAD } as net.NetConnectOpts);
+      tagCloud(h, s);
+      return s;
+    }
     const o: tls.ConnectionOptions = { host, port, rejectUnauthorized: spec.tls?.rejectUnauthorized !== false };
     if (servername !== undefined) o.servername = servername;
     if (spec.tls?.ca) o.ca = spec.tls.ca;
-    if (via) o.socket = via;
-    return tls.connect(o);
+    if (via) {
+      o.socket = via;
+      return tls.connect(o);
+    }
+    // tls.connect takes net's `onread` when it opens the socket itself (Node's tls docs); @types/node lacks it.
+    const s = tls.connect({ ...o, onread: CLOUD_ONREAD } as tls.ConnectionOptions);
+    tagCloud(h, s);
+    return s;
   };
   const opts: http.RequestOptions = {
     host,

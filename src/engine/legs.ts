@@ -1,20 +1,16 @@
 /**
  * A tunnel's two legs as plain records, and what is done to a leg from its records alone: dropping both
  * when set-up fails or a grace is over, pausing and resuming the cloud's reads, the close frame, and the
- * writes of one cloud read toward the target.
+ * copy of one cloud read's payload.
  */
 import type net from 'node:net';
-import { KiB } from '../constants.js';
 import type { Dialing } from './dial.js';
 import type { PooledWrites } from './frame-pool.js';
 import type { Tagged } from './listeners.js';
 import { buildFrame, closeBody, OP_CLOSE } from './ws-codec.js';
 
-/** Below this average size, the payload ranges of one cloud read are moved together in place (takeRanges). */
-const SMALL_SLICE = 4 * KiB;
-
-/** The target leg. */
-export interface TargetLeg {
+/** The target leg (its pooled writes: frame-pool.ts). */
+export interface TargetLeg extends PooledWrites {
   socket: Tagged<net.Socket> | null;
   up: boolean;
   closed: boolean;
@@ -39,7 +35,7 @@ export interface CloudLeg extends PooledWrites {
 }
 
 export function targetLeg(): TargetLeg {
-  return { socket: null, up: false, closed: false, eof: false, paused: false, discardedEnding: 0 };
+  return { socket: null, up: false, closed: false, eof: false, paused: false, discardedEnding: 0, inflight: null, written: null };
 }
 
 export function cloudLeg(): CloudLeg {
@@ -87,54 +83,17 @@ export function sendClose(cloud: CloudLeg, code: number, zeroMask: boolean): voi
   s.write(buildFrame(OP_CLOSE, body, 0, body.length, zeroMask));
 }
 
-/**
- * Takes the payload of one cloud read, `chunk`'s `ranges` (start, end pairs, in order), into `out` and
- * empties `ranges`; returns the bytes taken. One range goes as a view. Small ranges (messages of a few KiB)
- * are moved together inside the chunk, over the frame headers between them, and the chunk's front goes as
- * one buffer: the chunk is this read's alone (Node allocates one per read, and nothing else holds it once
- * the parser is done), so this costs no allocation, and less than a view and an iovec per message or a
- * copy into a new buffer (1 KiB messages, micro-benchmark: 0.5 CPU-s/GiB moving in place against 0.8-1.3
- * for Buffer.concat of views). Large ranges go as views, written together (writeOut): copying them cost
- * as much as the write syscall itself in a profile (16 KiB messages), hence the threshold.
- */
-export function takeRanges(chunk: Buffer, ranges: number[], out: Buffer[]): number {
+/** Copies `chunk`'s payload `ranges` (start, end pairs, in order) into `dst` from `at`, empties `ranges`; returns the new end. */
+export function copyRanges(chunk: Buffer, ranges: number[], dst: Buffer, at: number): number {
   const n = ranges.length;
-  if (n === 0) return 0;
-  const first = ranges[0]!;
-  let total = 0;
-  if (n === 2) {
-    const end = ranges[1]!;
-    out.push(first === 0 && end === chunk.length ? chunk : chunk.subarray(first, end));
-    total = end - first;
-  } else {
-    for (let i = 0; i < n; i += 2) total += ranges[i + 1]! - ranges[i]!;
-    if (total < (n / 2) * SMALL_SLICE) {
-      // Leftward moves in order: a range never overwrites bytes a later range still needs.
-      let at = first;
-      for (let i = 0; i < n; i += 2) {
-        const s = ranges[i]!;
-        const e = ranges[i + 1]!;
-        if (s !== at) chunk.copyWithin(at, s, e);
-        at += e - s;
-      }
-      out.push(chunk.subarray(first, at));
-    } else {
-      for (let i = 0; i < n; i += 2) out.push(chunk.subarray(ranges[i]!, ranges[i + 1]!));
-    }
-  }
+  for (let i = 0; i < n; i += 2) at += chunk.copy(dst, at, ranges[i]!, ranges[i + 1]!);
   ranges.length = 0;
-  return total;
+  return at;
 }
 
-/** Writes `out` to the target as one write (one writev under cork() when it holds several buffers) and empties it. */
-export function writeOut(target: net.Socket, out: Buffer[]): void {
-  const n = out.length;
-  if (n === 1) {
-    target.write(out[0]!);
-  } else if (n > 1) {
-    target.cork();
-    for (let i = 0; i < n; i++) target.write(out[i]!);
-    target.uncork();
-  }
-  out.length = 0;
+/** The payload bytes `ranges` (start, end pairs) cover. */
+export function rangeBytes(ranges: number[]): number {
+  let total = 0;
+  for (let i = 0; i < ranges.length; i += 2) total += ranges[i + 1]! - ranges[i]!;
+  return total;
 }

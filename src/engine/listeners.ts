@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { KiB } from '../constants.js';
 import type { WireError } from '../errors.js';
-import { readBuffer } from './read-buffer.js';
+import { cloudReadBuffer, readBuffer } from './read-buffer.js';
 import type { EndCode, EndedBy } from './types.js';
 
 const kTunnel = Symbol('tunnel');
@@ -30,8 +30,10 @@ export interface LegEvents {
   targetDrained(): void;
   targetGone(): void;
   targetFailed(err: NodeJS.ErrnoException): void;
-  /** One cloud socket read. */
+  /** One cloud socket read, Node's own chunk ('data': a socket dialed through a proxy, and the upgrade's head). */
   fromCloud(chunk: Buffer): void;
+  /** One cloud socket read into the shared cloud buffer, `buf[0, n)` (onread: a socket dialed here). */
+  fromCloudRead(socket: net.Socket, buf: Buffer, n: number): void;
   cloudDrained(): void;
   cloudGone(): void;
   cloudFailed(err: NodeJS.ErrnoException): void;
@@ -61,11 +63,24 @@ export function connectTarget(t: LegEvents, host: string, port: number): Tagged<
   return sock;
 }
 
+/**
+ * `onread` of the cloud sockets dial.ts opens itself (not through a proxy: a TLS socket over another
+ * socket ignores the option): reads into the shared cloud buffer (read-buffer.ts). Such a socket is tagged
+ * when it is made (tagCloud), since its reads of the upgrade's answer come here too.
+ */
+export const CLOUD_ONREAD = { buffer: cloudReadBuffer, callback: onCloudRead };
+
+/** Marks a socket opened with CLOUD_ONREAD as `t`'s. */
+export function tagCloud(t: LegEvents, socket: net.Socket): void {
+  (socket as Tagged<net.Socket>)[kTunnel] = t;
+}
+
 /** Takes over the cloud socket after the upgrade (dial.ts). */
 export function adoptCloud(t: LegEvents, socket: net.Socket): Tagged<net.Socket> {
   const s = socket as Tagged<net.Socket>;
+  // A socket read through onread (tagged when dialed) has no 'data' to listen to.
+  if (s[kTunnel] === undefined) s.on('data', onCloudData);
   s[kTunnel] = t;
-  s.on('data', onCloudData);
   s.on('error', onCloudError);
   s.on('close', onCloudClose);
   s.on('drain', onCloudDrain);
@@ -82,6 +97,7 @@ function onTargetDrain(this: net.Socket): void { tunnelOf(this).targetDrained();
 function onTargetClose(this: net.Socket): void { tunnelOf(this).targetGone(); }
 function onTargetError(this: net.Socket, err: NodeJS.ErrnoException): void { tunnelOf(this).targetFailed(err); }
 function onCloudData(this: net.Socket, chunk: Buffer): void { tunnelOf(this).fromCloud(chunk); }
+function onCloudRead(this: net.Socket, n: number, buf: Buffer): boolean { tunnelOf(this).fromCloudRead(this, buf, n); return true; }
 function onCloudDrain(this: net.Socket): void { tunnelOf(this).cloudDrained(); }
 function onCloudClose(this: net.Socket): void { tunnelOf(this).cloudGone(); }
 function onCloudError(this: net.Socket, err: NodeJS.ErrnoException): void { tunnelOf(this).cloudFailed(err); }

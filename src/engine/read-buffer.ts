@@ -1,5 +1,6 @@
 /**
- * The target's reads: one shared read buffer per thread, and the size of each read.
+ * The reads of both legs: one shared read buffer per thread for target sockets and one for cloud sockets,
+ * and the size of each read.
  *
  * Read size is the lever of the device-to-cloud cost (a syscall, a frame and a write per read): 64 KiB
  * reads cost 1.10 CPU-s/GiB in the prototype of issue #10, 256 KiB 0.81, 1 MiB 0.70. One buffer serves
@@ -13,25 +14,35 @@ export const READ_SIZE = 256 * KiB;
 /** A read never takes the tunnel more than this past its high-water mark (or bootstrap bound). */
 const READ_SLACK = 64 * KiB;
 
-let shared: Buffer | null = null;
 /**
- * Size of the next read. Node asks `onread.buffer()` for the next buffer right after each read's callback
- * (and once at connect), synchronously on the same socket, so the callback sets this for its own socket.
- * Were that order to change, reads would just be READ_SIZE and the bounds would be "+ one read".
+ * One shared read buffer, and the size of the next read from it. Node asks `onread.buffer()` for the next
+ * buffer right after each read's callback (and once at connect), synchronously on the same socket, so the
+ * callback sets `next` for its own socket. Were that order to change, reads would just be READ_SIZE and
+ * the bounds would be "+ one read".
  */
-let nextRead = READ_SIZE;
+class SharedReads {
+  private buf: Buffer | null = null;
+  next = READ_SIZE;
 
-/** `onread.buffer` of every target socket: the shared buffer, or the front of it when the next read is capped. */
+  /** The buffer, or the front of it when the next read is capped. */
+  take(): Buffer {
+    this.buf ??= Buffer.allocUnsafeSlow(READ_SIZE);
+    const n = this.next;
+    this.next = READ_SIZE;
+    return n >= READ_SIZE ? this.buf : this.buf.subarray(0, Math.max(1, n));
+  }
+}
+
+const targetReads = new SharedReads();
+
+/** `onread.buffer` of every target socket. */
 export function readBuffer(): Buffer {
-  shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
-  const n = nextRead;
-  nextRead = READ_SIZE;
-  return n >= READ_SIZE ? shared : shared.subarray(0, Math.max(1, n));
+  return targetReads.take();
 }
 
 /** A target socket is being opened: its first read takes at most `limit` bytes (the bootstrap bound). */
 export function firstRead(limit: number): void {
-  nextRead = Math.min(READ_SIZE, limit);
+  targetReads.next = Math.min(READ_SIZE, limit);
 }
 
 /**
@@ -41,10 +52,10 @@ export function firstRead(limit: number): void {
  */
 export function readOnAfterSend(queued: number, highWaterMark: number): boolean {
   if (queued > highWaterMark) {
-    nextRead = READ_SLACK;
+    targetReads.next = READ_SLACK;
     return false;
   }
-  nextRead = Math.min(READ_SIZE, highWaterMark + READ_SLACK - queued);
+  targetReads.next = Math.min(READ_SIZE, highWaterMark + READ_SLACK - queued);
   return true;
 }
 
@@ -54,9 +65,35 @@ export function readOnAfterSend(queued: number, highWaterMark: number): boolean 
  */
 export function readOnAfterHold(full: boolean, room: number): boolean {
   if (full) {
-    nextRead = READ_SLACK;
+    targetReads.next = READ_SLACK;
     return false;
   }
-  nextRead = Math.min(READ_SIZE, room);
+  targetReads.next = Math.min(READ_SIZE, room);
   return true;
+}
+
+// ---- cloud reads ----
+
+/**
+ * The cloud socket's reads, through `onread` too (dial.ts): without it, Node allocates a fresh 64 KiB
+ * buffer per plain read and one per 16 KiB TLS piece. On Node 24 those buffers' external memory starts a
+ * full mark-compact about every 64 MiB read (a CPU profile of s8.c2d.m64k: 10 % of the worker's samples in
+ * the garbage collector, against 2 % on Node 20). A cloud read is parsed, and its payload copied out
+ * (tunnel.ts), before its callback returns, so one buffer per thread serves every cloud socket. It is its
+ * own, not the target's: a target read's callback writes to a cloud socket and a cloud read's to a target
+ * socket, and neither leg's buffer should depend on those writes never reading.
+ */
+const cloudReads = new SharedReads();
+
+/** `onread.buffer` of every cloud socket dialed here. */
+export function cloudReadBuffer(): Buffer {
+  return cloudReads.take();
+}
+
+/**
+ * The next cloud read (of the socket being opened, or of the one whose read callback runs) takes at most
+ * `limit` bytes: a tunnel's burst limit, so one read never passes it.
+ */
+export function capCloudRead(limit: number): void {
+  cloudReads.next = Math.min(READ_SIZE, limit);
 }

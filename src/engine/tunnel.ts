@@ -4,15 +4,15 @@
  * (set-up, open, ending, done) and the pump between the two legs; what acts on one leg's records alone is
  * in legs.ts, the target's read sizes in read-buffer.ts, the socket wiring in listeners.ts.
  *
- * The WebSocket is a byte stream here: after the handshake (dial.ts) the cloud socket is ours, its
- * frames are parsed as they arrive (ws-codec.ts) and their payload goes to the target with one
- * write per cloud read; the target is read into one shared buffer per thread and each read becomes one
- * masked frame, written as one contiguous buffer.
+ * The WebSocket is a byte stream here: after the handshake (dial.ts) the cloud socket is ours, read into
+ * one shared buffer per thread; its frames are parsed as they arrive (ws-codec.ts) and the payload of
+ * each read is copied out into one buffer and goes to the target as one write; the target is read into
+ * another shared buffer and each read becomes one masked frame, written as one contiguous buffer.
  *
  * The same code runs on a worker thread and, with `threads: 0`, on the main thread. It must never throw
  * where it would take its thread down: every socket has an error listener. No socket listener or timer
  * is a closure (listeners.ts); the only closures are the handshake's (dial.ts), the host's hooks, and
- * the cloud leg's one write callback for pooled frames, made on its first big frame (frame-pool.ts).
+ * each leg's one write callback for pooled buffers, made on its first big write (frame-pool.ts).
  */
 import type net from 'node:net';
 import { threadId } from 'node:worker_threads';
@@ -20,12 +20,12 @@ import type { ErrorCode, WireError } from '../errors.js';
 import { BootstrapQueue, handOn } from './bootstrap.js';
 import { cloudConnectError, cloudRunError, targetConnectError, targetRunError } from './classify.js';
 import { dialCloud } from './dial.js';
-import { lendFrameBuffer, takeFrameBuffer } from './frame-pool.js';
+import { giveBack, isPooled, lendFrameBuffer, takeCopyBuffer, takeFrameBuffer, takePooled } from './frame-pool.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
-import { cloudLeg, destroyLegs, dropLegs, pauseCloud, resumeCloud, sendClose, takeRanges, targetLeg, writeOut } from './legs.js';
+import { cloudLeg, copyRanges, destroyLegs, dropLegs, pauseCloud, rangeBytes, resumeCloud, sendClose, targetLeg } from './legs.js';
 import { adoptCloud, connectTarget, onBurstDue, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
-import { firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
+import { capCloudRead, firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { forgetDialing, resolveSpec, type ResolvedSpec } from './spec.js';
 import { activityOf, buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
 import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
@@ -46,13 +46,14 @@ const DONE = 3;
 
 /**
  * Bursts. A cloud read that filled its buffer means more is waiting: libuv reads a socket again at once
- * when a read filled its 64 KiB (up to 32 times), and Node's TLS layer decrypts one socket read into pieces
- * of at most 16 KiB (its clear-text chunk). Each read or piece reaches JavaScript on its own, ticks drained
- * in between, and each used to make its own target write. A full one now waits, and the burst goes to
- * the target as one writev at its first short read or piece, before any end toward the target, or in this
- * turn's check phase (setImmediate), whichever comes first; a burst never holds more than the tunnel's
- * high-water mark (at most BURST_MAX). Interactive traffic (short reads) is written at once, as before.
- * s8.c2d.m64k: the agent's read+write syscalls per MiB 33 -> 23-26 (a relay hop: 32); s8.c2d.wss: 98 -> 43.
+ * when a read filled its buffer, and Node's TLS layer decrypts one socket read into pieces of at most
+ * 16 KiB (its clear-text chunk). Each read or piece reaches JavaScript on its own, ticks drained in
+ * between, and each used to make its own target write. A full one now waits, its payload copied into the
+ * burst's buffer (a pooled one: frame-pool.ts), and the burst goes to the target as one write at its first
+ * short read or piece, before any end toward the target, or in this turn's check phase (setImmediate),
+ * whichever comes first; a burst never holds more than the tunnel's high-water mark (at most BURST_MAX).
+ * Interactive traffic (short reads) is written at once. s8.c2d.wss: the agent's read+write syscalls per
+ * MiB 98 -> 43. A plain read through onread is already as large as a burst (read-buffer.ts), so it never waits.
  */
 const TLS_PIECE = 16 * 1024;
 const PLAIN_READ = 64 * 1024;
@@ -87,11 +88,11 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   /** The cloud read being parsed, and its payload ranges (start, end pairs; empty between reads). */
   private chunk: Buffer | null = null;
   private readonly ranges: number[] = [];
-  /** Payload taken from cloud reads, not yet written to the target (a burst: TLS_PIECE), and its size. */
-  private out: Buffer[] | null = null;
+  /** A burst's payload, copied from cloud reads and not yet written to the target (a pooled buffer), and its size. */
+  private out: Buffer | null = null;
   private outBytes = 0;
   private outTick: NodeJS.Immediate | null = null;
-  /** The size of a cloud read that filled its buffer (TLS piece or plain read), and the most a burst holds. */
+  /** The size of a cloud read that filled its buffer (TLS piece, or a plain read of Node's), and the most a burst holds. */
   private readonly fullRead: number;
   private readonly burstLimit: number;
 
@@ -209,55 +210,105 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
 
   // ---- cloud to device ----
 
-  /**
-   * @internal One cloud socket read: every payload slice in it goes to the target in one write (legs.ts),
-   * or, for a read that filled its buffer, in one write with the rest of its burst (TLS_PIECE).
-   */
+  /** @internal A read of Node's own (listeners.ts): a socket dialed through a proxy, or the upgrade's head. */
   fromCloud(chunk: Buffer): void {
+    this.cloudBytes(chunk, chunk.length === this.fullRead);
+  }
+
+  /** @internal A read into the shared cloud buffer (listeners.ts), `buf[0, n)`. */
+  fromCloudRead(socket: net.Socket, buf: Buffer, n: number): void {
+    // The socket's next read, which Node asks for right after this callback, stays within the burst limit.
+    capCloudRead(this.burstLimit);
+    const chunk = n === buf.length ? buf : buf.subarray(0, n);
+    if (this.cloud.socket !== socket) {
+      // The upgrade's answer: Node's HTTP client reads it from 'data' (a copy: the buffer is shared).
+      if (!socket.destroyed) socket.emit('data', Buffer.from(chunk));
+      return;
+    }
+    this.cloudBytes(chunk, n === buf.length || (this.fullRead === TLS_PIECE && n === TLS_PIECE));
+  }
+
+  /**
+   * One cloud read: the parser collects its payload ranges, which are copied out, since the read buffer is
+   * shared (read-buffer.ts), into one buffer that goes to the target as one write; a read that filled its
+   * buffer (`full`) joins a burst instead (TLS_PIECE).
+   */
+  private cloudBytes(chunk: Buffer, full: boolean): void {
     if (this.parser.stopped) return;
     const target = this.target.socket;
     if (this.phase !== SETUP && target && target.writable) {
       this.chunk = chunk;
       this.parser.push(chunk);
       this.chunk = null;
-      this.outBytes += takeRanges(chunk, this.ranges, (this.out ??= []));
       // Room for one more full read: the burst stays within burstLimit.
-      if (chunk.length === this.fullRead && this.outBytes + this.fullRead <= this.burstLimit && this.phase === OPEN) {
+      if (full && this.phase === OPEN && this.outBytes + rangeBytes(this.ranges) + this.fullRead <= this.burstLimit) {
+        this.stageRanges(chunk);
         this.outTick ??= setImmediate(onBurstDue, this);
         return;
       }
-      this.flushOut();
+      this.flushRanges(chunk);
     } else {
       this.parser.push(chunk);
     }
   }
 
-  /** Writes what the cloud's reads left for the target (one write), then pauses the cloud if the target must drain. */
-  private flushOut(): void {
-    const out = this.out;
+  /** Copies what the parser collected from `chunk` into the burst's buffer. */
+  private stageRanges(chunk: Buffer): void {
+    if (this.ranges.length === 0) return;
+    this.outBytes = copyRanges(chunk, this.ranges, (this.out ??= takePooled()), this.outBytes);
+  }
+
+  /**
+   * Writes what waits for the target (a burst, then what the parser collected from `chunk`, as one write),
+   * then pauses the cloud if the target must drain.
+   */
+  private flushRanges(chunk: Buffer | null): void {
     const target = this.target.socket;
-    const pending = this.outBytes;
-    this.outBytes = 0;
-    if (!out || !target) return;
-    if (out.length > 0) {
-      if (target.writable) {
-        writeOut(target, out);
-      } else {
-        // A target that went away during the burst takes nothing: those bytes were never handed on, so they
-        // are discarded, not sent (still this turn: the worker reports byte deltas from a timer, never between).
-        this.c.bytesDown -= pending;
-        this.c.discarded += pending;
-        out.length = 0;
-      }
+    if (!target) {
+      this.ranges.length = 0;
+      return;
+    }
+    const more = chunk ? rangeBytes(this.ranges) : 0;
+    if (this.out && more > 0 && this.outBytes + more <= this.out.length) this.stageRanges(chunk!);
+    this.flushOut();
+    if (more > 0 && this.ranges.length > 0) {
+      const buf = takeCopyBuffer(more);
+      copyRanges(chunk!, this.ranges, buf, 0);
+      this.send(target, buf, more);
     }
     const queued = target.writableLength;
     if (queued > this.c.peakDown) this.c.peakDown = queued;
     if (target.writableNeedDrain) pauseCloud(this.cloud);
   }
 
+  /** Writes the burst (if any) to the target. */
+  private flushOut(): void {
+    const out = this.out;
+    const bytes = this.outBytes;
+    this.out = null;
+    this.outBytes = 0;
+    const target = this.target.socket;
+    if (out && target) this.send(target, out, bytes);
+    else if (out) giveBack(out);
+  }
+
+  /** Writes `buf[0, bytes)` to the target: a pooled buffer goes back when its write completes. */
+  private send(target: net.Socket, buf: Buffer, bytes: number): void {
+    if (!target.writable) {
+      // A target that went away during the burst takes nothing: those bytes were never handed on, so they
+      // are discarded, not sent (still this turn: the worker reports byte deltas from a timer, never between).
+      this.c.bytesDown -= bytes;
+      this.c.discarded += bytes;
+      giveBack(buf);
+      return;
+    }
+    if (isPooled(buf)) target.write(buf.subarray(0, bytes), lendFrameBuffer(this.target, buf));
+    else target.write(bytes === buf.length ? buf : buf.subarray(0, bytes));
+  }
+
   /** @internal The check phase after a burst (listeners.ts): writes what the burst left. */ burstDue(): void {
     this.outTick = null;
-    if (this.phase !== DONE) this.flushOut();
+    if (this.phase !== DONE) this.flushRanges(null);
   }
 
   /** FrameSink: payload bytes of a data frame, `chunk[start, end)`. */
@@ -265,11 +316,11 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     const target = this.target.socket;
     if (this.phase === SETUP) {
       this.c.bytesDown += end - start;
-      // A view of a chunk Node allocated for this read alone: it can be held as it is.
-      if (this.queue.push(chunk.subarray(start, end), end - start, 'cloud')) pauseCloud(this.cloud);
+      // Held until the target is up: a copy, since the read buffer is shared (read-buffer.ts).
+      if (this.queue.push(Buffer.from(chunk.subarray(start, end)), end - start, 'cloud')) pauseCloud(this.cloud);
       if (this.queue.peak > this.c.peakBootstrap) this.c.peakBootstrap = this.queue.peak;
     } else if (target && target.writable && this.chunk === chunk) {
-      // Collected, and written when the read is parsed (fromCloud).
+      // Collected, and written when the read is parsed (cloudBytes).
       this.c.bytesDown += end - start;
       this.ranges.push(start, end);
     } else {
@@ -290,7 +341,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   onClose(code: number, reason: Buffer): void {
     this.cloud.closeReceived = true;
     // What came before the close frame in this read goes first.
-    this.flushRanges();
+    this.flushRanges(this.chunk);
     if (this.phase === SETUP) {
       this.failSetup({ code: 'TUN_ERR_WS_CONNECT', message: `cloud closed the WebSocket during set-up (${code})` });
       return;
@@ -302,7 +353,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   }
 
   onProtocolError(code: number, message: string): void {
-    this.flushRanges();
+    this.flushRanges(this.chunk);
     const err: ErrorCode = code === CLOSE_TOO_BIG ? 'TUN_ERR_WS_PAYLOAD_TOO_BIG' : 'TUN_ERR_WS_PROTOCOL';
     if (this.phase === SETUP) {
       sendClose(this.cloud, code, this.spec.zeroMask);
@@ -315,12 +366,6 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     // frame is out.
     this.cloud.socket?.destroySoon();
     this.endTarget();
-  }
-
-  /** What the parser handed out before a close or a protocol error in the same read, after the burst before it. */
-  private flushRanges(): void {
-    if (this.ranges.length > 0) this.outBytes += takeRanges(this.chunk!, this.ranges, (this.out ??= []));
-    this.flushOut();
   }
 
   /** @internal */ targetDrained(): void {
@@ -450,6 +495,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     this.clearTimers();
     if (this.outTick) clearImmediate(this.outTick);
     this.outTick = null;
+    if (this.out) giveBack(this.out);
     this.out = null;
     unwatchIdle(this);
     const s = buildSummary(this.id, this.label, threadId, Date.now() - this.started, this.setupMs, this.c, this.end);

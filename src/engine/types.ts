@@ -36,7 +36,8 @@ export interface TunnelSpec {
   bootstrapLimit?: number;
   /**
    * Pause TCP reads while the WebSocket holds more than this many unsent bytes (default 256 KiB). Also the
-   * most a burst of full cloud reads waits before it goes to the target as one write (at most 256 KiB).
+   * largest cloud read, and the most a burst of full cloud reads waits before it goes to the target as
+   * one write (at most 256 KiB).
    */
   highWaterMark?: number;
   /** After one leg ends, how long the other may take to flush and close before it is destroyed (default 5 000 ms). */

@@ -72,7 +72,12 @@ describe('bootstrap queue', () => {
     const h = r.open({ host: 'localhost' });
     const ws = await withTimeout(r.cloud.next(), 5000, 'device WebSocket');
     const expected = Array.from({ length: 100 }, (_, i) => `m${String(i).padStart(3, '0')};`).join('');
-    for (let i = 0; i < 100; i++) ws.send(Buffer.from(`m${String(i).padStart(3, '0')};`));
+    // Two batches, the second sent once the first is held: at least two cloud reads, into the one read
+    // buffer of the thread, so what the queue holds must be a copy of each.
+    for (let i = 0; i < 100; i++) {
+      ws.send(Buffer.from(`m${String(i).padStart(3, '0')};`));
+      if (i === 49) await waitFor(() => r.engine.stats().bytesDown === expected.length / 2, 5000, 'the first batch held by the engine');
+    }
     await waitFor(() => r.engine.stats().bytesDown === expected.length, 5000, 'the cloud bytes held by the engine');
     resolveName();
     await withTimeout(h.established, 5000, 'established');

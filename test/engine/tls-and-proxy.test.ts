@@ -155,10 +155,22 @@ function frame(payload: Buffer, opcode = 2): Buffer {
 }
 
 describe('bursts of full cloud reads toward the target', () => {
-  for (const [secure, threads] of [[true, 0], [true, 1], [false, 0], [false, 1]] as const) {
-    it(`${secure ? 'wss' : 'ws'}: a burst that ends on a full read is written in the same turn, then a burst with the close frame lands before the target's end (threads: ${threads})`, { timeout: 20_000 }, async (t) => {
-      // 65,532 payload bytes + a 4-byte header: exactly 64 KiB on the wire, one full plain read or four full
-      // TLS pieces, and no short one after them, so only the check-phase flush can deliver it.
+  // Direct, the cloud socket is read through onread into the thread's buffer (256 KiB, TLS pieces of
+  // 16 KiB); through a proxy, through 'data' (Node's 64 KiB reads, the same TLS pieces).
+  const cases = [
+    [true, 0, false],
+    [true, 1, false],
+    [false, 0, false],
+    [false, 1, false],
+    [true, 1, true],
+    [false, 1, true],
+  ] as const;
+  for (const [secure, threads, viaProxy] of cases) {
+    it(`${secure ? 'wss' : 'ws'}${viaProxy ? ' through a proxy' : ''}: a burst that ends on a full read is written in the same turn, then a burst with the close frame lands before the target's end (threads: ${threads})`, { timeout: 20_000 }, async (t) => {
+      // 65,532 payload bytes + a 4-byte header: exactly 64 KiB on the wire, four full TLS pieces, or one
+      // full plain read of Node's (through the proxy), and no short one after them, so only the
+      // check-phase flush can deliver it. Plain and direct, it is one short read of the 256 KiB buffer,
+      // written at once.
       const first = randomBytesSeeded(65_532, 3);
       const rest = [randomBytesSeeded(70_000, 4), randomBytesSeeded(16_384, 5), randomBytesSeeded(100, 6)];
       let cloud: net.Socket | null = null;
@@ -184,7 +196,15 @@ describe('bursts of full cloud reads toward the target', () => {
       });
       const engine = createEngine({ threads });
       t.after(() => engine.close({ graceMs: 200 }));
-      const h = engine.open({ host: '127.0.0.1', port: target.port, url: `${secure ? 'wss' : 'ws'}://localhost:${cloudPort}/service/remoteaccess/device/k`, tls: { ca: [fixture('ca.pem')] } });
+      const proxy = viaProxy ? await connectProxy() : null;
+      if (proxy) t.after(() => proxy.close());
+      const h = engine.open({
+        host: '127.0.0.1',
+        port: target.port,
+        url: `${secure ? 'wss' : 'ws'}://localhost:${cloudPort}/service/remoteaccess/device/k`,
+        tls: { ca: [fixture('ca.pem')] },
+        ...(proxy ? { proxy: proxy.url } : {}),
+      });
       await withTimeout(h.established, 5000, 'established');
       await withTimeout(open, 5000, 'cloud open');
       // Written once the answer is through, so that it starts a TLS record of its own.
@@ -199,6 +219,7 @@ describe('bursts of full cloud reads toward the target', () => {
       const s = await withTimeout(h.closed, 5000, 'closed');
       assert.equal(s.code, 'TUN_END_WS_CLOSED');
       assert.equal(s.bytesDown, first.length + 70_000 + 16_384 + 100);
+      if (proxy) assert.ok(proxy.carried.down >= s.bytesDown, 'the bytes came through the proxy');
     });
   }
 });
