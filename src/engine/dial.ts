@@ -31,7 +31,10 @@ export interface Dialing {
 /**
  * Starts the WebSocket handshake; exactly one of the handlers is called, unless aborted first. A socket
  * dialed here (not through a proxy) is read through `onread` (listeners.ts) from the start, and `h` hands
- * its reads of the answer on to Node's HTTP client as 'data'.
+ * its reads of the answer on to Node's HTTP client as 'data', the event the client reads a socket by
+ * (its `socketOnData` listener, on every line from Node 20 to 26; the suite runs on 20 and 24 in CI). A
+ * client that read the socket another way would leave the answer unread: every dial would end in
+ * TUN_ERR_WS_TIMEOUT, which every engine test would show.
  */
 export function dialCloud(spec: ResolvedSpec, h: DialHandlers & LegEvents): Dialing {
   let done = false;
