@@ -222,4 +222,48 @@ describe('bursts of full cloud reads toward the target', () => {
       if (proxy) assert.ok(proxy.carried.down >= s.bytesDown, 'the bytes came through the proxy');
     });
   }
+
+  it("wss, a stalled target: the cloud is paused, and the tunnel holds at most the socket's 16 KiB, one burst and one TLS read toward it", { timeout: 30_000 }, async (t) => {
+    const SIZE = 16 * 1024 * 1024;
+    const payload = randomBytesSeeded(SIZE, 7);
+    let cloud: net.Socket | null = null;
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    const cloudPort = await rawCloud(t, true, (s) => {
+      cloud = s;
+      opened();
+    });
+    let target: net.Socket | null = null;
+    const got: Buffer[] = [];
+    let gotBytes = 0;
+    let all!: () => void;
+    const allIn = new Promise<void>((r) => (all = r));
+    const tgt = await tcpTarget(t, (s) => {
+      target = s;
+      s.pause();
+      s.on('data', (d: Buffer) => {
+        got.push(d);
+        gotBytes += d.length;
+        if (gotBytes >= SIZE) all();
+      });
+    });
+    const engine = createEngine({ threads: 0 });
+    t.after(() => engine.close({ graceMs: 200 }));
+    const h = engine.open({ host: '127.0.0.1', port: tgt.port, url: `wss://localhost:${cloudPort}/service/remoteaccess/device/k`, tls: { ca: [fixture('ca.pem')] } });
+    await withTimeout(h.established, 5000, 'established');
+    await withTimeout(open, 5000, 'cloud open');
+    for (let off = 0; off < SIZE; off += 64 * 1024) cloud!.write(frame(payload.subarray(off, off + 64 * 1024)));
+    // No event says that nothing more moves: the target stays stalled for a while, as in data-plane.test.ts.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(engine.stats().bytesDown < SIZE, 'the stalled target held the cloud back');
+    target!.resume();
+    await withTimeout(allIn, 20_000, '16 MiB at the target');
+    assert.equal(sha256(got), sha256([payload]));
+    cloud!.write(frame(Buffer.from([0x03, 0xe8]), 8));
+    const s = await withTimeout(h.closed, 5000, 'closed');
+    assert.equal(s.bytesDown, SIZE);
+    // docs/architecture.md, "Memory bound per tunnel": over wss, the TLS layer still hands on what it had
+    // decrypted from its last socket read (at most 64 KiB) when the cloud is paused.
+    assert.ok((s.peakBufferedDown ?? 0) <= (16 + 256 + 64) * 1024, `held ${s.peakBufferedDown} bytes toward the target`);
+  });
 });
