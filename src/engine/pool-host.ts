@@ -34,7 +34,8 @@ export class PoolHost implements EngineHost {
   ) {
     this.capacity = threads * perWorker;
     this.pool = new Piscina({
-      filename: new URL('./worker.js', import.meta.url).href,
+      // A CommonJS entry that imports worker.js: Piscina's require() of an ES module aborted Node 20 (worker-entry.cts).
+      filename: new URL('./worker-entry.cjs', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: perWorker,

@@ -66,7 +66,7 @@ describe('package: npm pack, installed elsewhere', () => {
   });
 
   it('the tarball holds dist/, the command, README and LICENSE, and no tests, sources or source maps', () => {
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/engine/worker.js', 'bin/c8y-tunnel.js', 'LICENSE', 'README.md', 'package.json']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/engine/worker.js', 'dist/engine/worker-entry.cjs', 'bin/c8y-tunnel.js', 'LICENSE', 'README.md', 'package.json']) {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
     const stray = files.filter((f) => /^(src|test|dist-test|scratch)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'));
