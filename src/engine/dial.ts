@@ -97,8 +97,9 @@ function upgradeRequest(
   const servername = spec.tls?.servername ?? (net.isIP(host) ? undefined : host);
   const createConnection = (): net.Socket => {
     if (via && !secure) return via;
-    // The first read of a socket dialed here is capped like every later one (tunnel.ts, fromCloudRead).
-    if (!via) capCloudRead(spec.highWaterMark);
+    // The first read of a socket dialed here is capped like every later one (tunnel.ts, fromCloudRead):
+    // what follows the answer in it may go to an empty bootstrap queue.
+    if (!via) capCloudRead(Math.min(spec.highWaterMark, spec.bootstrapLimit));
     if (!secure) {
       const s = net.connect({ host, port, onread: CLOUD_ONREAD } as net.NetConnectOpts);
       tagCloud(h, s);

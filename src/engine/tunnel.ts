@@ -217,15 +217,18 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
 
   /** @internal A read into the shared cloud buffer (listeners.ts), `buf[0, n)`. */
   fromCloudRead(socket: net.Socket, buf: Buffer, n: number): void {
-    // The socket's next read, which Node asks for right after this callback, stays within the burst limit.
-    capCloudRead(this.burstLimit);
     const chunk = n === buf.length ? buf : buf.subarray(0, n);
     if (this.cloud.socket !== socket) {
       // The upgrade's answer: Node's HTTP client reads it from 'data' (a copy: the buffer is shared).
       if (!socket.destroyed) socket.emit('data', Buffer.from(chunk));
-      return;
+    } else {
+      this.cloudBytes(chunk, n === buf.length || (this.fullRead === TLS_PIECE && n === TLS_PIECE));
     }
-    this.cloudBytes(chunk, n === buf.length || (this.fullRead === TLS_PIECE && n === TLS_PIECE));
+    // The socket's next read, which Node asks for right after this callback: within the burst limit, and
+    // during set-up within the bootstrap queue's room, so that the queue never passes its bound (a full
+    // queue has paused the cloud, and its next read comes once the queue is handed on).
+    const room = this.phase === SETUP ? this.queue.room : 0;
+    capCloudRead(room > 0 ? Math.min(room, this.burstLimit) : this.burstLimit);
   }
 
   /**
