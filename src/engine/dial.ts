@@ -95,25 +95,22 @@ function upgradeRequest(
 ): http.ClientRequest {
   const key = randomBytes(16).toString('base64');
   const servername = spec.tls?.servername ?? (net.isIP(host) ? undefined : host);
-  const createConnection = (): net.Socket => {
-    if (via && !secure) return via;
-    // The first read of a socket dialed here is capped like every later one (tunnel.ts, fromCloudRead):
-    // what follows the answer in it may go to an empty bootstrap queue.
-    if (!via) capCloudRead(Math.min(spec.highWaterMark, spec.bootstrapLimit));
-    if (!secure) {
-      const s = net.connect({ host, port, onread: CLOUD_ONREAD } as net.NetConnectOpts);
-      tagCloud(h, s);
-      return s;
-    }
+  const tlsOptions = (): tls.ConnectionOptions => {
     const o: tls.ConnectionOptions = { host, port, rejectUnauthorized: spec.tls?.rejectUnauthorized !== false };
     if (servername !== undefined) o.servername = servername;
     if (spec.tls?.ca) o.ca = spec.tls.ca;
-    if (via) {
-      o.socket = via;
-      return tls.connect(o);
-    }
+    return o;
+  };
+  const createConnection = (): net.Socket => {
+    // Through a proxy the socket keeps Node's own reads (a TLS socket over another socket ignores onread).
+    if (via) return secure ? tls.connect({ ...tlsOptions(), socket: via }) : via;
+    // The first read of a socket dialed here is capped like every later one (tunnel.ts, fromCloudRead):
+    // what follows the answer in it may go to an empty bootstrap queue.
+    capCloudRead(Math.min(spec.highWaterMark, spec.bootstrapLimit));
     // tls.connect takes net's `onread` when it opens the socket itself (Node's tls docs); @types/node lacks it.
-    const s = tls.connect({ ...o, onread: CLOUD_ONREAD } as tls.ConnectionOptions);
+    const s = secure
+      ? tls.connect({ ...tlsOptions(), onread: CLOUD_ONREAD } as tls.ConnectionOptions)
+      : net.connect({ host, port, onread: CLOUD_ONREAD } as net.NetConnectOpts);
     tagCloud(h, s);
     return s;
   };
