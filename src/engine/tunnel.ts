@@ -243,13 +243,14 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
       this.chunk = chunk;
       this.parser.push(chunk);
       this.chunk = null;
+      const more = rangeBytes(this.ranges);
       // Room for one more full read: the burst stays within burstLimit.
-      if (full && this.phase === OPEN && this.outBytes + rangeBytes(this.ranges) + this.fullRead <= this.burstLimit) {
+      if (full && this.phase === OPEN && this.outBytes + more + this.fullRead <= this.burstLimit) {
         this.stageRanges(chunk);
         this.outTick ??= setImmediate(onBurstDue, this);
         return;
       }
-      this.flushRanges(chunk);
+      this.flushRanges(chunk, more);
     } else {
       this.parser.push(chunk);
     }
@@ -262,16 +263,15 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
   }
 
   /**
-   * Writes what waits for the target (a burst, then what the parser collected from `chunk`, as one write),
-   * then pauses the cloud if the target must drain.
+   * Writes what waits for the target (a burst, then the `more` bytes the parser collected from `chunk`, as
+   * one write), then pauses the cloud if the target must drain.
    */
-  private flushRanges(chunk: Buffer | null): void {
+  private flushRanges(chunk: Buffer | null, more = chunk ? rangeBytes(this.ranges) : 0): void {
     const target = this.target.socket;
     if (!target) {
       this.ranges.length = 0;
       return;
     }
-    const more = chunk ? rangeBytes(this.ranges) : 0;
     if (this.out && more > 0 && this.outBytes + more <= this.out.length) this.stageRanges(chunk!);
     this.flushOut();
     if (more > 0 && this.ranges.length > 0) {
