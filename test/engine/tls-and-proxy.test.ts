@@ -121,10 +121,12 @@ describe('HTTP CONNECT proxy for the WebSocket leg', () => {
 /**
  * A ws or wss cloud that does the opening handshake by hand and then writes exactly the bytes a test gives
  * it: a 64 KiB write arrives as one full plain read, or (wss) as four full 16 KiB TLS pieces, the cases the
- * engine holds for the rest of their burst.
+ * engine holds for the rest of their burst. `opened` is the first connection's socket, once answered.
  */
-async function rawCloud(t: { after(fn: () => unknown): void }, secure: boolean, onOpen: (s: net.Socket) => void): Promise<number> {
+async function rawCloud(t: { after(fn: () => unknown): void }, secure: boolean): Promise<{ port: number; opened: Promise<net.Socket> }> {
   const sockets = new Set<net.Socket>();
+  let onOpen!: (s: net.Socket) => void;
+  const opened = new Promise<net.Socket>((r) => (onOpen = r));
   const onConn = (s: net.Socket): void => {
     sockets.add(s);
     s.on('error', () => {});
@@ -143,7 +145,7 @@ async function rawCloud(t: { after(fn: () => unknown): void }, secure: boolean, 
   const server = secure ? tls.createServer({ cert: fixture('server.pem'), key: fixture('server.key') }, onConn) : net.createServer(onConn);
   const port = await listen0(server);
   t.after(() => closeServer(server, sockets));
-  return port;
+  return { port, opened };
 }
 
 /** A server (unmasked) binary frame. */
@@ -173,13 +175,7 @@ describe('bursts of full cloud reads toward the target', () => {
       // written at once.
       const first = randomBytesSeeded(65_532, 3);
       const rest = [randomBytesSeeded(70_000, 4), randomBytesSeeded(16_384, 5), randomBytesSeeded(100, 6)];
-      let cloud: net.Socket | null = null;
-      let opened!: () => void;
-      const open = new Promise<void>((r) => (opened = r));
-      const cloudPort = await rawCloud(t, secure, (s) => {
-        cloud = s;
-        opened();
-      });
+      const { port: cloudPort, opened } = await rawCloud(t, secure);
       const got: Buffer[] = [];
       let gotBytes = 0;
       let firstDone!: () => void;
@@ -206,14 +202,14 @@ describe('bursts of full cloud reads toward the target', () => {
         ...(proxy ? { proxy: proxy.url } : {}),
       });
       await withTimeout(h.established, 5000, 'established');
-      await withTimeout(open, 5000, 'cloud open');
+      const cloud = await withTimeout(opened, 5000, 'cloud open');
       // Written once the answer is through, so that it starts a TLS record of its own.
-      cloud!.write(frame(first));
+      cloud.write(frame(first));
       // Nothing more is sent until the whole first burst has reached the target.
       await withTimeout(firstIn, 5000, 'the burst that ends on a full TLS piece reached the target');
       assert.equal(gotBytes, first.length);
       // Data then the close frame in one write: every byte goes before the target's end.
-      cloud!.write(Buffer.concat([...rest.map((b) => frame(b)), frame(Buffer.from([0x03, 0xe8]), 8)]));
+      cloud.write(Buffer.concat([...rest.map((b) => frame(b)), frame(Buffer.from([0x03, 0xe8]), 8)]));
       await withTimeout(ended, 5000, "the target's end");
       assert.equal(sha256(got), sha256([first, ...rest]));
       const s = await withTimeout(h.closed, 5000, 'closed');
@@ -226,13 +222,7 @@ describe('bursts of full cloud reads toward the target', () => {
   it("wss, a stalled target: the cloud is paused, and the tunnel holds at most the socket's 16 KiB, one burst and one TLS read toward it", { timeout: 30_000 }, async (t) => {
     const SIZE = 16 * 1024 * 1024;
     const payload = randomBytesSeeded(SIZE, 7);
-    let cloud: net.Socket | null = null;
-    let opened!: () => void;
-    const open = new Promise<void>((r) => (opened = r));
-    const cloudPort = await rawCloud(t, true, (s) => {
-      cloud = s;
-      opened();
-    });
+    const { port: cloudPort, opened } = await rawCloud(t, true);
     let target: net.Socket | null = null;
     const got: Buffer[] = [];
     let gotBytes = 0;
@@ -251,15 +241,15 @@ describe('bursts of full cloud reads toward the target', () => {
     t.after(() => engine.close({ graceMs: 200 }));
     const h = engine.open({ host: '127.0.0.1', port: tgt.port, url: `wss://localhost:${cloudPort}/service/remoteaccess/device/k`, tls: { ca: [fixture('ca.pem')] } });
     await withTimeout(h.established, 5000, 'established');
-    await withTimeout(open, 5000, 'cloud open');
-    for (let off = 0; off < SIZE; off += 64 * 1024) cloud!.write(frame(payload.subarray(off, off + 64 * 1024)));
+    const cloud = await withTimeout(opened, 5000, 'cloud open');
+    for (let off = 0; off < SIZE; off += 64 * 1024) cloud.write(frame(payload.subarray(off, off + 64 * 1024)));
     // No event says that nothing more moves: the target stays stalled for a while, as in data-plane.test.ts.
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(engine.stats().bytesDown < SIZE, 'the stalled target held the cloud back');
     target!.resume();
     await withTimeout(allIn, 20_000, '16 MiB at the target');
     assert.equal(sha256(got), sha256([payload]));
-    cloud!.write(frame(Buffer.from([0x03, 0xe8]), 8));
+    cloud.write(frame(Buffer.from([0x03, 0xe8]), 8));
     const s = await withTimeout(h.closed, 5000, 'closed');
     assert.equal(s.bytesDown, SIZE);
     // docs/architecture.md, "Memory bound per tunnel": over wss, the TLS layer still hands on what it had
