@@ -152,7 +152,7 @@ export function markdown(r: Results, resultsRel: string, svgRel: string): string
     table(
       ['target', 'engine', 'limit', 'baseline (same run)', 'met'],
       // Evaluated anew from the rows, so that a report of an older results file uses today's definitions.
-      evaluateTargets(r.scenarios).map((t) => [t.text, t.value === null ? '–' : `${n(t.value, 2)} ${t.unit}`, t.limit === null ? '–' : `${n(t.limit, 2)}`, t.baseline ? `${t.baseline.key}: ${t.baseline.value === null ? '–' : n(t.baseline.value, 2)}` : '', t.met === null ? 'not measured' : t.met ? 'yes' : '**no**']),
+      evaluateTargets(r.scenarios).map((t) => [t.text, t.value === null ? '–' : `${n(t.value, 2)} ${t.unit}`, t.limit === null ? '–' : `${n(t.limit, 2)}`, t.baseline ? `${t.baseline.key}: ${t.baseline.value === null ? '–' : n(t.baseline.value, 2)}` : '', t.met === null ? 'not measured' : `${t.met ? 'yes' : '**no**'}${t.note ? ` (${t.note})` : ''}`]),
     ),
     '',
   );

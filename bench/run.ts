@@ -164,7 +164,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${r.key.padEnd(34)} ${r.status.padEnd(7)} ${main !== undefined ? String(main).padStart(9) : ''.padStart(9)}  ${r.status !== 'ok' ? r.reason ?? '' : ''}\n`);
     }
   }
-  for (const t of results.targets) process.stdout.write(`target ${t.id}: ${t.met === null ? 'n/a' : t.met ? 'met' : 'NOT met'} (${t.value ?? '-'} ${t.unit}, limit ${t.limit ?? '-'}) ${t.text}\n`);
+  for (const t of results.targets) process.stdout.write(`target ${t.id}: ${t.met === null ? 'n/a' : t.met ? 'met' : 'NOT met'} (${t.value ?? '-'} ${t.unit}, limit ${t.limit ?? '-'}${t.note ? `; ${t.note}` : ''}) ${t.text}\n`);
   process.stdout.write(`results: ${file}\n`);
   process.exitCode = bad > 0 ? 1 : 0;
 }

@@ -10,6 +10,7 @@
  * relay (relay 2) in both directions: like the agent, it terminates TLS; the TLS records it reads carry the
  * source's write sizes as the cloud's do.
  * The relay next to the target is kept beside it (`hopCpuPerGiB`) in the report, so both readings show.
+ * The throughput targets use the same hops for s1's rows when the peers set the pace (targets.ts).
  */
 import type { Row } from './types.js';
 
@@ -21,7 +22,7 @@ export function baselineKeyOf(key: string): string | undefined {
 
 /** The role of the relay hop that reads the source's writes as the agent does (see above). */
 export function baselineRole(baseKey: string): 'relay1' | 'relay2' {
-  return baseKey.startsWith('s8.c2d.') && baseKey.endsWith('.relay') ? 'relay1' : 'relay2';
+  return (baseKey.startsWith('s8.c2d.') || baseKey.startsWith('s1.c2d.')) && baseKey.endsWith('.relay') ? 'relay1' : 'relay2';
 }
 
 /** CPU-s/GiB of a baseline row's comparable hop. */

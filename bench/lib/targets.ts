@@ -13,15 +13,43 @@ function metric(scenarios: ScenarioResult[], key: string, m: string): number | n
   return v === undefined || !Number.isFinite(v) ? null : v;
 }
 
+/**
+ * The CPU per GiB of an s1 engine row's peers (every process but the agent) and of the relay row's peers
+ * (every process but the hop compared with the agent), when the engine's peers spent more; else null.
+ */
+function peerBound(eng: Row | undefined, rel: Row | undefined): { enginePeers: number; relayPeers: number; agent: number; hop: number; hopRole: string } | null {
+  if (eng?.status !== 'ok' || rel?.status !== 'ok' || !eng.procs || !rel.procs) return null;
+  const role = baselineRole(rel.key);
+  const agent = eng.procs.find((p) => p.role === 'agent')?.cpuPerGiB;
+  const hop = rel.procs.find((p) => p.role === role)?.cpuPerGiB;
+  const sum = (ps: NonNullable<Row['procs']>): number => Math.round(ps.reduce((x, p) => x + (p.cpuPerGiB ?? 0), 0) * 1000) / 1000;
+  const enginePeers = sum(eng.procs.filter((p) => p.role !== 'agent'));
+  const relayPeers = sum(rel.procs.filter((p) => p.role !== role));
+  if (agent === undefined || hop === undefined || enginePeers <= relayPeers) return null;
+  return { enginePeers, relayPeers, agent, hop, hopRole: role === 'relay1' ? 'relay 1' : 'relay 2' };
+}
+
 /** Evaluates every target; a target whose rows did not run has met: null. */
 export function evaluateTargets(s: ScenarioResult[]): Target[] {
   const out: Target[] = [];
   const cpu = metric(s, 's1.d2c.engine', 'hopCpuPerGiB');
   out.push({ id: 'cpu-per-gib', text: "the agent's CPU per GiB device to cloud at most 1.0 s", value: cpu, unit: 'CPU-s/GiB', limit: 1.0, baseline: { key: 's1.d2c.relay (relay 2, next to the target)', value: metric(s, 's1.d2c.relay', 'hopCpuPerGiB') }, met: cpu === null ? null : cpu <= 1.0 });
+  // Throughput "at least the relay's wherever the peers allow it" (issue 10): on 2 shared cores every
+  // process of a chain takes CPU from the others, and the engine's chain has a WebSocket peer (the bench
+  // cloud) where the relay chain has a plain relay. Where the engine's peers spend more CPU per GiB than
+  // the relay chain's peers, the peers set the pace, and the issue's measure is CPU per GiB: the agent's
+  // against the relay hop that reads the same source's writes (bench/lib/baseline-hop.ts; as in s8:
+  // relay 2 device to cloud, relay 1 cloud to device). Both MB/s figures stay in the target's line.
   for (const dir of ['d2c', 'c2d'] as const) {
     const v = metric(s, `s1.${dir}.engine`, 'mbps');
     const b = metric(s, `s1.${dir}.relay`, 'mbps');
-    out.push({ id: `throughput-${dir}`, text: `one tunnel's throughput (${dir === 'd2c' ? 'device to cloud' : 'cloud to device'}) at least that of the plain Node relay`, value: v, unit: 'MB/s', limit: b, baseline: { key: `s1.${dir}.relay`, value: b }, met: v === null || b === null ? null : v >= b });
+    const t: Target = { id: `throughput-${dir}`, text: `one tunnel's throughput (${dir === 'd2c' ? 'device to cloud' : 'cloud to device'}) at least that of the plain Node relay, wherever the peers allow it (else the agent's CPU per GiB at most the relay hop's)`, value: v, unit: 'MB/s', limit: b, baseline: { key: `s1.${dir}.relay`, value: b }, met: v === null || b === null ? null : v >= b };
+    const peer = peerBound(find(s, `s1.${dir}.engine`), find(s, `s1.${dir}.relay`));
+    if (t.met === false && peer) {
+      t.met = peer.agent <= peer.hop;
+      t.note = `peer-bound: the engine chain's peers spent ${peer.enginePeers} CPU-s/GiB against the relay chain's ${peer.relayPeers}; agent ${peer.agent} against ${peer.hopRole} ${peer.hop} CPU-s/GiB`;
+    }
+    out.push(t);
   }
   // Idle: once RSS has settled (s3's description); the figure one second after opening stands beside it in s3.
   const idle = metric(s, 's3.n8000.engine-t1', 'idleRssPerTunnelKiB');
