@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baselineHopCpu, baselineKeyOf, baselineRole, cpuRatioOf } from './lib/baseline-hop.js';
+import { baselineHopCpu, baselineKeyOf, baselineRole, cpuRatioOf, hopLabel } from './lib/baseline-hop.js';
 import { renderSvg, type Panel } from './lib/svg.js';
 import { evaluateTargets } from './lib/targets.js';
 import type { Results, Row, ScenarioResult } from './lib/types.js';
@@ -86,7 +86,7 @@ function scenarioTable(r: Results, s: ScenarioResult): string {
           const ratio = cpuRatioOf(x, base);
           const r2 = base?.metrics.hopCpuPerGiB && m.hopCpuPerGiB !== undefined ? m.hopCpuPerGiB / base.metrics.hopCpuPerGiB : undefined;
           const q = m.peakQueuedUpKiB === undefined ? '' : `${n(m.peakQueuedUpKiB, 0)} / ${n(m.peakQueuedDownKiB, 0)}`;
-          const hop = baseKey ? `${n(baselineHopCpu(base), 2)} (${baselineRole(baseKey) === 'relay1' ? 'relay 1' : 'relay 2'})` : '';
+          const hop = baseKey ? `${n(baselineHopCpu(base), 2)} (${hopLabel(baseKey)})` : '';
           const baseSys = baseKey ? base?.procs?.find((p) => p.role === baselineRole(baseKey))?.syscallsPerMiB : undefined;
           const sys = m.hopSyscallsPerMiB === undefined ? '' : baseKey ? `${n(m.hopSyscallsPerMiB, 0)} / ${n(baseSys, 0)}` : n(m.hopSyscallsPerMiB, 0);
           return [x.label, n(m.mbps), n(m.hopCpuPerGiB, 2), hop, ratio === undefined ? '' : `${ratio.toFixed(2)}×`, r2 === undefined ? '' : `${r2.toFixed(2)}×`, sys, q, n(m.agentPeakRssMiB, 0), (x.runs ?? []).map((v) => n(v, 0)).join(', '), x.verified === undefined ? '' : x.verified ? 'yes' : '**NO**', procCell(x, true), status(x)];

@@ -25,6 +25,11 @@ export function baselineRole(baseKey: string): 'relay1' | 'relay2' {
   return (baseKey.startsWith('s8.c2d.') || baseKey.startsWith('s1.c2d.')) && baseKey.endsWith('.relay') ? 'relay1' : 'relay2';
 }
 
+/** The comparable hop's name, as the report and the targets print it. */
+export function hopLabel(baseKey: string): string {
+  return baselineRole(baseKey) === 'relay1' ? 'relay 1' : 'relay 2';
+}
+
 /** CPU-s/GiB of a baseline row's comparable hop. */
 export function baselineHopCpu(base: Row | undefined): number | undefined {
   if (!base || base.status !== 'ok') return undefined;

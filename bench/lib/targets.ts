@@ -1,5 +1,5 @@
 /** The issue's performance targets, evaluated from one run's rows against baselines from the same run. */
-import { baselineHopCpu, baselineRole, cpuRatioOf } from './baseline-hop.js';
+import { baselineHopCpu, baselineRole, cpuRatioOf, hopLabel } from './baseline-hop.js';
 import type { Row, ScenarioResult, Target } from './types.js';
 
 function find(scenarios: ScenarioResult[], key: string): Row | undefined {
@@ -17,16 +17,16 @@ function metric(scenarios: ScenarioResult[], key: string, m: string): number | n
  * The CPU per GiB of an s1 engine row's peers (every process but the agent) and of the relay row's peers
  * (every process but the hop compared with the agent), when the engine's peers spent more; else null.
  */
-function peerBound(eng: Row | undefined, rel: Row | undefined): { enginePeers: number; relayPeers: number; agent: number; hop: number; hopRole: string } | null {
-  if (eng?.status !== 'ok' || rel?.status !== 'ok' || !eng.procs || !rel.procs) return null;
-  const role = baselineRole(rel.key);
+function peerBound(eng: Row | undefined, rel: Row | undefined): { enginePeers: number; relayPeers: number; agent: number; hop: number } | null {
+  if (eng?.status !== 'ok' || !eng.procs || !rel?.procs) return null;
   const agent = eng.procs.find((p) => p.role === 'agent')?.cpuPerGiB;
-  const hop = rel.procs.find((p) => p.role === role)?.cpuPerGiB;
+  const hop = baselineHopCpu(rel);
+  const role = baselineRole(rel.key);
   const sum = (ps: NonNullable<Row['procs']>): number => Math.round(ps.reduce((x, p) => x + (p.cpuPerGiB ?? 0), 0) * 1000) / 1000;
   const enginePeers = sum(eng.procs.filter((p) => p.role !== 'agent'));
   const relayPeers = sum(rel.procs.filter((p) => p.role !== role));
   if (agent === undefined || hop === undefined || enginePeers <= relayPeers) return null;
-  return { enginePeers, relayPeers, agent, hop, hopRole: role === 'relay1' ? 'relay 1' : 'relay 2' };
+  return { enginePeers, relayPeers, agent, hop };
 }
 
 /** Evaluates every target; a target whose rows did not run has met: null. */
@@ -44,10 +44,10 @@ export function evaluateTargets(s: ScenarioResult[]): Target[] {
     const v = metric(s, `s1.${dir}.engine`, 'mbps');
     const b = metric(s, `s1.${dir}.relay`, 'mbps');
     const t: Target = { id: `throughput-${dir}`, text: `one tunnel's throughput (${dir === 'd2c' ? 'device to cloud' : 'cloud to device'}) at least that of the plain Node relay, wherever the peers allow it (else the agent's CPU per GiB at most the relay hop's)`, value: v, unit: 'MB/s', limit: b, baseline: { key: `s1.${dir}.relay`, value: b }, met: v === null || b === null ? null : v >= b };
-    const peer = peerBound(find(s, `s1.${dir}.engine`), find(s, `s1.${dir}.relay`));
-    if (t.met === false && peer) {
+    const peer = t.met === false ? peerBound(find(s, `s1.${dir}.engine`), find(s, `s1.${dir}.relay`)) : null;
+    if (peer) {
       t.met = peer.agent <= peer.hop;
-      t.note = `peer-bound: the engine chain's peers spent ${peer.enginePeers} CPU-s/GiB against the relay chain's ${peer.relayPeers}; agent ${peer.agent} against ${peer.hopRole} ${peer.hop} CPU-s/GiB`;
+      t.note = `peer-bound: the engine chain's peers spent ${peer.enginePeers} CPU-s/GiB against the relay chain's ${peer.relayPeers}; agent ${peer.agent} against ${hopLabel(`s1.${dir}.relay`)} ${peer.hop} CPU-s/GiB`;
     }
     out.push(t);
   }
