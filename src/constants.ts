@@ -13,6 +13,15 @@ export const DEFAULT_MAX_PAYLOAD = 1 * MiB;
 export const DEFAULT_BOOTSTRAP_LIMIT = 256 * KiB;
 /** TCP reads pause while the WebSocket holds more unsent bytes than this. */
 export const DEFAULT_HIGH_WATER_MARK = 256 * KiB;
+/**
+ * After a cloud read of at least COALESCE_MIN_BYTES that did not fill its buffer, the next cloud read
+ * waits this long (read coalescing, docs/architecture.md); 0 reads at once.
+ */
+export const DEFAULT_COALESCE_MS = 1;
+/** The smallest cloud read that counts as part of a stream (shorter ones are never followed by a wait). */
+export const COALESCE_MIN_BYTES = 8 * KiB;
+/** A cloud read this long or longer already spreads its wake-up over enough bytes: no wait follows it. */
+export const COALESCE_MAX_BYTES = 64 * KiB;
 /** After one leg ends, the other gets this long to flush and close. */
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 /** Tunnels one worker carries at once. */

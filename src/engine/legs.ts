@@ -32,6 +32,8 @@ export interface CloudLeg extends PooledWrites {
   paused: boolean;
   closeSent: boolean;
   closeReceived: boolean;
+  /** Read coalescing: the reads rest until this timer (restCloud); null when they do not. */
+  resting: NodeJS.Timeout | null;
 }
 
 export function targetLeg(): TargetLeg {
@@ -39,7 +41,7 @@ export function targetLeg(): TargetLeg {
 }
 
 export function cloudLeg(): CloudLeg {
-  return { socket: null, dialing: null, up: false, closed: false, paused: false, closeSent: false, closeReceived: false, inflight: null, written: null };
+  return { socket: null, dialing: null, up: false, closed: false, paused: false, closeSent: false, closeReceived: false, resting: null, inflight: null, written: null };
 }
 
 /** Set-up failed: stops dialing and destroys both sockets; a leg that has none is closed at once. */
@@ -66,12 +68,41 @@ export function pauseCloud(cloud: CloudLeg): void {
   }
 }
 
-/** A cloud leg paused for the target reads on. */
+/** A cloud leg paused for the target reads on; one resting reads on at once. */
 export function resumeCloud(cloud: CloudLeg): void {
   if (cloud.paused) {
     cloud.paused = false;
     cloud.socket?.resume();
   }
+  if (cloud.resting) wake(cloud);
+}
+
+/**
+ * Read coalescing (a stream read, tunnel.ts): the cloud's reads rest for `ms`, while the kernel gathers
+ * what the cloud sends, so that the next read takes it in one piece. Why by hand: Node has no receive
+ * low-water mark with a deadline (Linux's SO_RCVLOWAT is not exposed, and without a deadline it would
+ * hold a keystroke). A pause for backpressure that comes meanwhile outlasts the rest; a resume ends it.
+ * Its cost: one timer, and libuv's stop and start of the read (two epoll_ctl calls).
+ */
+export function restCloud(cloud: CloudLeg, ms: number): void {
+  if (cloud.paused || cloud.resting || !cloud.socket) return;
+  cloud.socket.pause();
+  cloud.resting = setTimeout(wake, ms, cloud);
+  cloud.resting.unref();
+}
+
+/** The rest is over (or cut short): reads go on unless backpressure paused them meanwhile. */
+function wake(cloud: CloudLeg): void {
+  if (cloud.resting) clearTimeout(cloud.resting);
+  cloud.resting = null;
+  const s = cloud.socket;
+  if (!cloud.paused && s && !s.destroyed) s.resume();
+}
+
+/** The tunnel is done: a rest still running is cancelled, reading nothing. */
+export function stopResting(cloud: CloudLeg): void {
+  if (cloud.resting) clearTimeout(cloud.resting);
+  cloud.resting = null;
 }
 
 /** Sends a close frame once; `code` -1 sends one with no body. */

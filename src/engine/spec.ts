@@ -2,6 +2,7 @@
 import {
   DEFAULT_BOOTSTRAP_LIMIT,
   DEFAULT_CLOSE_GRACE_MS,
+  DEFAULT_COALESCE_MS,
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_TCP_CONNECT_TIMEOUT_MS,
@@ -19,6 +20,7 @@ export interface ResolvedSpec extends TunnelSpec {
   highWaterMark: number;
   closeGraceMs: number;
   idleTimeoutMs: number;
+  coalesceMs: number;
   zeroMask: boolean;
 }
 
@@ -32,6 +34,7 @@ export function resolveSpec(spec: TunnelSpec): ResolvedSpec {
     highWaterMark: spec.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
     closeGraceMs: spec.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS,
     idleTimeoutMs: spec.idleTimeoutMs ?? 0,
+    coalesceMs: spec.coalesceMs ?? DEFAULT_COALESCE_MS,
     zeroMask: spec.zeroMask === true,
   };
 }
@@ -68,6 +71,8 @@ export function validateSpec(spec: TunnelSpec): void {
     const v = spec[k];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0) && !(k === 'idleTimeoutMs' && v === 0)) throw new TunnelError('TUN_ERR_INVALID_SPEC', `spec.${k} must be a positive number`);
   }
+  const co = spec.coalesceMs;
+  if (co !== undefined && (!Number.isFinite(co) || co < 0 || co > 1000)) throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.coalesceMs must be a number 0-1000');
   if (spec.headers !== undefined) {
     if (!spec.headers || typeof spec.headers !== 'object') throw new TunnelError('TUN_ERR_INVALID_SPEC', 'spec.headers must be an object of strings');
     for (const [k, v] of Object.entries(spec.headers)) {

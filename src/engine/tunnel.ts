@@ -16,6 +16,7 @@
  */
 import type net from 'node:net';
 import { threadId } from 'node:worker_threads';
+import { COALESCE_MAX_BYTES, COALESCE_MIN_BYTES } from '../constants.js';
 import type { ErrorCode, WireError } from '../errors.js';
 import { BootstrapQueue, handOn } from './bootstrap.js';
 import { cloudConnectError, cloudRunError, targetConnectError, targetRunError } from './classify.js';
@@ -23,7 +24,7 @@ import { dialCloud } from './dial.js';
 import { giveBack, isPooled, lendFrameBuffer, takeCopyBuffer, takeFrameBuffer, takePooled } from './frame-pool.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
-import { cloudLeg, copyRanges, destroyLegs, dropLegs, pauseCloud, rangeBytes, resumeCloud, sendClose, targetLeg } from './legs.js';
+import { cloudLeg, copyRanges, destroyLegs, dropLegs, pauseCloud, rangeBytes, restCloud, resumeCloud, sendClose, stopResting, targetLeg } from './legs.js';
 import { adoptCloud, connectTarget, onBurstDue, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
 import { capCloudRead, firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { forgetDialing, resolveSpec, type ResolvedSpec } from './spec.js';
@@ -251,6 +252,10 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
         return;
       }
       this.flushRanges(chunk, more);
+      // A long read that did not fill its buffer: the cloud is streaming, more is on its way, and the next
+      // read waits for it (read coalescing, legs.ts). A full read reads on (more is waiting already), and so
+      // do short reads (keystrokes, round trips).
+      if (!full && chunk.length >= COALESCE_MIN_BYTES && chunk.length < COALESCE_MAX_BYTES && this.phase === OPEN && this.spec.coalesceMs > 0) restCloud(this.cloud, this.spec.coalesceMs);
     } else {
       this.parser.push(chunk);
     }
@@ -419,9 +424,10 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
       return;
     }
     if (this.phase !== OPEN) return;
-    // A burst still waiting goes before our end toward the target.
+    // A burst still waiting goes before our end toward the target, and the cloud is read on at once.
     this.flushOut();
     this.phase = ENDING;
+    if (this.cloud.resting) resumeCloud(this.cloud);
     const grace = this.graceOverride ?? this.spec.closeGraceMs;
     if (beginEnd(this.end, this.target, this.cloud, by, code, message, wsCode, this.spec.zeroMask)) {
       this.tcpTimer = setTimeout(onEndTargetDue, grace / 2, this);
@@ -496,6 +502,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (this.phase === DONE || !this.target.closed || !this.cloud.closed) return;
     this.phase = DONE;
     this.clearTimers();
+    stopResting(this.cloud);
     if (this.outTick) clearImmediate(this.outTick);
     this.outTick = null;
     if (this.out) giveBack(this.out);

@@ -136,7 +136,7 @@ describe('connect failures end with distinct codes', () => {
   it('an invalid spec is refused with a code, not a throw', { timeout: 5000 }, async (t) => {
     const e = createEngine({ threads: 0 });
     t.after(() => e.close());
-    for (const bad of [{ port: 0 }, { port: 65536 }, { host: 'bad\nhost' }, { url: 'http://x/' }]) {
+    for (const bad of [{ port: 0 }, { port: 65536 }, { host: 'bad\nhost' }, { url: 'http://x/' }, { coalesceMs: -1 }, { coalesceMs: 1001 }, { coalesceMs: Number.NaN }]) {
       const h = e.open({ host: '127.0.0.1', port: 22, url: 'ws://127.0.0.1:1/', ...bad });
       assert.equal((await rejection(h.established)).code, 'TUN_ERR_INVALID_SPEC');
     }
