@@ -74,7 +74,7 @@ export function resumeCloud(cloud: CloudLeg): void {
     cloud.paused = false;
     cloud.socket?.resume();
   }
-  if (cloud.resting) wake(cloud);
+  endRest(cloud);
 }
 
 /**
@@ -87,14 +87,14 @@ export function resumeCloud(cloud: CloudLeg): void {
 export function restCloud(cloud: CloudLeg, ms: number): void {
   if (cloud.paused || cloud.resting || !cloud.socket) return;
   cloud.socket.pause();
-  cloud.resting = setTimeout(wake, ms, cloud);
+  cloud.resting = setTimeout(endRest, ms, cloud);
   cloud.resting.unref();
 }
 
-/** The rest is over (or cut short): reads go on unless backpressure paused them meanwhile. */
-function wake(cloud: CloudLeg): void {
-  if (cloud.resting) clearTimeout(cloud.resting);
-  cloud.resting = null;
+/** The rest is over, or cut short: reads go on unless backpressure paused them meanwhile (that pause holds). */
+export function endRest(cloud: CloudLeg): void {
+  if (!cloud.resting) return;
+  stopResting(cloud);
   const s = cloud.socket;
   if (!cloud.paused && s && !s.destroyed) s.resume();
 }

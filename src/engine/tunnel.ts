@@ -24,7 +24,7 @@ import { dialCloud } from './dial.js';
 import { giveBack, isPooled, lendFrameBuffer, takeCopyBuffer, takeFrameBuffer, takePooled } from './frame-pool.js';
 import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
-import { cloudLeg, copyRanges, destroyLegs, dropLegs, pauseCloud, rangeBytes, restCloud, resumeCloud, sendClose, stopResting, targetLeg } from './legs.js';
+import { cloudLeg, copyRanges, destroyLegs, dropLegs, endRest, pauseCloud, rangeBytes, restCloud, resumeCloud, sendClose, stopResting, targetLeg } from './legs.js';
 import { adoptCloud, connectTarget, onBurstDue, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
 import { capCloudRead, firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { forgetDialing, resolveSpec, type ResolvedSpec } from './spec.js';
@@ -427,7 +427,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     // A burst still waiting goes before our end toward the target, and the cloud is read on at once.
     this.flushOut();
     this.phase = ENDING;
-    if (this.cloud.resting) resumeCloud(this.cloud);
+    endRest(this.cloud);
     const grace = this.graceOverride ?? this.spec.closeGraceMs;
     if (beginEnd(this.end, this.target, this.cloud, by, code, message, wsCode, this.spec.zeroMask)) {
       this.tcpTimer = setTimeout(onEndTargetDue, grace / 2, this);

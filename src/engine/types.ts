@@ -41,12 +41,12 @@ export interface TunnelSpec {
    */
   highWaterMark?: number;
   /**
-   * Read coalescing on the cloud leg: after a read of 8 KiB or more that did not fill the read buffer (a
+   * Read coalescing on the cloud leg: after a read of 8 KiB to 64 KiB that did not fill the read buffer (a
    * stream, not keystrokes), the next cloud read waits this many ms, so that a stream of small WebSocket
    * messages (go-c8y-cli sends one per 1 KiB) is read in large pieces rather than one wake-up per few
    * messages (default 1; 0 reads at once; at most 1 000). The bytes of a stream that arrive during the
    * wait are delayed by up to about a millisecond more than it (Node's timers); a short read, and the
-   * first read after a pause in the stream, never wait.
+   * first read after a quiet spell, never wait. A backpressure pause outlasts the wait; our end cuts it short.
    */
   coalesceMs?: number;
   /** After one leg ends, how long the other may take to flush and close before it is destroyed (default 5 000 ms). */
