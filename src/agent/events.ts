@@ -38,6 +38,10 @@ export interface SessionClosedEvent {
   bytesDown: number;
   bytesDiscarded: number;
   wsCloseCode: number | undefined;
+  /** The most the tunnel held toward the cloud (bytes; 0 for a tunnel that never started). */
+  peakBufferedUp: number;
+  /** The most the tunnel held toward the target (bytes; 0 for a tunnel that never started). */
+  peakBufferedDown: number;
 }
 
 /** `agent.events` 'transport:connected': the link to the cloud is up (`first`: the first time). */

@@ -230,7 +230,7 @@ export class Operations {
         operationChannels.finished.publish({ agent: this.agent, id: op.id, key: redactKey(req.key), summary } satisfies OperationFinishedMessage);
       }
       const key = redactKey(req.key);
-      this.d.events.emit('session:closed', { id: op.id, key, code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, bytesDiscarded: summary.bytesDiscarded ?? 0, wsCloseCode: summary.wsCloseCode });
+      this.d.events.emit('session:closed', { id: op.id, key, code: summary.code, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, bytesDiscarded: summary.bytesDiscarded ?? 0, wsCloseCode: summary.wsCloseCode, peakBufferedUp: summary.peakBufferedUp ?? 0, peakBufferedDown: summary.peakBufferedDown ?? 0 });
     });
   }
 

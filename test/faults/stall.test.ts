@@ -6,19 +6,59 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { describe, it } from 'node:test';
-import { withTimeout } from '../helpers/net.js';
+import { waitFor, withTimeout } from '../helpers/net.js';
 import { Sink, chunkAt, pumpTcp } from '../helpers/stream.js';
 import { statuses } from '../helpers/agent-rig.js';
-import { faultRig, lastOp, tcpTarget } from '../helpers/fault-rig.js';
+import { faultRig, lastOp, tcpTarget, type FaultRig } from '../helpers/fault-rig.js';
 
-const MiB = 1024 * 1024;
-const TOTAL = 48 * MiB;
-/** What may pile up across the chain while a reader stalls (loopback socket buffers dominate). */
-const BOUND = 32 * MiB;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * The most a kernel may hold in one loopback hop: the receiver's buffer plus the sender's, each at the
+ * largest size TCP autotuning may grow it to (the third field of tcp_rmem and tcp_wmem). Machines differ
+ * a lot (this one lets a receive buffer grow to 32 MiB), so the end-to-end bound is derived, not guessed.
+ */
+function hopAllowance(): number {
+  const max = (name: string, fallback: number): number => {
+    try {
+      const v = Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2]);
+      return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+    } catch {
+      return fallback;
+    }
+  };
+  return max('tcp_rmem', 6 * MiB) + max('tcp_wmem', 4 * MiB);
+}
+
+/**
+ * What may pile up across the chain while a reader stalls: three loopback hops (client and emulator,
+ * emulator and agent, agent and target) at the kernel's allowance, plus the emulator's and the agent's
+ * high-water marks (well under 8 MiB together).
+ */
+const BOUND = 3 * hopAllowance() + 8 * MiB;
+/** More than the chain can hold: an unbounded buffer anywhere lets it all out, and the bound fails. */
+const TOTAL = BOUND + 32 * MiB;
 /** Once stalled, the amount out must stay put: it may not creep up into some unbounded buffer. */
 const CREEP = 1 * MiB;
+/**
+ * The agent's own share, from its 'session:closed' summary: its high-water mark (256 KiB by default)
+ * plus one burst of cloud reads (at most 256 KiB) toward the target; the high-water mark plus one
+ * 64 KiB read (and a frame header) toward the cloud.
+ */
+const AGENT_DOWN = 512 * KiB;
+const AGENT_UP = 256 * KiB + 64 * KiB + 16;
+
+/** Closes the client and returns the agent's summary of the session. */
+async function agentSummary(r: FaultRig, ws: { close(): void }): Promise<FaultRig['ends'][number]> {
+  const before = new Set(r.ends);
+  ws.close();
+  await waitFor(() => r.ends.some((e) => !before.has(e)), 10_000, "the agent's session:closed");
+  return r.ends.find((e) => !before.has(e))!;
+}
 
 async function target(t: { after(fn: () => unknown): void }, onConn: (s: net.Socket) => void): Promise<number> {
   return (await tcpTarget(t, onConn)).port;
@@ -52,6 +92,9 @@ describe('faults: stalled readers', () => {
     assert.equal(await withTimeout(sink.done, 20_000, 'all bytes after resume'), await sent);
     assert.ok(process.memoryUsage().arrayBuffers - heap0 < 64 * MiB);
     assert.deepEqual(statuses(r.sim, lastOp(r).id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
+    const s = await agentSummary(r, ws);
+    assert.equal(s.bytesUp, TOTAL);
+    assert.ok(s.peakBufferedUp <= AGENT_UP, `the agent held ${s.peakBufferedUp} bytes toward the cloud`);
   });
 
   it('12b. the target stops reading: the client is held back (bounded bytes in flight), the bystander keeps working, then every byte arrives', { timeout: 30_000 }, async (t) => {
@@ -91,5 +134,8 @@ describe('faults: stalled readers', () => {
     sock!.resume();
     assert.equal(await withTimeout(sink.done, 20_000, 'all bytes after resume'), hash.digest('hex'));
     assert.deepEqual(statuses(r.sim, lastOp(r).id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
+    const s = await agentSummary(r, ws);
+    assert.equal(s.bytesDown, TOTAL);
+    assert.ok(s.peakBufferedDown <= AGENT_DOWN, `the agent held ${s.peakBufferedDown} bytes toward the target`);
   });
 });

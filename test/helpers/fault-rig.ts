@@ -21,6 +21,8 @@ export interface ClosedEvent {
   code: string;
   bytesUp: number;
   bytesDown: number;
+  peakBufferedUp: number;
+  peakBufferedDown: number;
 }
 
 /** A rig, an echo target with a configuration, a live bystander session, and the agent's session ends. */
