@@ -26,11 +26,11 @@ import { idleExpired, unwatchIdle, watchIdle, type IdleClock } from './idle.js';
 import { answerClose, beginEnd, discardEnding, endTarget, noteDropped, noteLateError } from './ending.js';
 import { cloudLeg, copyRanges, destroyLegs, dropLegs, endRest, pauseCloud, rangeBytes, restCloud, resumeCloud, sendClose, stopResting, targetLeg } from './legs.js';
 import { adoptCloud, connectTarget, onBurstDue, onEndTargetDue, onGraceExpired, onTcpTimeout, onWsTimeout, type LegEvents } from './listeners.js';
-import { capCloudRead, firstRead, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
+import { capCloudRead, firstRead, hasFrameRoom, readOnAfterHold, readOnAfterSend } from './read-buffer.js';
 import { forgetDialing, resolveSpec, type ResolvedSpec } from './spec.js';
 import { activityOf, buildSummary, type EndRecord, type TunnelCounters } from './summary.js';
 import type { EndCode, EndedBy, TunnelSpec, TunnelSummary } from './types.js';
-import { buildFrame, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOO_BIG, FrameParser, OP_BINARY, OP_PONG, type FrameSink } from './ws-codec.js';
+import { buildFrame, buildFrameInPlace, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_TOO_BIG, FrameParser, OP_BINARY, OP_PONG, type FrameSink } from './ws-codec.js';
 
 /** Callbacks a host (worker or main-thread engine) passes in. */
 export interface TunnelHooks {
@@ -180,9 +180,16 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (this.phase === OPEN) {
       this.c.bytesUp += n;
       const cloud = this.cloud.socket!;
-      const into = takeFrameBuffer(n);
-      if (into) cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask, into), lendFrameBuffer(this.cloud, into));
-      else cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask));
+      if (cloud.writableLength === 0 && this.fullRead === TLS_PIECE && (cloud as { encrypted?: boolean }).encrypted === true && hasFrameRoom(buf)) {
+        // Masked where it was read: with nothing queued, Writable hands the frame straight to Node's TLS
+        // stream, which encrypts it (SSL_write into its own buffer) before write() returns, so the shared
+        // read buffer is free again for the next read (docs/architecture.md, "in-place frames over TLS").
+        cloud.write(buildFrameInPlace(OP_BINARY, buf, n, this.spec.zeroMask));
+      } else {
+        const into = takeFrameBuffer(n);
+        if (into) cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask, into), lendFrameBuffer(this.cloud, into));
+        else cloud.write(buildFrame(OP_BINARY, buf, 0, n, this.spec.zeroMask));
+      }
       const queued = cloud.writableLength;
       if (queued > this.c.peakUp) this.c.peakUp = queued;
       if (readOnAfterSend(queued, this.spec.highWaterMark)) return true;

@@ -248,14 +248,10 @@ function nextKey(): Buffer {
 }
 
 /**
- * Builds one client frame (FIN set): header, key and `source[start, start + length)` masked in one pass
- * into one exact-size buffer, so the frame goes out as one contiguous write. `zeroMask` (opt-in) sends an
- * all-zero key: the payload is copied as it is.
+ * Writes a client frame's header (FIN set) and its key into the first `hs` bytes of `frame`; returns the
+ * key, or null with the zero mask (opt-in: an all-zero key, the payload goes as it is).
  */
-export function buildFrame(opcode: number, source: Buffer, start: number, length: number, zeroMask: boolean, into?: Buffer): Buffer {
-  const hs = clientHeaderSize(length);
-  // `into` (frame-pool.ts) must hold at least hs + length bytes; the frame is its front.
-  const frame = into ? into.subarray(0, hs + length) : Buffer.allocUnsafe(hs + length);
+function writeHeader(frame: Buffer, opcode: number, length: number, hs: number, zeroMask: boolean): Buffer | null {
   frame[0] = 0x80 | opcode;
   if (length < 126) {
     frame[1] = 0x80 | length;
@@ -269,15 +265,41 @@ export function buildFrame(opcode: number, source: Buffer, start: number, length
   }
   if (zeroMask) {
     frame.writeUInt32BE(0, hs - 4);
-    source.copy(frame, hs, start, start + length);
-    return frame;
+    return null;
   }
   const key = nextKey();
   frame[hs - 4] = key[0]!;
   frame[hs - 3] = key[1]!;
   frame[hs - 2] = key[2]!;
   frame[hs - 1] = key[3]!;
-  maskInto(start === 0 ? source : source.subarray(start, start + length), key, frame, hs, length);
+  return key;
+}
+
+/**
+ * Builds one client frame (FIN set): header, key and `source[start, start + length)` masked in one pass
+ * into one exact-size buffer, so the frame goes out as one contiguous write. `zeroMask` (opt-in) sends an
+ * all-zero key: the payload is copied as it is.
+ */
+export function buildFrame(opcode: number, source: Buffer, start: number, length: number, zeroMask: boolean, into?: Buffer): Buffer {
+  const hs = clientHeaderSize(length);
+  // `into` (frame-pool.ts) must hold at least hs + length bytes; the frame is its front.
+  const frame = into ? into.subarray(0, hs + length) : Buffer.allocUnsafe(hs + length);
+  const key = writeHeader(frame, opcode, length, hs, zeroMask);
+  if (key) maskInto(start === 0 ? source : source.subarray(start, start + length), key, frame, hs, length);
+  else source.copy(frame, hs, start, start + length);
+  return frame;
+}
+
+/**
+ * A client frame built around its payload, in place: the header goes into the `clientHeaderSize(n)`
+ * bytes before `payload[0, n)` (which must be free, read-buffer.ts FRAME_ROOM), and the payload is
+ * masked where it lies. One pass over the bytes instead of copy-and-mask into a new frame.
+ */
+export function buildFrameInPlace(opcode: number, payload: Buffer, n: number, zeroMask: boolean): Buffer {
+  const hs = clientHeaderSize(n);
+  const frame = Buffer.from(payload.buffer, payload.byteOffset - hs, hs + n);
+  const key = writeHeader(frame, opcode, n, hs, zeroMask);
+  if (key) maskInto(frame.subarray(hs), key, frame, hs, n);
   return frame;
 }
 

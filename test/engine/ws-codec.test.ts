@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as wsModule from 'ws';
 import { maskInto } from '#internal/engine/mask-kernel';
-import { buildFrame, closeBody, FrameParser, type FrameSink } from '#internal/engine/ws-codec';
+import { buildFrame, buildFrameInPlace, closeBody, FrameParser, type FrameSink } from '#internal/engine/ws-codec';
 
 /** What a parser reported, in order. */
 class Recorder implements FrameSink {
@@ -93,6 +93,20 @@ describe('ws-codec: RFC 6455 section 5.7 examples, byte for byte', () => {
     const big = randomBytes(70_000);
     assert.deepEqual(buildFrame(2, big, 0, 70_000, true).subarray(0, 14), hex('82 ff 00000000 00011170 00000000'));
     assert.deepEqual(closeBody(1000, 'bye'), hex('03e8 627965'));
+  });
+  it('builds the same frames in place, the header in the room before the payload and nothing else touched', () => {
+    for (const n of [0, 5, 125, 126, 256, 65_535, 65_536, 70_000]) {
+      const room = 64;
+      const backing = randomBytes(room + n + 8);
+      const payload = backing.subarray(room, room + n);
+      const original = Buffer.from(backing);
+      const frame = buildFrameInPlace(2, payload, n, true);
+      assert.deepEqual(frame, buildFrame(2, original, room, n, true), `${n} bytes`);
+      assert.equal(frame.byteOffset + frame.length, payload.byteOffset + n, 'the frame ends where the payload does');
+      const hs = frame.length - n;
+      assert.deepEqual(backing.subarray(0, room - hs), original.subarray(0, room - hs), 'the bytes before the header stay');
+      assert.deepEqual(backing.subarray(room + n), original.subarray(room + n), 'the bytes after the payload stay');
+    }
   });
   it('masks with a fresh random key per frame', () => {
     const p = Buffer.alloc(16);
@@ -198,7 +212,7 @@ describe('ws-codec: properties', () => {
     );
   });
 
-  it("frames the builder makes are what ws's own Receiver (server side) reads", { timeout: 60_000 }, async () => {
+  it("frames the builder makes, copied or in place, are what ws's own Receiver (server side) reads", { timeout: 60_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 6 }), fc.boolean(), async (sizes, zero) => {
         const rx = new Receiver({ isServer: true, maxPayload: 0, skipUTF8Validation: true });
@@ -206,10 +220,11 @@ describe('ws-codec: properties', () => {
         const got: Buffer[] = [];
         rx.on('message', (d: Buffer) => got.push(Buffer.from(d)));
         const sent = sizes.map((n) => randomBytes(n + 3).subarray(3));
-        for (const s of sent) {
-          const backing = Buffer.concat([randomBytes(5), s]);
-          rx.write(buildFrame(2, backing, 5, s.length, zero));
-        }
+        sent.forEach((s, i) => {
+          // Every other frame is built in place, after 14 bytes of room (the most a header takes).
+          const backing = Buffer.concat([randomBytes(14), s]);
+          rx.write(i % 2 === 0 ? buildFrame(2, backing, 14, s.length, zero) : buildFrameInPlace(2, backing.subarray(14), s.length, zero));
+        });
         await new Promise<void>((r) => setImmediate(r));
         assert.equal(got.length, sent.length);
         got.forEach((g, i) => assert.ok(g.equals(sent[i]!), `message ${i}`));
