@@ -180,10 +180,11 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (this.phase === OPEN) {
       this.c.bytesUp += n;
       const cloud = this.cloud.socket!;
-      if (cloud.writableLength === 0 && this.fullRead === TLS_PIECE && (cloud as { encrypted?: boolean }).encrypted === true && hasFrameRoom(buf)) {
-        // Masked where it was read: with nothing queued, Writable hands the frame straight to Node's TLS
-        // stream, which encrypts it (SSL_write into its own buffer) before write() returns, so the shared
-        // read buffer is free again for the next read (docs/architecture.md, "in-place frames over TLS").
+      if (cloud.writableLength === 0 && cloud.writableCorked === 0 && this.fullRead === TLS_PIECE && (cloud as { encrypted?: boolean }).encrypted === true && hasFrameRoom(buf)) {
+        // Masked where it was read: with nothing queued (and no cork, which the engine never sets on a
+        // cloud socket), Writable hands the frame straight to Node's TLS stream, which encrypts it
+        // (SSL_write into its own buffer) or copies it before write() returns, so the shared read buffer is
+        // free again for the next read (docs/architecture.md, "in-place frames over TLS").
         cloud.write(buildFrameInPlace(OP_BINARY, buf, n, this.spec.zeroMask));
       } else {
         const into = takeFrameBuffer(n);
