@@ -180,7 +180,7 @@ export class Tunnel implements FrameSink, LegEvents, IdleClock {
     if (this.phase === OPEN) {
       this.c.bytesUp += n;
       const cloud = this.cloud.socket!;
-      if (cloud.writableLength === 0 && cloud.writableCorked === 0 && this.fullRead === TLS_PIECE && (cloud as { encrypted?: boolean }).encrypted === true && hasFrameRoom(buf)) {
+      if (cloud.writableLength === 0 && cloud.writableCorked === 0 && (cloud as { encrypted?: boolean }).encrypted === true && hasFrameRoom(buf)) {
         // Masked where it was read: with nothing queued (and no cork, which the engine never sets on a
         // cloud socket), Writable hands the frame straight to Node's TLS stream, which encrypts it
         // (SSL_write into its own buffer) or copies it before write() returns, so the shared read buffer is

@@ -16,6 +16,7 @@ import { describe, it } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createEngine } from 'c8y-tunnel';
 import { listen0, randomBytesSeeded, tcpTarget, withTimeout } from '../helpers/net.js';
+import { Sink, pumpTcp } from '../helpers/stream.js';
 import { tlsFixture } from '../helpers/tls.js';
 
 const KiB = 1024;
@@ -39,20 +40,15 @@ describe('in-place frames over TLS', () => {
     const server = await withTimeout(accepted, 5000, 'accepted');
     t.after(() => server.destroy());
     const expected = createHash('sha256');
-    const got = createHash('sha256');
-    let received = 0;
-    const all = new Promise<void>((r) =>
-      server.on('data', (d: Buffer) => {
-        got.update(d);
-        received += d.length;
-        // A slow reader now and then, so that encrypted bytes wait in Node and in the kernel.
-        if (received % (4 * MiB) < d.length) {
-          server.pause();
-          setTimeout(() => server.resume(), 20);
-        }
-        if (received === ROUNDS * SIZE) r();
-      }),
-    );
+    const sink = new Sink(ROUNDS * SIZE);
+    server.on('data', (d: Buffer) => {
+      sink.push(d);
+      // A slow reader now and then, so that encrypted bytes wait in Node and in the kernel.
+      if (sink.received % (4 * MiB) < d.length) {
+        server.pause();
+        setTimeout(() => server.resume(), 20);
+      }
+    });
     const buf = Buffer.allocUnsafe(SIZE);
     for (let i = 0; i < ROUNDS; i++) {
       if (client.writableLength > 0) await new Promise((r) => client.once('drain', r));
@@ -64,13 +60,11 @@ describe('in-place frames over TLS', () => {
       // Let the write complete (or not) before the next round, as the next socket read would.
       await new Promise((r) => setImmediate(r));
     }
-    await withTimeout(all, 20_000, 'all bytes at the server');
-    assert.equal(got.digest('hex'), expected.digest('hex'));
+    assert.equal(await withTimeout(sink.done, 20_000, 'all bytes at the server'), expected.digest('hex'));
   });
 
   it('device to cloud over wss: every byte arrives intact through in-place and queued frames, against ws as the cloud', { timeout: 30_000 }, async (t) => {
     const TOTAL = 48 * MiB;
-    const payload = randomBytesSeeded(TOTAL, 77);
     const srv = https.createServer({ cert: fixture('server.pem'), key: fixture('server.key') });
     const wss = new WebSocketServer({ server: srv, handleProtocols: () => 'binary' });
     const port = await listen0(srv);
@@ -78,41 +72,26 @@ describe('in-place frames over TLS', () => {
       for (const c of wss.clients) c.terminate();
       srv.close();
     });
-    const got = createHash('sha256');
-    let received = 0;
-    let all!: () => void;
-    const allIn = new Promise<void>((r) => (all = r));
+    const sink = new Sink(TOTAL);
     wss.on('connection', (ws: WebSocket) => {
       ws.on('message', (d: Buffer) => {
-        got.update(d);
-        received += d.length;
+        sink.push(d);
         // The cloud stalls every 8 MiB, long enough for the kernel buffers between it and the agent to fill
         // (they may grow to tens of MiB): the agent's TLS socket then queues, and its frames are copied.
-        if (received % (8 * MiB) < d.length) {
+        if (sink.received % (8 * MiB) < d.length) {
           ws.pause();
           setTimeout(() => ws.resume(), 250);
         }
-        if (received === TOTAL) all();
       });
     });
-    const tgt = await tcpTarget(t, (s: net.Socket) => {
-      // Writes of 64 KiB, as fast as the socket takes them.
-      let off = 0;
-      const pump = (): void => {
-        while (off < TOTAL) {
-          const ok = s.write(payload.subarray(off, off + 64 * KiB));
-          off += 64 * KiB;
-          if (!ok) return void s.once('drain', pump);
-        }
-      };
-      pump();
-    });
+    // The target writes 64 KiB at a time, as fast as its socket takes them.
+    let sent: Promise<string> = Promise.resolve('');
+    const tgt = await tcpTarget(t, (s: net.Socket) => (sent = pumpTcp(s, TOTAL, 77)));
     const engine = createEngine({ threads: 1 });
     t.after(() => engine.close({ graceMs: 200 }));
     const h = engine.open({ host: '127.0.0.1', port: tgt.port, url: `wss://localhost:${port}/service/remoteaccess/device/k`, tls: { ca: [fixture('ca.pem').toString()] } });
     await withTimeout(h.established, 5000, 'established');
-    await withTimeout(allIn, 25_000, '48 MiB at the cloud');
-    assert.equal(got.digest('hex'), createHash('sha256').update(payload).digest('hex'));
+    assert.equal(await withTimeout(sink.done, 25_000, '48 MiB at the cloud'), await sent);
     h.close();
     const s = await withTimeout(h.closed, 5000, 'closed');
     assert.equal(s.bytesUp, TOTAL);

@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { describe, it } from 'node:test';
-import { waitFor, withTimeout } from '../helpers/net.js';
+import { withTimeout } from '../helpers/net.js';
 import { Sink, chunkAt, pumpTcp } from '../helpers/stream.js';
 import { statuses } from '../helpers/agent-rig.js';
-import { faultRig, lastOp, tcpTarget, type FaultRig } from '../helpers/fault-rig.js';
+import { closedFor, faultRig, lastOp, tcpTarget } from '../helpers/fault-rig.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -52,14 +52,6 @@ const CREEP = 1 * MiB;
 const AGENT_DOWN = 512 * KiB;
 const AGENT_UP = 256 * KiB + 64 * KiB + 16;
 
-/** Closes the client and returns the agent's summary of the session. */
-async function agentSummary(r: FaultRig, ws: { close(): void }): Promise<FaultRig['ends'][number]> {
-  const before = new Set(r.ends);
-  ws.close();
-  await waitFor(() => r.ends.some((e) => !before.has(e)), 10_000, "the agent's session:closed");
-  return r.ends.find((e) => !before.has(e))!;
-}
-
 async function target(t: { after(fn: () => unknown): void }, onConn: (s: net.Socket) => void): Promise<number> {
   return (await tcpTarget(t, onConn)).port;
 }
@@ -92,7 +84,8 @@ describe('faults: stalled readers', () => {
     assert.equal(await withTimeout(sink.done, 20_000, 'all bytes after resume'), await sent);
     assert.ok(process.memoryUsage().arrayBuffers - heap0 < 64 * MiB);
     assert.deepEqual(statuses(r.sim, lastOp(r).id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
-    const s = await agentSummary(r, ws);
+    ws.close();
+    const s = await closedFor(r.ends, lastOp(r).c8y_RemoteAccessConnect.connectionKey);
     assert.equal(s.bytesUp, TOTAL);
     assert.ok(s.peakBufferedUp <= AGENT_UP, `the agent held ${s.peakBufferedUp} bytes toward the cloud`);
   });
@@ -134,7 +127,8 @@ describe('faults: stalled readers', () => {
     sock!.resume();
     assert.equal(await withTimeout(sink.done, 20_000, 'all bytes after resume'), hash.digest('hex'));
     assert.deepEqual(statuses(r.sim, lastOp(r).id), ['PENDING', 'EXECUTING', 'SUCCESSFUL']);
-    const s = await agentSummary(r, ws);
+    ws.close();
+    const s = await closedFor(r.ends, lastOp(r).c8y_RemoteAccessConnect.connectionKey);
     assert.equal(s.bytesDown, TOTAL);
     assert.ok(s.peakBufferedDown <= AGENT_DOWN, `the agent held ${s.peakBufferedDown} bytes toward the target`);
   });
