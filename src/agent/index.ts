@@ -176,6 +176,8 @@ class AgentImpl implements Agent {
         const h = cfg.metricsHost.includes(':') ? `[${cfg.metricsHost}]` : cfg.metricsHost;
         log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');
       }
+      // A stop() that came while the endpoint was binding has already stopped the transport: start nothing more.
+      if (this.state !== 'starting') throw new AgentError('AGENT_ERR_SHUTDOWN', 'agent.stop() was called before the agent started');
       await transport.start();
     } catch (err) {
       this.state = 'stopped';

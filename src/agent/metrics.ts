@@ -11,12 +11,14 @@ import type { Engine } from '../engine/engine.js';
 import { maskKind } from '../engine/mask-kernel.js';
 import { TUNNEL_CHANNELS, type TunnelOpenEvent } from '../engine/events.js';
 import { OPERATION_CHANNELS, type OperationDuplicateMessage, type OperationFinishedMessage, type OperationReceivedMessage, type OperationStatusMessage } from './events.js';
-import { isCleanEnd } from '../errors.js';
+import { AgentError, isCleanEnd } from '../errors.js';
 
 /** The agent's metrics and their HTTP endpoint. */
 export class AgentMetrics {
   readonly registry = new Registry();
   private server: http.Server | undefined;
+  /** Set by close(): a listen() still binding then closes its server instead of keeping it. */
+  private closing = false;
   private readonly ops: Counter<'via'>;
   private readonly dups: Counter;
   private readonly openedC: Counter;
@@ -127,11 +129,17 @@ export class AgentMetrics {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
+    if (this.closing) {
+      // close() came while the socket was being bound (a signal while the agent starts): it may not stay open.
+      await new Promise<void>((r) => server.close(() => r()));
+      throw new AgentError('AGENT_ERR_SHUTDOWN', 'agent stopped before the metrics endpoint was up');
+    }
     this.server = server;
     return (server.address() as AddressInfo).port;
   }
 
   close(): Promise<void> {
+    this.closing = true;
     for (const [name, fn] of this.subscriptions.splice(0)) diagnostics.unsubscribe(name, fn);
     const s = this.server;
     this.server = undefined;

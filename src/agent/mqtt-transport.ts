@@ -59,6 +59,8 @@ export class MqttTransport extends TransportBase implements Transport {
   }
 
   start(): Promise<void> {
+    // stop() may come first (a signal while the agent starts): then there is nothing to start.
+    if (this.stopping) return Promise.reject(new AgentError('AGENT_ERR_SHUTDOWN', 'agent stopped before MQTT connected'));
     return new Promise((resolve, reject) => {
       this.startWaiter = { resolve, reject };
       this.attempt();
@@ -104,7 +106,8 @@ export class MqttTransport extends TransportBase implements Transport {
     const client = connect(this.cfg.mqttUrl, this.options());
     this.client = client;
     client.on('connect', () => {
-      if (this.client !== client) return;
+      // A client stop() gave up on while it was still connecting: mqtt.js may still finish the handshake.
+      if (this.client !== client) return void destroyClient(client);
       this.connects++;
       // Statuses are small writes that must not wait for Nagle (40 ms with delayed ACKs).
       (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
@@ -370,13 +373,21 @@ export class MqttTransport extends TransportBase implements Transport {
     this.ready = false;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
-        client.end(true);
+        destroyClient(client);
         resolve();
       }, 1000);
       client.end(false, {}, () => {
         clearTimeout(t);
+        // end() while connecting does not always close the socket (mqtt.js 5): nothing may outlive stop().
+        destroyClient(client);
         resolve();
       });
     });
   }
+}
+
+/** Ends a client for good, its socket included (end(true) alone leaves a socket that is still connecting). */
+function destroyClient(client: MqttClient): void {
+  client.end(true);
+  (client.stream as { destroy?: () => void } | undefined)?.destroy?.();
 }

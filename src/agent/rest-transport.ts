@@ -51,7 +51,9 @@ export class RestTransport extends TransportBase implements Transport {
   }
 
   async start(): Promise<void> {
+    this.live();
     const own = await this.deviceId(this.cfg.deviceId, true);
+    this.live();
     if (own === undefined) throw new AgentError('AGENT_ERR_REST', 'device registration failed');
     this.devices.set(own, this.cfg.deviceId);
     for (const child of this.cfg.childDevices) {
@@ -68,10 +70,16 @@ export class RestTransport extends TransportBase implements Transport {
         if (typeof opId === 'string') await this.expect('PUT', `/devicecontrol/operations/${opId}`, statusBody('FAILED', RESTARTED_REASON));
       }
     }
+    this.live();
     this.ok = true;
     this.events.emit('transport:connected', { first: true, transport: 'rest' });
     this.log.info({ host: this.cfg.host, device: own, pollMs: this.cfg.pollIntervalMs }, 'REST transport ready');
     await this.poll();
+  }
+
+  /** stop() may come while start() awaits the cloud (a signal while the agent starts): start no further. */
+  private live(): void {
+    if (this.stopping) throw new AgentError('AGENT_ERR_SHUTDOWN', 'agent stopped before the REST transport was ready');
   }
 
   private list(deviceId: string, status: 'PENDING' | 'EXECUTING'): Promise<unknown[]> {
