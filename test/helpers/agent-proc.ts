@@ -46,3 +46,17 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv): AgentProc {
 
 /** The environment that points an agent process at the emulator as device `serial` (C8Y_* only). */
 export const simEnv = (sim: Sim, serial: string): NodeJS.ProcessEnv => agentEnv(sim, serial, {});
+
+/**
+ * The exit of `p` within `ms`; on a timeout the error carries the agent's last log lines, so a hang in CI
+ * says which step of the stop it was in.
+ */
+export function exitWithin(p: AgentProc, ms: number, what = 'agent exit'): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.exited.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}; its last lines:\n${`${p.out()}${p.err()}`.trim().split('\n').slice(-12).join('\n')}`)), ms);
+    }),
+  ]);
+}

@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
-import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
-import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
+import { echoServer, waitFor } from '../helpers/net.js';
+import { exitWithin, simEnv, spawnAgent } from '../helpers/agent-proc.js';
+import { closedPort } from '../helpers/agent-rig.js';
 
 interface Bound {
   proto: string;
@@ -44,14 +44,6 @@ function boundSockets(pid: number): Bound[] {
   return out;
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe('listening sockets of the agent', () => {
   it('none without --metrics-port, even with a tunnel open; with it, only 127.0.0.1:<port>', { timeout: 30_000 }, async (t) => {
     const sim = await startSim({ quiet: true });
@@ -67,17 +59,18 @@ describe('listening sockets of the agent', () => {
     await sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 5000);
     assert.deepEqual(boundSockets(plain.pid), [], 'the agent listens on nothing');
     plain.kill('SIGTERM');
-    assert.equal((await withTimeout(plain.exited, 10_000, 'exit')).code, 0);
+    assert.equal((await exitWithin(plain, 10_000)).code, 0);
 
-    const port = await freePort();
+    const port = await closedPort();
     const withMetrics = spawnAgent(['--log-format', 'json', '--metrics-port', String(port)], simEnv(sim, 'ports-1'));
     t.after(() => withMetrics.kill('SIGKILL'));
-    await waitFor(() => boundSockets(withMetrics.pid).length > 0, 10_000, 'metrics listener');
+    // Connected, so every listener the agent would open is open (a stop during start-up has its own test).
+    await waitFor(() => withMetrics.json().some((l) => l.msg === 'MQTT connected'), 10_000, 'agent connected');
     assert.deepEqual(boundSockets(withMetrics.pid), [{ proto: 'tcp', addr: '127.0.0.1', port }]);
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     assert.equal(res.status, 200);
     await res.text();
     withMetrics.kill('SIGTERM');
-    assert.equal((await withTimeout(withMetrics.exited, 10_000, 'exit')).code, 0);
+    assert.equal((await exitWithin(withMetrics, 10_000)).code, 0);
   });
 });
