@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
-import { echoServer, waitFor, withTimeout } from '../helpers/net.js';
-import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
+import { echoServer, waitFor } from '../helpers/net.js';
+import { exitWithin, simEnv, spawnAgent } from '../helpers/agent-proc.js';
 import { holdingProxy } from '../helpers/agent-rig.js';
 
 describe('c8y-tunnel agent (CLI)', () => {
@@ -20,7 +20,7 @@ describe('c8y-tunnel agent (CLI)', () => {
     await waitFor(() => echo.sockets.size === 1, 2000, 'tunnel to the target');
     const sent = Date.now();
     p.kill('SIGTERM');
-    const r = await withTimeout(p.exited, 5000, 'agent exit');
+    const r = await exitWithin(p, 5000, 'agent exit');
     assert.equal(r.code, 0, p.err());
     assert.ok(r.at - sent < 2500, `took ${r.at - sent} ms`);
     await waitFor(() => echo.sockets.size === 0, 2000, 'target socket closed');
@@ -49,7 +49,7 @@ describe('c8y-tunnel agent (CLI)', () => {
       assert.equal((await sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
       assert.equal(proxy.connects - before, expected, `NO_PROXY=${noProxy}`);
       p.kill('SIGTERM');
-      assert.equal((await withTimeout(p.exited, 8000, 'exit')).code, 0);
+      assert.equal((await exitWithin(p, 8000, 'exit')).code, 0);
     }
   });
 
@@ -80,7 +80,7 @@ describe('c8y-tunnel agent (CLI)', () => {
     const sim = await startSim({ quiet: true });
     t.after(() => sim.close());
     const p = spawnAgent(['--log-format', 'json'], { ...simEnv(sim, 'cli-2'), C8Y_PASSWORD: 'wrong-password' });
-    const r = await withTimeout(p.exited, 10_000, 'agent exit');
+    const r = await exitWithin(p, 10_000, 'agent exit');
     assert.equal(r.code, 1);
     assert.match(p.err(), /AGENT_ERR_MQTT: MQTT broker refused the connection: bad user name or password \(CONNACK 4\)|not authorized \(CONNACK 5\)/);
     assert.ok(!p.err().includes('wrong-password'));

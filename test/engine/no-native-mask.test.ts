@@ -12,7 +12,7 @@ import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { closeServer, listen0, withTimeout } from '../helpers/net.js';
 import { expectedMaskKind } from '../helpers/mask.js';
 import { pumpWs } from '../helpers/stream.js';
-import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
+import { exitWithin, simEnv, spawnAgent } from '../helpers/agent-proc.js';
 
 const SIZE = 16 * 1024 * 1024;
 
@@ -87,7 +87,7 @@ async function echoThroughAgent(env: NodeJS.ProcessEnv, serial: string): Promise
     const start = p.json().find((l) => l.msg === 'agent starting');
     assert.ok(start, `no "agent starting" line in:\n${p.err().slice(0, 2000)}`);
     p.kill('SIGTERM');
-    assert.equal((await withTimeout(p.exited, 30_000, 'agent exit')).code, 0);
+    assert.equal((await exitWithin(p, 30_000, 'agent exit')).code, 0);
     return { start, info };
   } finally {
     agentProc.kill('SIGKILL');

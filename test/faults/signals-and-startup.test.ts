@@ -8,8 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startSim } from 'c8y-tunnel/sim';
-import { closeServer, echoServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
-import { BIN, simEnv, spawnAgent, type AgentProc } from '../helpers/agent-proc.js';
+import { closeServer, echoServer, listen0, waitFor } from '../helpers/net.js';
+import { exitWithin, BIN, simEnv, spawnAgent, type AgentProc } from '../helpers/agent-proc.js';
 
 const simOptions = { quiet: true, password: 'Adm1n-pw-7f3a9c', devicePassword: 'Dev1ce-pw-5e2b8d' };
 const JSON_LOG = ['--log-format', 'json', '--log-level', 'info'];
@@ -32,7 +32,7 @@ describe('faults: signals', () => {
     const op = await sim.createRemoteAccessOperation(deviceId, { hostname: '127.0.0.1', port: echo.port });
     await sim.waitForOperationStatus(op.id, 'SUCCESSFUL', 5000);
     p.kill('SIGHUP');
-    const exit = await withTimeout(p.exited, 10_000, 'agent exit after SIGHUP');
+    const exit = await exitWithin(p, 10_000, 'agent exit after SIGHUP');
     assert.deepEqual([exit.code, exit.signal], [0, null], `exit after SIGHUP: ${p.err().slice(-500)}`);
     const msgs = p.json().map((l) => l.msg);
     assert.ok(msgs.includes('signal received, stopping'), msgs.join(' | '));
@@ -48,7 +48,7 @@ describe('faults: signals', () => {
     const op = await sim.createRemoteAccessOperation(deviceId, { hostname: '127.0.0.1', port: echo.port });
     assert.equal((await sim.waitForOperationStatus(op.id, ['SUCCESSFUL', 'FAILED'], 5000)).status, 'SUCCESSFUL');
     p.kill('SIGTERM');
-    const exit = await withTimeout(p.exited, 10_000, 'agent exit after SIGTERM');
+    const exit = await exitWithin(p, 10_000, 'agent exit after SIGTERM');
     assert.deepEqual([exit.code, exit.signal], [0, null]);
   });
 });
@@ -63,7 +63,7 @@ describe('faults: start-up lines', () => {
     t.after(() => closeServer(busy));
     const p = spawnAgent([...JSON_LOG, '--metrics-port', String(port)], simEnv(sim, 'metrics-busy'));
     t.after(() => p.kill('SIGKILL'));
-    const exit = await withTimeout(p.exited, 15_000, 'agent exit');
+    const exit = await exitWithin(p, 15_000, 'agent exit');
     assert.equal(exit.code, 1);
     assert.match(p.err(), new RegExp(`c8y-tunnel agent: AGENT_ERR_METRICS: metrics endpoint cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE: the port is taken\\)`));
     assert.ok(!p.err().includes('AGENT_ERR_MQTT'), p.err());
@@ -78,12 +78,12 @@ describe('faults: start-up lines', () => {
     assert.equal(start?.mqtt, new URL(sim.mqttUrl).toString());
     assert.ok(p.json().some((l) => l.msg === 'metrics listening' && l.url === `http://127.0.0.1:${port}/metrics`), 'metrics listener logged');
     p.kill('SIGTERM');
-    await withTimeout(p.exited, 10_000, 'agent exit');
+    await exitWithin(p, 10_000, 'agent exit');
   });
 
   it('22. every missing required setting is named in one line, exit 2', { timeout: 20_000 }, async () => {
     const p = spawnAgent([], {});
-    const exit = await withTimeout(p.exited, 10_000, 'agent exit');
+    const exit = await exitWithin(p, 10_000, 'agent exit');
     assert.equal(exit.code, 2);
     const lines = p.err().trim().split('\n');
     assert.equal(lines.length, 1, p.err());
@@ -92,7 +92,7 @@ describe('faults: start-up lines', () => {
 
   it('23. credentials in C8Y_MQTT_URL are refused (they would replace --user/--password silently), and never printed', { timeout: 20_000 }, async () => {
     const p = spawnAgent([], { C8Y_HOST: 'http://127.0.0.1:1', C8Y_MQTT_URL: 'mqtt://t1%2Fother:Mqtt-pw-3c9e1f@127.0.0.1:1', C8Y_TENANT: 't1', C8Y_USER: 'u', C8Y_PASSWORD: 'p', C8Y_DEVICE_ID: 'd' });
-    const exit = await withTimeout(p.exited, 10_000, 'agent exit');
+    const exit = await exitWithin(p, 10_000, 'agent exit');
     assert.equal(exit.code, 2);
     assert.match(p.err(), /AGENT_ERR_CONFIG: invalid C8Y_MQTT_URL: credentials do not belong in the URL/);
     assert.ok(!p.err().includes('Mqtt-pw-3c9e1f'), p.err());
@@ -100,7 +100,7 @@ describe('faults: start-up lines', () => {
 
   it('24. a secret put in C8Y_AUTH by mistake is not echoed in the error', { timeout: 20_000 }, async () => {
     const p = spawnAgent([], { C8Y_HOST: 'http://127.0.0.1:1', C8Y_TENANT: 't1', C8Y_USER: 'u', C8Y_PASSWORD: 'p', C8Y_DEVICE_ID: 'd', C8Y_AUTH: 'Hunter2-secret-pw' });
-    const exit = await withTimeout(p.exited, 10_000, 'agent exit');
+    const exit = await exitWithin(p, 10_000, 'agent exit');
     assert.equal(exit.code, 2);
     assert.match(p.err(), /AGENT_ERR_CONFIG: invalid C8Y_AUTH: expected basic or jwt/);
     assert.ok(!/Hunt|ecret/.test(p.err()), p.err());

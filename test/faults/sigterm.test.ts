@@ -14,7 +14,7 @@ import { closeServer, listen0, waitFor, withTimeout } from '../helpers/net.js';
 import { chunkAt } from '../helpers/stream.js';
 import { statuses } from '../helpers/agent-rig.js';
 import { assertNoSecrets, JWT_PATTERN } from '../helpers/fault-rig.js';
-import { simEnv, spawnAgent } from '../helpers/agent-proc.js';
+import { exitWithin, simEnv, spawnAgent } from '../helpers/agent-proc.js';
 
 const CHUNK = 16 * 1024;
 
@@ -99,7 +99,7 @@ describe('faults: SIGTERM', () => {
 
     const sent = Date.now();
     p.kill('SIGTERM');
-    const exit = await withTimeout(p.exited, 8000, 'agent exit');
+    const exit = await exitWithin(p, 8000, 'agent exit');
     assert.equal(exit.code, 0, p.err().slice(-2000));
     assert.ok(exit.at - sent < 3000 + 1500, `exit took ${exit.at - sent} ms (grace 3000)`);
     const codes = await withTimeout(Promise.all(clients.map((c) => c.closeCode)), 5000, 'client legs closed');
