@@ -119,7 +119,7 @@ class AgentImpl implements Agent {
     if (this.state !== 'new') throw new AgentError('AGENT_ERR_CONFIG', 'agent.start() may be called once');
     this.state = 'starting';
     const { log, redactUrl, Operations, TransportImpl, AgentMetrics } = await this.load();
-    if (this.state !== 'starting') throw new AgentError('AGENT_ERR_SHUTDOWN', 'agent.stop() was called before the agent started');
+    this.stillStarting();
     const cfg = this.config;
     if (cfg.insecure) log.warn('TLS verification is OFF (--insecure): the cloud is not authenticated');
     const engine = createEngine({ threads: cfg.threads, tunnelsPerWorker: cfg.tunnelsPerWorker, ...this.engineOptions });
@@ -170,6 +170,8 @@ class AgentImpl implements Agent {
         try {
           this.metricsPort = await this.metrics.listen(cfg.metricsPort, cfg.metricsHost);
         } catch (err) {
+          // A stop while it was binding: the endpoint closed itself (AGENT_ERR_SHUTDOWN), which is no listen failure.
+          if ((err as Partial<C8yTunnelError>).code === 'AGENT_ERR_SHUTDOWN') throw err;
           const sys = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
           throw new AgentError('AGENT_ERR_METRICS', `metrics endpoint cannot listen on ${cfg.metricsHost}:${cfg.metricsPort} (${sys}${sys === 'EADDRINUSE' ? ': the port is taken' : ''})`, { syscode: sys, cause: err });
         }
@@ -177,7 +179,7 @@ class AgentImpl implements Agent {
         log.info({ url: `http://${h}:${this.metricsPort}/metrics` }, 'metrics listening');
       }
       // A stop() that came while the endpoint was binding has already stopped the transport: start nothing more.
-      if (this.state !== 'starting') throw new AgentError('AGENT_ERR_SHUTDOWN', 'agent.stop() was called before the agent started');
+      this.stillStarting();
       await transport.start();
     } catch (err) {
       this.state = 'stopped';
@@ -186,6 +188,11 @@ class AgentImpl implements Agent {
       throw err;
     }
     if (this.state === 'starting') this.state = 'running';
+  }
+
+  /** Throws AGENT_ERR_SHUTDOWN when stop() came while start() was awaiting: start goes no further. */
+  private stillStarting(): void {
+    if (this.state !== 'starting') throw new AgentError('AGENT_ERR_SHUTDOWN', 'agent.stop() was called before the agent started');
   }
 
   private authProvider(transport: Transport): { header: () => string | Promise<string>; rejected: () => void } {

@@ -9,7 +9,8 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createAgent, type Agent } from 'c8y-tunnel';
+import { createAgent, createEngine, type Agent } from 'c8y-tunnel';
+import { AgentMetrics } from '#internal/agent/metrics';
 import { startSim, type Sim } from 'c8y-tunnel/sim';
 import { closedPort } from '../helpers/agent-rig.js';
 import { closeServer, listen0, withTimeout } from '../helpers/net.js';
@@ -69,6 +70,17 @@ describe('agent: stop during start', () => {
     await withTimeout(stopped, 10_000, 'stop');
     assert.equal(await refused(port), true, 'the metrics endpoint is closed');
     assert.equal(dials, 0, 'the agent never dialled MQTT');
+  });
+
+  it('the metrics endpoint closed while it binds: listen() closes its server and rejects AGENT_ERR_SHUTDOWN', { timeout: 10_000 }, async (t) => {
+    const engine = createEngine({ threads: 1 });
+    t.after(() => engine.close({ graceMs: 0 }));
+    const metrics = new AgentMetrics({}, engine, () => false, () => 0);
+    const port = await closedPort();
+    const listening = metrics.listen(port);
+    await metrics.close(); // before the bind has reported back
+    await assert.rejects(withTimeout(listening, 5000, 'listen'), { code: 'AGENT_ERR_SHUTDOWN' });
+    assert.equal(await refused(port), true, 'nothing listens on the port');
   });
 
   it('stop() while the MQTT connection is being made: the socket is closed even if the handshake completes after the stop', { timeout: 15_000 }, async (t) => {

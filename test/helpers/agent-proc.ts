@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sim } from 'c8y-tunnel/sim';
+import { withTimeout } from './net.js';
 import { childEnv } from '#internal/cli/child-env';
 import { agentEnv } from '#internal/cli/demo/agent-process';
 
@@ -49,14 +50,10 @@ export const simEnv = (sim: Sim, serial: string): NodeJS.ProcessEnv => agentEnv(
 
 /**
  * The exit of `p` within `ms`; on a timeout the error carries the agent's last log lines, so a hang in CI
- * says which step of the stop it was in.
+ * says which step of the stop it was in. (`exited` never rejects: a rejection is the timeout.)
  */
 export function exitWithin(p: AgentProc, ms: number, what = 'agent exit'): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.exited.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}; its last lines:\n${`${p.out()}${p.err()}`.trim().split('\n').slice(-12).join('\n')}`)), ms);
-    }),
-  ]);
+  return withTimeout(p.exited, ms, what).catch((err: Error) => {
+    throw new Error(`${err.message}; its last lines:\n${`${p.out()}${p.err()}`.trim().split('\n').slice(-12).join('\n')}`);
+  });
 }
